@@ -1,0 +1,110 @@
+"""The pretraining task: normalisation, masks and the loss, pinned to their definitions."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from tinymyo_jax.models.objective import (
+    minmax_normalize,
+    patches_to_signal,
+    reconstruction_loss,
+    sample_patch_mask,
+    smooth_l1,
+    token_mask_to_sample_mask,
+)
+
+
+def test_minmax_maps_each_channel_of_each_window_onto_minus_one_to_one():
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(3, 5, 100)) * 7 + 2)
+    y = np.asarray(minmax_normalize(x))
+    np.testing.assert_allclose(y.min(-1), -1.0, atol=1e-6)
+    np.testing.assert_allclose(y.max(-1), 1.0, atol=1e-6)
+    x0 = np.asarray(x)[1, 2]
+    expected = 2 * ((x0 - x0.min()) / (x0.max() - x0.min() + 1e-8) - 0.5)
+    np.testing.assert_allclose(y[1, 2], expected, atol=1e-6)
+
+
+def test_minmax_turns_a_zero_padded_channel_into_constant_minus_one():
+    y = minmax_normalize(jnp.zeros((1, 2, 40)))
+    np.testing.assert_array_equal(np.asarray(y), -1.0)
+
+
+@pytest.mark.parametrize("ratio,tokens,expected", [(0.5, 800, 400), (0.5, 40, 20), (0.3, 50, 15), (0.75, 7, 5)])
+def test_masks_hide_exactly_int_ratio_times_n_patches_per_sample(ratio, tokens, expected):
+    mask = sample_patch_mask(jax.random.key(0), 6, 1, tokens, ratio)
+    assert mask.shape == (6, tokens)
+    np.testing.assert_array_equal(np.asarray(mask.sum(1)), expected)
+
+
+def test_masks_are_reproducible_from_the_key_and_differ_between_keys_and_samples():
+    a = sample_patch_mask(jax.random.key(3), 4, 16, 50, 0.5)
+    b = sample_patch_mask(jax.random.key(3), 4, 16, 50, 0.5)
+    c = sample_patch_mask(jax.random.key(4), 4, 16, 50, 0.5)
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert bool((a != c).any())
+    assert bool((a[0] != a[1]).any())
+    step_keys = [jax.random.fold_in(jax.random.key(3), step) for step in (0, 1)]
+    assert bool((sample_patch_mask(step_keys[0], 4, 16, 50, 0.5) != sample_patch_mask(step_keys[1], 4, 16, 50, 0.5)).any())
+
+
+def test_masks_only_touch_real_channels_when_a_channel_mask_is_given():
+    channel_mask = jnp.asarray([[True] * 14 + [False] * 2, [True] * 12 + [False] * 4])
+    mask = np.asarray(sample_patch_mask(jax.random.key(0), 2, 16, 50, 0.5, channel_mask)).reshape(2, 16, 50)
+    assert not mask[0, 14:].any() and not mask[1, 12:].any()
+    assert mask[0].sum() == int(0.5 * 14 * 50) and mask[1].sum() == int(0.5 * 12 * 50)
+
+
+def test_masks_are_uniform_over_positions():
+    mask = np.asarray(sample_patch_mask(jax.random.key(5), 2000, 4, 10, 0.5))
+    # each of the 40 positions is masked in ~50% of 2000 samples; 6 sigma is ±0.067
+    assert np.abs(mask.mean(0) - 0.5).max() < 0.067
+
+
+def test_token_masks_expand_to_whole_patches_of_samples():
+    token_mask = jnp.asarray([[True, False, False, True]])  # 2 channels × 2 patches
+    samples = np.asarray(token_mask_to_sample_mask(token_mask, 2, 3))
+    np.testing.assert_array_equal(samples, [[[1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1]]])
+
+
+def test_patches_are_laid_out_channel_major():
+    patches = jnp.arange(2 * 3 * 4).reshape(1, 6, 4)  # 2 channels, 3 patches of 4
+    signal = np.asarray(patches_to_signal(patches, 2))
+    np.testing.assert_array_equal(signal[0, 1], np.arange(12, 24))
+
+
+def test_smooth_l1_is_quadratic_below_beta_and_linear_above():
+    d = jnp.asarray([0.0, 0.5, 1.0, 3.0])
+    np.testing.assert_allclose(np.asarray(smooth_l1(d, 0.0 * d)), [0.0, 0.125, 0.5, 2.5])
+
+
+def test_loss_is_masked_mean_plus_a_tenth_of_the_visible_mean():
+    rng = np.random.default_rng(0)
+    prediction, target = rng.normal(size=(2, 3, 8)), rng.normal(size=(2, 3, 8))
+    mask = rng.random((2, 3, 8)) < 0.5
+    error = np.abs(prediction - target)
+    elementwise = np.where(error < 1, 0.5 * error**2, error - 0.5)
+    losses = reconstruction_loss(jnp.asarray(prediction), jnp.asarray(target), jnp.asarray(mask))
+    masked, visible = elementwise[mask].mean(), elementwise[~mask].mean()
+    np.testing.assert_allclose(float(losses["masked_loss"]), masked, rtol=1e-6)
+    np.testing.assert_allclose(float(losses["visible_loss"]), visible, rtol=1e-6)
+    np.testing.assert_allclose(float(losses["loss"]), masked + 0.1 * visible, rtol=1e-6)
+
+
+def test_loss_ignores_padded_channels_when_a_channel_mask_is_given():
+    rng = np.random.default_rng(1)
+    prediction, target = rng.normal(size=(2, 4, 20)), rng.normal(size=(2, 4, 20))
+    mask = rng.random((2, 4, 20)) < 0.5
+    channel_mask = np.array([[True, True, True, False], [True, True, False, False]])
+    base = reconstruction_loss(jnp.asarray(prediction), jnp.asarray(target), jnp.asarray(mask), jnp.asarray(channel_mask))
+    corrupted = prediction.copy()
+    corrupted[~channel_mask] = 1e3
+    after = reconstruction_loss(jnp.asarray(corrupted), jnp.asarray(target), jnp.asarray(mask), jnp.asarray(channel_mask))
+    for name in ("loss", "masked_loss", "visible_loss"):
+        assert float(base[name]) == pytest.approx(float(after[name]), rel=1e-7)
+    keep = np.broadcast_to(channel_mask[:, :, None], mask.shape)
+    error = np.abs(prediction - target)
+    elementwise = np.where(error < 1, 0.5 * error**2, error - 0.5)
+    np.testing.assert_allclose(float(base["masked_loss"]), elementwise[mask & keep].mean(), rtol=1e-6)

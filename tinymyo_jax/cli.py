@@ -1,0 +1,74 @@
+"""The `tinymyo` command line.
+
+Each sub-command lives in its own module under `tinymyo_jax/commands/` and exposes
+`HELP` (one line), `add_arguments(parser)` and `run(args) -> int`. Modules are imported only
+when their command runs, so `tinymyo --help` answers instantly without importing JAX.
+To add a command, add one line to `COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from tinymyo_jax.errors import UserError
+
+# command name -> (module, one-line help). Order is the order shown in --help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("tinymyo_jax.commands.demo", "run the end-to-end demo on the embedded default data"),
+    "summary": ("tinymyo_jax.commands.summary", "print a model's parameter counts per part and FLOPs per window"),
+    "import-torch": ("tinymyo_jax.commands.import_torch", "convert reference PyTorch safetensors into an orbax checkpoint"),
+}
+
+
+def _top_level_parser() -> argparse.ArgumentParser:
+    lines = "\n".join(f"  {name:<14} {help_}" for name, (_, help_) in COMMANDS.items())
+    return argparse.ArgumentParser(
+        prog="tinymyo",
+        description="TinyMyo surface-EMG foundation model: data preparation, pretraining, "
+        "evaluation and TFLite Micro export.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"commands:\n{lines}\n\nRun `tinymyo COMMAND --help` for a command's options.",
+        usage="tinymyo [-h] [--version] COMMAND [ARGS...]",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    top = _top_level_parser()
+    if not argv or argv[0] in ("-h", "--help"):
+        top.print_help()
+        return 0 if argv else 2
+    if argv[0] == "--version":
+        from tinymyo_jax import __version__
+
+        print(f"tinymyo-jax {__version__}")
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        top.print_usage(sys.stderr)
+        print(f"tinymyo: unknown command {name!r}; choose from {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    module_name, help_ = COMMANDS[name]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(
+        prog=f"tinymyo {name}",
+        description=(module.__doc__ or help_).strip(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    module.add_arguments(parser)
+    args = parser.parse_args(rest)
+    try:
+        return int(module.run(args) or 0)
+    except UserError as err:
+        print(f"tinymyo {name}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"tinymyo {name}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

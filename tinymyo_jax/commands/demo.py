@@ -1,0 +1,117 @@
+"""Run the end-to-end demo on the data embedded in the package; nothing is downloaded.
+
+Stages (each prints what it did and the numbers that show it worked):
+  1. model    the published TinyMyo: parameters per part, FLOPs per window, one jit forward
+  2. parity   the embedded reference PyTorch sample (weights + inputs + outputs) loaded through
+              load_torch_checkpoint; our outputs and losses against the reference's
+  3. convert  reference safetensors -> orbax checkpoint (import-torch) -> reloaded, and back
+              to safetensors: both round trips must be exact
+Later stages (synthetic corpora, preparation, pretraining, probing, export) join as they land.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from importlib import resources
+from pathlib import Path
+
+from tinymyo_jax.errors import UserError
+
+PARITY_ATOL = 1e-4
+LOSS_ATOL = 1e-5
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workdir", type=Path, default=Path("runs/demo"), help="where the demo writes (default runs/demo)")
+
+
+def _banner(title: str) -> None:
+    print(f"\n=== {title} " + "=" * max(0, 70 - len(title)), flush=True)
+
+
+def stage_model() -> None:
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    from tinymyo_jax.models.config import preset
+    from tinymyo_jax.models.summary import format_summary
+    from tinymyo_jax.models.tinymyo import build_model
+
+    _banner("1. the published TinyMyo")
+    model = build_model(preset("tinymyo"))
+    print(format_summary(model, 16, 1000))
+    graphdef, state = nnx.split(model)
+    forward = jax.jit(lambda state, x: nnx.merge(graphdef, state)(x))
+    x = jax.random.normal(jax.random.key(0), (8, 16, 1000))
+    forward(state, x).block_until_ready()
+    start = time.perf_counter()
+    out = forward(state, x).block_until_ready()
+    seconds = time.perf_counter() - start
+    print(f"\njit forward, batch 8: output {tuple(out.shape)}, {seconds * 1e3:.0f} ms ({8 / seconds:.1f} windows/s on {jax.devices()[0].platform})")
+    if not bool(jnp.isfinite(out).all()):
+        raise UserError("the forward pass produced non-finite values")
+
+
+def stage_parity(asset_dir: Path) -> None:
+    import jax.numpy as jnp
+    import numpy as np
+
+    from tinymyo_jax.models.objective import minmax_normalize, patches_to_signal, reconstruction_loss
+    from tinymyo_jax.models.torch_io import load_torch_checkpoint
+
+    _banner("2. parity with the reference PyTorch model (embedded sample)")
+    io = np.load(asset_dir / "pretraining_io.npz")
+    model = load_torch_checkpoint(asset_dir / "pretraining.safetensors", num_heads=2, rope="reference")
+    x = minmax_normalize(jnp.asarray(io["x_raw"]))
+    mask = jnp.asarray(io["mask"])
+    output = model(x, mask=mask)
+    losses = reconstruction_loss(patches_to_signal(output, x.shape[1]), x, mask)
+    output_error = float(np.abs(np.asarray(output) - io["output"]).max())
+    print(f"reference config: dim {model.config.embed_dim}, {model.config.depth} blocks, input {tuple(x.shape)}, "
+          f"{int(mask.sum())} of {mask.size} samples masked")
+    print(f"max |ours - reference| over outputs {tuple(output.shape)}: {output_error:.2e}  (tolerance {PARITY_ATOL:.0e})")
+    worst = 0.0
+    for ours, theirs in (("loss", "loss"), ("masked_loss", "masked_loss"), ("visible_loss", "unmasked_loss")):
+        error = abs(float(losses[ours]) - float(io[theirs]))
+        worst = max(worst, error)
+        print(f"  {ours:<13} ours {float(losses[ours]):.7f}  reference {float(io[theirs]):.7f}  |diff| {error:.1e}")
+    if output_error > PARITY_ATOL or worst > LOSS_ATOL:
+        raise UserError("parity with the reference failed: see the numbers above")
+
+
+def stage_convert(asset_dir: Path, workdir: Path) -> None:
+    import jax.numpy as jnp
+    import numpy as np
+
+    from tinymyo_jax.models.checkpoint import load_model_checkpoint, save_model_checkpoint
+    from tinymyo_jax.models.torch_io import load_torch_checkpoint, read_reference_tensors, save_torch_checkpoint
+
+    _banner("3. checkpoint conversion round trips")
+    source = asset_dir / "pretraining.safetensors"
+    model = load_torch_checkpoint(source, num_heads=2)
+    orbax_dir = save_model_checkpoint(workdir / "imported_reference", model).parent
+    reloaded = load_model_checkpoint(orbax_dir)
+    x = jnp.asarray(np.load(asset_dir / "pretraining_io.npz")["x_raw"])
+    orbax_diff = float(jnp.abs(model(x) - reloaded(x)).max())
+    print(f"orbax checkpoint {orbax_dir}: reloaded model output differs by {orbax_diff:.1e}")
+    exported = workdir / "roundtrip.safetensors"
+    save_torch_checkpoint(reloaded, exported)
+    original, written = read_reference_tensors(source), read_reference_tensors(exported)
+    identical = original.keys() == written.keys() and all(np.array_equal(original[k], written[k]) for k in original)
+    print(f"safetensors round trip {exported}: {len(written)} tensors, bit-identical: {identical}")
+    if orbax_diff != 0.0 or not identical:
+        raise UserError("a checkpoint round trip was not exact")
+
+
+def run(args: argparse.Namespace) -> int:
+    workdir: Path = args.workdir
+    workdir.mkdir(parents=True, exist_ok=True)
+    asset_dir = Path(str(resources.files("tinymyo_jax") / "assets" / "reference_small"))
+    start = time.perf_counter()
+    stage_model()
+    stage_parity(asset_dir)
+    stage_convert(asset_dir, workdir)
+    print(f"\ndemo finished in {time.perf_counter() - start:.0f} s; outputs in {workdir}")
+    return 0

@@ -1,0 +1,112 @@
+"""Model configuration: one frozen dataclass, presets for the published sizes.
+
+The model is defined by this config alone, so a checkpoint stores it as JSON next to the
+weights and every later stage (train, evaluate, export) rebuilds the same module from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Literal
+
+RopeMode = Literal["time", "reference", "none"]
+HeadKind = Literal["none", "reconstruction", "classification", "regression"]
+Fusion = Literal["concat", "mean"]
+
+ROPE_MODES: tuple[str, ...] = ("time", "reference", "none")
+HEAD_KINDS: tuple[str, ...] = ("none", "reconstruction", "classification", "regression")
+FUSIONS: tuple[str, ...] = ("concat", "mean")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Everything that defines a TinyMyo module.
+
+    rope: "time" rotates each token by its patch index within its channel (our default: the
+        model knows *when* a patch happened, and simultaneous patches of different channels
+        share a position); "reference" reproduces the published PyTorch code, which rotates by
+        head index and therefore carries no positional information; "none" disables RoPE.
+    num_channels: needed only by `concat` fusion heads, whose linear input is C·D wide.
+    dropout: the rate after the attention projection and inside the MLP (the reference's
+        `proj_drop`); attention_dropout acts on the attention weights; drop_path is stochastic
+        depth with the same constant rate in every block, as in the reference.
+    """
+
+    embed_dim: int = 192
+    depth: int = 8
+    num_heads: int = 3
+    patch_size: int = 20
+    mlp_ratio: float = 4.0
+    qkv_bias: bool = True
+    dropout: float = 0.1
+    attention_dropout: float = 0.1
+    drop_path: float = 0.1
+    rope: RopeMode = "time"
+    rope_base: float = 10_000.0
+    layer_norm_eps: float = 1e-5  # PyTorch's LayerNorm default; flax's is 1e-6
+    head: HeadKind = "reconstruction"
+    num_outputs: int = 0  # classes (classification) or target dimensions (regression)
+    num_channels: int | None = None
+    fusion: Fusion = "concat"
+    head_dropout: float = 0.1  # regression head, after its first conv (reference value)
+    reg_hidden_dim: int = 256
+    reg_target_len: int = 500
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.rope not in ROPE_MODES:
+            problems.append(f"rope must be one of {ROPE_MODES}, got {self.rope!r}")
+        if self.head not in HEAD_KINDS:
+            problems.append(f"head must be one of {HEAD_KINDS}, got {self.head!r}")
+        if self.fusion not in FUSIONS:
+            problems.append(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
+        if self.embed_dim % self.num_heads:
+            problems.append(f"embed_dim {self.embed_dim} is not divisible by num_heads {self.num_heads}")
+        elif (self.embed_dim // self.num_heads) % 2 and self.rope != "none":
+            problems.append("RoPE rotates pairs of features: the head dimension must be even")
+        if self.head in ("classification", "regression"):
+            if self.num_outputs <= 0:
+                problems.append(f"a {self.head} head needs num_outputs > 0")
+            if self.fusion == "concat" and not self.num_channels:
+                problems.append("concat fusion needs num_channels (its input is num_channels·embed_dim wide)")
+        if problems:
+            raise ValueError("invalid ModelConfig: " + "; ".join(problems))
+
+    @property
+    def head_dim(self) -> int:
+        return self.embed_dim // self.num_heads
+
+    @property
+    def mlp_hidden_dim(self) -> int:
+        return int(self.embed_dim * self.mlp_ratio)
+
+    def replace(self, **changes: Any) -> "ModelConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelConfig":
+        fields = json.loads(text)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(fields) - known)
+        if unknown:
+            raise ValueError(f"unknown ModelConfig fields {unknown}")
+        return cls(**fields)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The published model: 8 blocks, dim 192, 3 heads -> 3,563,520 encoder parameters.
+    "tinymyo": dict(embed_dim=192, depth=8, num_heads=3),
+    # The paper's smaller sibling: same width, half the depth.
+    "tinyissimo": dict(embed_dim=192, depth=4, num_heads=3),
+}
+
+
+def preset(name: str, **overrides: Any) -> ModelConfig:
+    """A published architecture (`tinymyo`, `tinyissimo`) with optional field overrides."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown model preset {name!r}; choose from {sorted(PRESETS)}")
+    return ModelConfig(**{**PRESETS[name], **overrides})

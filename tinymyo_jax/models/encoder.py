@@ -1,0 +1,161 @@
+"""The TinyMyo encoder: channel-independent patch embedding and pre-LN rotary Transformer blocks.
+
+Token layout is channel-major throughout: token n = c·P + p for channel c and patch p, as in
+the reference, so reference weights and outputs line up index for index.
+
+Dropout is active only when the caller passes `rngs` (an `nnx.Rngs` with a `dropout` stream);
+without it every call is deterministic ("eval mode"). Training steps create the stream from
+`fold_in(key, step)`, so the modules hold no RNG state and the parameter pytree is all there is.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from tinymyo_jax.models.config import ModelConfig
+from tinymyo_jax.models.rope import apply_rotary, rope_tables_for
+
+
+def _linear(in_features: int, out_features: int, rngs: nnx.Rngs, *, use_bias: bool = True, scale: float = 1.0) -> nnx.Linear:
+    # Xavier-uniform weights and zero biases, as the reference initialises every nn.Linear;
+    # `scale` carries the reference's depth rescaling of residual projections.
+    init = nnx.initializers.variance_scaling(scale**2, "fan_avg", "uniform")
+    return nnx.Linear(in_features, out_features, use_bias=use_bias, kernel_init=init, rngs=rngs)
+
+
+def _layer_norm(dim: int, config: ModelConfig, rngs: nnx.Rngs) -> nnx.LayerNorm:
+    # use_fast_variance=False: the two-pass variance PyTorch uses (parity to 1e-6, not 1e-4).
+    return nnx.LayerNorm(dim, epsilon=config.layer_norm_eps, use_fast_variance=False, rngs=rngs)
+
+
+class PatchEmbed(nnx.Module):
+    """(B, C, T) -> (B, C·P, D): one linear map shared by all channels, applied to each patch."""
+
+    def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
+        self.patch_size = config.patch_size
+        self.proj = _linear(config.patch_size, config.embed_dim, rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        batch, channels, samples = x.shape
+        if samples % self.patch_size:
+            raise ValueError(f"input length {samples} is not a multiple of the patch size {self.patch_size}")
+        patches = x.reshape(batch, channels * (samples // self.patch_size), self.patch_size)
+        return self.proj(patches)
+
+
+class Attention(nnx.Module):
+    """Multi-head self-attention with rotary q/k and an optional key mask."""
+
+    def __init__(self, config: ModelConfig, *, layer_index: int, rngs: nnx.Rngs):
+        self.num_heads = config.num_heads
+        self.head_dim = config.head_dim
+        self.attention_dropout = config.attention_dropout
+        self.qkv = _linear(config.embed_dim, 3 * config.embed_dim, rngs, use_bias=config.qkv_bias)
+        self.proj = _linear(config.embed_dim, config.embed_dim, rngs, scale=1.0 / math.sqrt(2.0 * (layer_index + 1)))
+        self.proj_drop = nnx.Dropout(config.dropout)
+
+    def __call__(self, x: jax.Array, rope: tuple | None, key_mask: jax.Array | None, rngs: nnx.Rngs | None) -> jax.Array:
+        batch, tokens, dim = x.shape
+        qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, self.head_dim)
+        q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]  # (B, N, H, hd)
+        if rope is not None:
+            q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
+        mask = None if key_mask is None else key_mask[:, None, None, :]  # (B, 1, 1, N)
+        if rngs is not None and self.attention_dropout > 0.0:
+            out = _attention_with_dropout(q, k, v, mask, self.attention_dropout, rngs)
+        else:
+            # The fused path: cuDNN flash attention on GPUs, XLA elsewhere. It has no dropout,
+            # so training with attention dropout takes the explicit path above.
+            out = jax.nn.dot_product_attention(q, k, v, mask=mask)
+        out = self.proj(out.reshape(batch, tokens, dim))
+        return self.proj_drop(out, deterministic=rngs is None, rngs=rngs)
+
+
+def _attention_with_dropout(q, k, v, mask, rate: float, rngs: nnx.Rngs) -> jax.Array:
+    scale = 1.0 / math.sqrt(q.shape[-1])
+    logits = jnp.einsum("bqhd,bkhd->bhqk", q, k) * jnp.asarray(scale, q.dtype)
+    if mask is not None:
+        logits = jnp.where(mask, logits, jnp.finfo(logits.dtype).min)
+    weights = jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(q.dtype)
+    keep = jax.random.bernoulli(rngs.dropout(), 1.0 - rate, weights.shape)
+    weights = jnp.where(keep, weights / (1.0 - rate), 0.0).astype(q.dtype)
+    return jnp.einsum("bhqk,bkhd->bqhd", weights, v)
+
+
+class Mlp(nnx.Module):
+    """fc1 -> exact (erf) GELU -> dropout -> fc2 -> dropout, as timm's Mlp."""
+
+    def __init__(self, config: ModelConfig, *, layer_index: int, rngs: nnx.Rngs):
+        self.fc1 = _linear(config.embed_dim, config.mlp_hidden_dim, rngs)
+        self.fc2 = _linear(config.mlp_hidden_dim, config.embed_dim, rngs, scale=1.0 / math.sqrt(2.0 * (layer_index + 1)))
+        self.drop = nnx.Dropout(config.dropout)
+
+    def __call__(self, x: jax.Array, rngs: nnx.Rngs | None) -> jax.Array:
+        deterministic = rngs is None
+        x = self.drop(jax.nn.gelu(self.fc1(x), approximate=False), deterministic=deterministic, rngs=rngs)
+        return self.drop(self.fc2(x), deterministic=deterministic, rngs=rngs)
+
+
+class Block(nnx.Module):
+    """Pre-LN Transformer block with stochastic depth on both residual branches."""
+
+    def __init__(self, config: ModelConfig, *, layer_index: int, rngs: nnx.Rngs):
+        self.norm1 = _layer_norm(config.embed_dim, config, rngs)
+        self.attn = Attention(config, layer_index=layer_index, rngs=rngs)
+        self.norm2 = _layer_norm(config.embed_dim, config, rngs)
+        self.mlp = Mlp(config, layer_index=layer_index, rngs=rngs)
+        # Drop path = dropout of a whole sample's residual branch: one mask value per sample.
+        self.drop_path = nnx.Dropout(config.drop_path, broadcast_dims=(1, 2))
+
+    def __call__(self, x: jax.Array, rope: tuple | None, key_mask: jax.Array | None, rngs: nnx.Rngs | None) -> jax.Array:
+        deterministic = rngs is None
+        x = x + self.drop_path(self.attn(self.norm1(x), rope, key_mask, rngs), deterministic=deterministic, rngs=rngs)
+        return x + self.drop_path(self.mlp(self.norm2(x), rngs), deterministic=deterministic, rngs=rngs)
+
+
+class Encoder(nnx.Module):
+    """Patch embedding, mask-token substitution, Transformer blocks, final LayerNorm."""
+
+    def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
+        self.config = config
+        self.patch_embed = PatchEmbed(config, rngs=rngs)
+        # Reference: trunc_normal(std=0.02) truncated at ±std (not ±2 std).
+        self.mask_token = nnx.Param(0.02 * jax.random.truncated_normal(rngs.params(), -1.0, 1.0, (config.embed_dim,)))
+        self.blocks = nnx.List([Block(config, layer_index=i, rngs=rngs) for i in range(config.depth)])
+        self.norm = _layer_norm(config.embed_dim, config, rngs)
+
+    def __call__(
+        self,
+        x: jax.Array,
+        *,
+        token_mask: jax.Array | None = None,
+        channel_mask: jax.Array | None = None,
+        rngs: nnx.Rngs | None = None,
+    ) -> jax.Array:
+        """x (B, C, T) -> latent tokens (B, C·P, D).
+
+        token_mask: (B, C·P) bool, True = patch replaced by the learned mask token.
+        channel_mask: (B, C) bool, True = real channel; tokens of padded channels are never
+            attended to (they still produce outputs, which heads and losses ignore).
+        """
+        batch, channels, samples = x.shape
+        patches = samples // self.config.patch_size
+        tokens = self.patch_embed(x)
+        if token_mask is not None:
+            tokens = jnp.where(token_mask[..., None], self.mask_token[...].astype(tokens.dtype), tokens)
+        key_mask = None if channel_mask is None else jnp.repeat(channel_mask, patches, axis=1)
+        rope = rope_tables_for(
+            self.config.rope,
+            num_channels=channels,
+            patches_per_channel=patches,
+            num_heads=self.config.num_heads,
+            head_dim=self.config.head_dim,
+            base=self.config.rope_base,
+        )
+        for block in self.blocks:
+            tokens = block(tokens, rope, key_mask, rngs)
+        return self.norm(tokens)

@@ -1,0 +1,96 @@
+"""The pretraining task: input normalisation, patch masking and the reconstruction loss.
+
+These three functions define masked-reconstruction pretraining; the trainer, the evaluators
+and the tests all call them, and nothing else re-implements them.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+MINMAX_EPS = 1e-8
+VISIBLE_WEIGHT = 0.1
+
+
+def minmax_normalize(x: jax.Array) -> jax.Array:
+    """Per-window, per-channel min–max to [−1, 1] over time: 2·((x−min)/(max−min+1e-8) − 0.5).
+
+    x (B, C, T). The reference's formula; an all-zero (padded) channel becomes a constant −1,
+    which is why losses and attention take a channel mask.
+    """
+    lo = x.min(axis=-1, keepdims=True)
+    hi = x.max(axis=-1, keepdims=True)
+    return 2.0 * ((x - lo) / (hi - lo + MINMAX_EPS) - 0.5)
+
+
+def sample_patch_mask(
+    key: jax.Array,
+    batch: int,
+    num_channels: int,
+    patches_per_channel: int,
+    ratio: float,
+    channel_mask: jax.Array | None = None,
+) -> jax.Array:
+    """(B, C·P) bool token mask with exactly int(ratio · n_valid) True per sample.
+
+    n_valid = C·P, or (real channels)·P when channel_mask (B, C) is given, in which case only
+    tokens of real channels are masked. Drawn on device from `key`: the same key gives the same
+    mask, and a training step uses fold_in(key, step).
+    """
+    tokens = num_channels * patches_per_channel
+    scores = jax.random.uniform(key, (batch, tokens))
+    if channel_mask is None:
+        counts = jnp.full((batch, 1), int(ratio * tokens))
+    else:
+        valid = jnp.repeat(channel_mask, patches_per_channel, axis=1)
+        scores = jnp.where(valid, scores, 2.0)  # padded tokens sort last, never masked
+        # floor in float64-free arithmetic: counts are integers < 2^24, exact in float32
+        counts = jnp.floor(ratio * valid.sum(axis=1, keepdims=True).astype(jnp.float32)).astype(jnp.int32)
+    ranks = jnp.argsort(jnp.argsort(scores, axis=1), axis=1)
+    return ranks < counts
+
+
+def smooth_l1(prediction: jax.Array, target: jax.Array, beta: float = 1.0) -> jax.Array:
+    """Element-wise SmoothL1 (Huber/beta), PyTorch's definition."""
+    diff = jnp.abs(prediction - target)
+    return jnp.where(diff < beta, 0.5 * diff**2 / beta, diff - 0.5 * beta)
+
+
+def reconstruction_loss(
+    reconstruction: jax.Array,
+    target: jax.Array,
+    sample_mask: jax.Array,
+    channel_mask: jax.Array | None = None,
+    visible_weight: float = VISIBLE_WEIGHT,
+) -> dict[str, jax.Array]:
+    """SmoothL1 mean over masked samples + visible_weight × SmoothL1 mean over visible samples.
+
+    reconstruction, target, sample_mask: (B, C, T); channel_mask (B, C) excludes padded channels
+    from both means. Returns {"loss", "masked_loss", "visible_loss"} (scalars).
+    """
+    elementwise = smooth_l1(reconstruction.astype(jnp.float32), target.astype(jnp.float32))
+    masked = sample_mask.astype(jnp.float32)
+    visible = 1.0 - masked
+    if channel_mask is not None:
+        real = channel_mask.astype(jnp.float32)[:, :, None]
+        masked, visible = masked * real, visible * real
+    masked_loss = (elementwise * masked).sum() / jnp.maximum(masked.sum(), 1.0)
+    visible_loss = (elementwise * visible).sum() / jnp.maximum(visible.sum(), 1.0)
+    return {
+        "loss": masked_loss + visible_weight * visible_loss,
+        "masked_loss": masked_loss,
+        "visible_loss": visible_loss,
+    }
+
+
+def patches_to_signal(patches: jax.Array, num_channels: int) -> jax.Array:
+    """(B, C·P, patch) channel-major patch predictions -> (B, C, T) signal."""
+    batch, tokens, patch = patches.shape
+    return patches.reshape(batch, num_channels, (tokens // num_channels) * patch)
+
+
+def token_mask_to_sample_mask(token_mask: jax.Array, num_channels: int, patch_size: int) -> jax.Array:
+    """(B, C·P) token mask -> (B, C, T) sample mask (each patch's samples share its flag)."""
+    batch, tokens = token_mask.shape
+    return jnp.repeat(token_mask, patch_size, axis=1).reshape(batch, num_channels, (tokens // num_channels) * patch_size)

@@ -1,0 +1,78 @@
+"""TinyMyo: the encoder plus one task head, built from a ModelConfig."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from tinymyo_jax.models.config import ModelConfig
+from tinymyo_jax.models.encoder import Encoder
+from tinymyo_jax.models.heads import ClassificationHead, ReconstructionHead, RegressionHead
+
+_HEADS = {
+    "reconstruction": ReconstructionHead,
+    "classification": ClassificationHead,
+    "regression": RegressionHead,
+}
+
+
+def patch_mask_from_sample_mask(mask: jax.Array, patch_size: int) -> jax.Array:
+    """(B, C, T) bool sample mask -> (B, C·P) bool token mask.
+
+    A patch counts as masked when any of its samples is masked: a token whose input was partly
+    hidden must not leak the rest. Masks built by `sample_patch_mask` cover whole patches.
+    """
+    batch, channels, samples = mask.shape
+    return mask.reshape(batch, channels * (samples // patch_size), patch_size).any(axis=-1)
+
+
+class TinyMyo(nnx.Module):
+    """TinyMyo encoder and head. Input (B, C, T) EMG with T a multiple of the patch size.
+
+    Outputs by head: reconstruction (B, C·P, patch_size) channel-major patch predictions;
+    classification (B, num_outputs) logits; regression (B, reg_target_len, num_outputs);
+    head "none": the latent tokens (B, C·P, D).
+    Deterministic unless `rngs` with a `dropout` stream is given.
+    """
+
+    def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
+        self.config = config
+        self.encoder = Encoder(config, rngs=rngs)
+        self.head = _HEADS[config.head](config, rngs=rngs) if config.head != "none" else None
+
+    def encode(
+        self,
+        x: jax.Array,
+        *,
+        token_mask: jax.Array | None = None,
+        channel_mask: jax.Array | None = None,
+        rngs: nnx.Rngs | None = None,
+    ) -> jax.Array:
+        """Latent tokens (B, C·P, D) after the final LayerNorm."""
+        return self.encoder(x, token_mask=token_mask, channel_mask=channel_mask, rngs=rngs)
+
+    def __call__(
+        self,
+        x: jax.Array,
+        *,
+        mask: jax.Array | None = None,
+        token_mask: jax.Array | None = None,
+        channel_mask: jax.Array | None = None,
+        rngs: nnx.Rngs | None = None,
+    ) -> jax.Array:
+        """Run the model. `mask` (B, C, T) bool is the reference's sample-level mask (True =
+        masked); `token_mask` (B, C·P) is the same at patch level. Give at most one of them."""
+        if mask is not None:
+            if token_mask is not None:
+                raise ValueError("give either mask (B, C, T) or token_mask (B, C·P), not both")
+            token_mask = patch_mask_from_sample_mask(jnp.asarray(mask), self.config.patch_size)
+        latent = self.encode(x, token_mask=token_mask, channel_mask=channel_mask, rngs=rngs)
+        if self.head is None:
+            return latent
+        return self.head(latent, x.shape[1], channel_mask, rngs)
+
+
+def build_model(config: ModelConfig, *, seed: int = 0) -> TinyMyo:
+    """A freshly initialised TinyMyo (reference initialisation scheme)."""
+    return TinyMyo(config, rngs=nnx.Rngs(params=seed))
