@@ -1,0 +1,45 @@
+"""Synthetic raw corpora: small files in each corpus's original published layout.
+
+They let every reader, builder and pipeline run end to end without downloading hundreds of GB.
+`emg_model` makes the signals; one writer module per corpus family lays them out as the real
+files are (.mat, .hdf5, .json, .txt). Each writer module exposes
+
+    write_raw_corpus(dataset: str, out_dir: pathlib.Path, *, seed: int = 0,
+                     num_subjects: int = 2, duration_scale: float = 1.0) -> list[pathlib.Path]
+
+and this package picks the module by TFDS corpus name, importing it only when asked (the writers
+pull in h5py / scipy.io, which `tinymyo --help` should not pay for).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pathlib
+from typing import Any
+
+from tinymyo_jax.errors import UserError
+
+# TFDS corpus name -> module that writes its raw files.
+SYNTH_MODULES: dict[str, str] = {
+    "ninapro_db5": "tinymyo_jax.data.synth.ninapro",
+    "ninapro_db6": "tinymyo_jax.data.synth.ninapro",
+    "ninapro_db7": "tinymyo_jax.data.synth.ninapro",
+    "ninapro_db8": "tinymyo_jax.data.synth.ninapro",
+    "emg2pose": "tinymyo_jax.data.synth.emg2pose",
+    "epn612": "tinymyo_jax.data.synth.epn612",
+    "uci_emg": "tinymyo_jax.data.synth.uci",
+}
+
+
+def write_raw_corpus(dataset: str, out_dir: pathlib.Path, **kwargs: Any) -> list[pathlib.Path]:
+    """Write the synthetic raw files of `dataset` under `out_dir`; returns the files written.
+
+    Keyword arguments (`seed`, `num_subjects`, `duration_scale`) go to the corpus's writer.
+    Raises UserError for a name that is not a known corpus.
+    """
+    if dataset not in SYNTH_MODULES:
+        raise UserError(
+            f"no synthetic corpus named {dataset!r}; choose from {', '.join(sorted(SYNTH_MODULES))}"
+        )
+    module = importlib.import_module(SYNTH_MODULES[dataset])
+    return list(module.write_raw_corpus(dataset, pathlib.Path(out_dir), **kwargs))
