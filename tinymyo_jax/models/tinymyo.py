@@ -76,3 +76,20 @@ class TinyMyo(nnx.Module):
 def build_model(config: ModelConfig, *, seed: int = 0) -> TinyMyo:
     """A freshly initialised TinyMyo (reference initialisation scheme)."""
     return TinyMyo(config, rngs=nnx.Rngs(params=seed))
+
+
+def map_over_batch(fn, x: jax.Array, *, micro_batch: int | None) -> jax.Array:
+    """fn applied to micro-batches of x (along axis 0) in sequence, inside one computation.
+
+    Why: on CPU the attention logits of a whole batch, (B, heads, N, N) = 7.7 MB per window at
+    16 × 1000, leave the caches; running windows one at a time was 2.4× faster here (11.8 vs
+    4.9 windows/s at batch 8). On GPUs pass micro_batch=None to run the batch at once.
+    `fn` maps (b, ...) -> (b, ...); the batch must be a multiple of micro_batch.
+    """
+    if micro_batch is None or micro_batch >= x.shape[0]:
+        return fn(x)
+    if x.shape[0] % micro_batch:
+        raise ValueError(f"batch {x.shape[0]} is not a multiple of micro_batch {micro_batch}")
+    chunks = x.reshape(x.shape[0] // micro_batch, micro_batch, *x.shape[1:])
+    out = jax.lax.map(fn, chunks)
+    return out.reshape(x.shape[0], *out.shape[2:])
