@@ -10,7 +10,8 @@ A reader module (one per corpus, e.g. `readers/ninapro.py`) exposes:
         # one file -> its recordings (one per file for continuous corpora, one per trial for
         # trial corpora such as EPN-612). Raises RawFileError for a file that cannot be used.
 
-Readers work file by file so that preparation parallelises over files (Beam, processes).
+Readers work file by file so that preparation parallelises over files (Beam, processes). The
+checks they apply to a file's arrays, and the bad-input policy, are in `readers/checks.py`.
 """
 
 from __future__ import annotations
@@ -31,3 +32,20 @@ class RawFileError(UserError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+def check_dataset(dataset: str, served: tuple[str, ...], reader: str) -> None:
+    """Raise UserError unless `dataset` is one of the TFDS names `served` by the `reader` module."""
+    if dataset not in served:
+        raise UserError(f"the {reader} reader serves {', '.join(served)}; got {dataset!r}")
+
+
+def relative_file(path: Path, root: Path | None) -> str:
+    """`path` relative to the corpus `root` (POSIX separators) for `RecordingMeta.file`; the path
+    as given when `root` is None or does not contain it."""
+    if root is not None:
+        try:
+            return Path(path).relative_to(root).as_posix()
+        except ValueError:
+            pass
+    return Path(path).as_posix()

@@ -8,7 +8,8 @@ files are (.mat, .hdf5, .json, .txt). Each writer module exposes
                      num_subjects: int = 2, duration_scale: float = 1.0) -> list[pathlib.Path]
 
 and this package picks the module by TFDS corpus name, importing it only when asked (the writers
-pull in h5py / scipy.io, which `tinymyo --help` should not pay for).
+pull in h5py / scipy.io, which `tinymyo --help` should not pay for). Each writer checks its
+arguments with `check_writer_args`.
 """
 
 from __future__ import annotations
@@ -43,3 +44,23 @@ def write_raw_corpus(dataset: str, out_dir: pathlib.Path, **kwargs: Any) -> list
         )
     module = importlib.import_module(SYNTH_MODULES[dataset])
     return list(module.write_raw_corpus(dataset, pathlib.Path(out_dir), **kwargs))
+
+
+def check_writer_args(
+    dataset: str,
+    served: tuple[str, ...],
+    num_subjects: int,
+    duration_scale: float,
+    *,
+    max_subjects: int | None = None,
+) -> None:
+    """Raise UserError unless `dataset` is one of `served`, 1 <= num_subjects (<= max_subjects
+    when given) and duration_scale > 0."""
+    if dataset not in served:
+        raise UserError(f"this writer makes {', '.join(served)}, not {dataset!r}")
+    too_many = max_subjects is not None and num_subjects > max_subjects
+    if num_subjects < 1 or too_many or not duration_scale > 0:
+        limit = f" <= {max_subjects}" if max_subjects is not None else ""
+        raise UserError(
+            f"need 1 <= num_subjects{limit} and duration_scale > 0, got {num_subjects}, {duration_scale}"
+        )

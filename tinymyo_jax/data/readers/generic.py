@@ -1,0 +1,251 @@
+"""Reader for users' own recordings: CSV, `.npy` or `.npz` files, one continuous recording each.
+
+Accepted files (one Recording per file, `dataset = "generic"`):
+
+- **CSV** (`.csv`, `.tsv`, `.txt`): one header row naming the columns, one row per sample. A time
+  column (default name `time`, in seconds or milliseconds via `time_unit`) gives fs when `fs` is
+  not passed; an optional integer label column (`label_column`); every other column is an EMG
+  channel, in file order. Without `delimiter`, the most frequent of `,` `;` tab in the header.
+- **`.npy`**: a float array `[T, C]`. It carries no rate, so `fs` must be passed.
+- **`.npz`**: key `emg` `[T, C]` (required), `labels` int `[T]` (optional), `fs` scalar Hz
+  (optional; when it and `fs=` are both given they must agree within 1 %).
+
+Bad-input policy: that of every corpus reader (`readers/checks.py`): up to 1 % of NaN/Inf time
+steps in emg or time are interpolated and counted (`nonfinite_<name>_rows`), more is refused;
+labels a few samples off the emg length (<= 1 %) are truncated with emg to the shorter
+(`truncated_samples`), more is refused; flat channels are listed in `dead_channels`. Besides,
+wrong shapes, non-integer labels, a time column that is not strictly increasing and uniform, or
+no way to know fs raise RawFileError naming the file.
+
+Because this reader needs options, `read_generic(path, ...)` is the main entry point; the
+reader-module protocol functions (`list_files`, `read_file`) use the defaults.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from tinymyo_jax.data.readers import checks
+from tinymyo_jax.data.readers.base import RawFileError, check_dataset, relative_file
+from tinymyo_jax.data.recording import Recording, RecordingMeta
+
+DATASETS: tuple[str, ...] = ("generic",)
+
+SUFFIXES: tuple[str, ...] = (".csv", ".tsv", ".txt", ".npy", ".npz")
+_TIME_UNITS_TO_S = {"s": 1.0, "ms": 1e-3}
+
+
+# --------------------------------------------------------------------------------------------
+# The generic reader.
+# --------------------------------------------------------------------------------------------
+
+
+def read_generic(
+    path: Path | str,
+    *,
+    fs: float | None = None,
+    time_column: str = "time",
+    time_unit: str = "s",
+    label_column: str | None = None,
+    delimiter: str | None = None,
+    time_tolerance: float = 0.1,
+    subject: int = 0,
+    root: Path | str | None = None,
+) -> Recording:
+    """Read one user recording.
+
+    Args:
+      path: a `.csv`/`.tsv`/`.txt`, `.npy` or `.npz` file.
+      fs: sampling rate in Hz. Required for `.npy`; for CSV/npz it must agree (1 %) with the time
+        column / stored fs when those exist.
+      time_column: CSV column holding sample times (ignored for numpy files). If absent, fs is
+        required.
+      time_unit: "s" or "ms", the unit of `time_column`.
+      label_column: CSV column of integer per-sample labels, or None.
+      delimiter: CSV delimiter; None takes the most frequent of `,` `;` tab in the header.
+      time_tolerance: largest allowed relative deviation of one time step from the median step
+        (0.1 = 10 %, which accepts USB/Bluetooth timestamp jitter but not dropped packets).
+      subject: subject id to put in the metadata.
+      root: when given, `meta.file` is `path` relative to it.
+
+    Returns:
+      Recording with emg float32 [T, C] in the file's units, labels int32 [T] or None.
+
+    Raises:
+      RawFileError: unreadable file, wrong shapes, more than 1 % NaN/Inf, label length mismatch
+        above 1 %, non-uniform or non-increasing time, or no fs available.
+      ValueError: bad arguments (unknown `time_unit`).
+    """
+    path = Path(path)
+    if time_unit not in _TIME_UNITS_TO_S:
+        raise ValueError(f"time_unit must be one of {sorted(_TIME_UNITS_TO_S)}, got {time_unit!r}")
+    if fs is not None and not fs > 0:
+        raise ValueError(f"fs must be > 0 Hz, got {fs}")
+    if not path.is_file():
+        raise RawFileError(path, "file not found")
+    suffix = path.suffix.lower()
+    extra: dict[str, object] = {}
+    if suffix == ".npy":
+        emg, labels, rate = _read_npy(path, fs)
+        extra["format"], extra["fs_source"] = "npy", "argument"
+    elif suffix == ".npz":
+        emg, labels, rate, source = _read_npz(path, fs)
+        extra["format"], extra["fs_source"] = "npz", source
+    elif suffix in (".csv", ".tsv", ".txt"):
+        emg, labels, rate, source, names = _read_csv(
+            path, fs, time_column, _TIME_UNITS_TO_S[time_unit], label_column, delimiter, time_tolerance, extra
+        )
+        extra["format"], extra["fs_source"], extra["channel_names"] = "csv", source, names
+    else:
+        raise RawFileError(path, f"unsupported file type {suffix!r}; use one of {', '.join(SUFFIXES)}")
+
+    emg = checks.repair_nonfinite(path, "emg", _as_emg(path, emg), extra)
+    if labels is not None:
+        aligned = checks.align_lengths(path, {"emg": emg, "labels": _as_labels(path, labels)}, extra)
+        emg, labels = aligned["emg"], aligned["labels"]
+    extra["dead_channels"] = checks.dead_channels(emg)
+    meta = RecordingMeta(
+        dataset="generic", subject=int(subject), session=None, file=relative_file(path, root), extra=extra
+    )
+    return Recording(emg=emg, fs=float(rate), meta=meta, labels=labels)
+
+
+def list_files(root: Path, dataset: str) -> list[Path]:
+    """Every `.csv/.tsv/.txt/.npy/.npz` file under `root` (recursively), sorted by path."""
+    check_dataset(dataset, DATASETS, "generic")
+    root = Path(root)
+    if not root.is_dir():
+        raise RawFileError(root, "not a directory")
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+
+
+def read_file(path: Path, root: Path, dataset: str) -> list[Recording]:
+    """Protocol entry point: `read_generic(path)` with default options (CSV needs a `time` column)."""
+    check_dataset(dataset, DATASETS, "generic")
+    return [read_generic(path, root=root)]
+
+
+# --------------------------------------------------------------------------------------------
+# Per-format parsing.
+# --------------------------------------------------------------------------------------------
+
+
+def _as_emg(path: Path, emg: np.ndarray) -> np.ndarray:
+    emg = np.asarray(emg)
+    if emg.ndim != 2:
+        raise RawFileError(path, f"emg must be a 2-D array [T, C], got shape {emg.shape}")
+    if emg.shape[0] == 0 or emg.shape[1] == 0:
+        raise RawFileError(path, f"emg is empty (shape {emg.shape})")
+    if emg.shape[0] < emg.shape[1]:
+        # Fewer samples than channels is never a usable recording; it is almost always a
+        # channels-first array.
+        raise RawFileError(path, f"emg has shape {emg.shape}: fewer samples than channels; store it as [T, C] (transpose)")
+    if not (np.issubdtype(emg.dtype, np.floating) or np.issubdtype(emg.dtype, np.integer)):
+        raise RawFileError(path, f"emg has non-numeric dtype {emg.dtype}")
+    return np.ascontiguousarray(emg, dtype=np.float32)
+
+
+def _as_labels(path: Path, labels: np.ndarray) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] == 1:  # a column vector, as MATLAB exports write
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        raise RawFileError(path, f"labels must be a vector [T], got shape {labels.shape}")
+    return checks.integer_labels(path, "labels", labels)
+
+
+def _read_npy(path: Path, fs: float | None) -> tuple[np.ndarray, None, float]:
+    if fs is None:
+        raise RawFileError(path, ".npy files carry no sampling rate; pass fs=... (Hz)")
+    try:
+        emg = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise RawFileError(path, f"cannot read .npy file ({exc}); is it truncated?") from exc
+    return emg, None, fs
+
+
+def _read_npz(path: Path, fs: float | None) -> tuple[np.ndarray, np.ndarray | None, float, str]:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            keys = set(archive.files)
+            if "emg" not in keys:
+                raise RawFileError(path, f".npz has no 'emg' array (keys: {sorted(keys)})")
+            emg = archive["emg"]
+            labels = archive["labels"] if "labels" in keys else None
+            stored_fs = archive["fs"] if "fs" in keys else None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise RawFileError(path, f"cannot read .npz file ({exc}); is it truncated?") from exc
+    if stored_fs is not None:
+        if stored_fs.size != 1 or not np.issubdtype(stored_fs.dtype, np.number):
+            raise RawFileError(path, f"'fs' must be a numeric scalar, got shape {stored_fs.shape} dtype {stored_fs.dtype}")
+        value = float(stored_fs.reshape(()))
+        if not value > 0:
+            raise RawFileError(path, f"stored fs is {value}; it must be > 0 Hz")
+        if fs is not None:
+            checks.check_fs_agrees(path, fs, value, "the 'fs' stored in the file")
+            return emg, labels, fs, "argument"
+        return emg, labels, value, "file"
+    if fs is None:
+        raise RawFileError(path, ".npz has no 'fs' array; pass fs=... (Hz)")
+    return emg, labels, fs, "argument"
+
+
+def _read_csv(
+    path: Path,
+    fs: float | None,
+    time_column: str,
+    time_scale: float,
+    label_column: str | None,
+    delimiter: str | None,
+    time_tolerance: float,
+    extra: dict[str, object],
+) -> tuple[np.ndarray, np.ndarray | None, float, str, list[str]]:
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RawFileError(path, f"cannot read as text ({exc})") from exc
+    lines = text.splitlines()
+    if len(lines) < 2:
+        raise RawFileError(path, "CSV needs a header row and at least one data row")
+    if delimiter is None:
+        # The header's most frequent candidate; a one-column file has none and any will do.
+        # (csv.Sniffer refuses one-column files and guesses from data rows, where "1.5e-05" and
+        # locale decimals make it unreliable.)
+        delimiter = max(",;\t", key=lines[0].count)
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    header = [name.strip() for name in rows[0]]
+    body = [row for row in rows[1:] if row]  # a trailing newline gives an empty row, not data
+    for line_no, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise RawFileError(path, f"line {line_no} has {len(row)} fields but the header has {len(header)}")
+    try:
+        table = np.asarray(body, dtype=np.float64).reshape(len(body), len(header))
+    except ValueError as exc:
+        raise RawFileError(path, f"non-numeric value in the data rows ({exc})") from exc
+
+    if label_column is not None and label_column not in header:
+        raise RawFileError(path, f"no label column {label_column!r} (columns: {header})")
+    used = {label_column} if label_column is not None else set()
+    if time_column in header:
+        used.add(time_column)
+    channels = [i for i, name in enumerate(header) if name not in used]
+    if not channels:
+        raise RawFileError(path, f"no EMG channel columns besides {sorted(used)}")
+    emg = table[:, channels]
+    labels = table[:, header.index(label_column)] if label_column is not None else None
+
+    if time_column in header:
+        time = checks.repair_nonfinite(path, "time", table[:, header.index(time_column)], extra)
+        inferred = checks.fs_from_time(path, time, tolerance=time_tolerance) / time_scale
+        if fs is not None:
+            checks.check_fs_agrees(path, fs, inferred, f"the {time_column!r} column")
+            return emg, labels, fs, "argument", [header[i] for i in channels]
+        return emg, labels, inferred, "time_column", [header[i] for i in channels]
+    if fs is None:
+        raise RawFileError(path, f"no time column {time_column!r} and no fs given; pass fs=... or time_column=...")
+    return emg, labels, fs, "argument", [header[i] for i in channels]
