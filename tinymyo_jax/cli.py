@@ -19,8 +19,10 @@ from tinymyo_jax.errors import UserError
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("tinymyo_jax.commands.demo", "run the end-to-end demo on the embedded default data"),
     "summary": ("tinymyo_jax.commands.summary", "print a model's parameter counts per part and FLOPs per window"),
+    "pretrain": ("tinymyo_jax.commands.pretrain", "masked-reconstruction pretraining from a config (resumable, multi-host)"),
     "import-torch": ("tinymyo_jax.commands.import_torch", "convert reference PyTorch safetensors into an orbax checkpoint"),
     "synth": ("tinymyo_jax.commands.synth", "write small synthetic raw corpora in the original file layouts"),
+    "prep": ("tinymyo_jax.commands.prep", "prepare raw corpora into TFDS ArrayRecord window records"),
 }
 
 
@@ -60,8 +62,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     module.add_arguments(parser)
-    args = parser.parse_args(rest)
     try:
+        if getattr(module, "TAKES_CONFIG_OVERRIDES", False):
+            # `--config.a.b=value` arguments are not argparse options: collect them apart.
+            from tinymyo_jax.config_files import split_config_overrides
+
+            rest, overrides = split_config_overrides(rest)
+            args = parser.parse_args(rest)
+            args.config_overrides = overrides
+        else:
+            args = parser.parse_args(rest)
         return int(module.run(args) or 0)
     except UserError as err:
         print(f"tinymyo {name}: error: {err}", file=sys.stderr)

@@ -57,6 +57,44 @@ def smooth_l1(prediction: jax.Array, target: jax.Array, beta: float = 1.0) -> ja
     return jnp.where(diff < beta, 0.5 * diff**2 / beta, diff - 0.5 * beta)
 
 
+def reconstruction_loss_terms(
+    reconstruction: jax.Array,
+    target: jax.Array,
+    sample_mask: jax.Array,
+    channel_mask: jax.Array | None = None,
+) -> dict[str, jax.Array]:
+    """SmoothL1 sums and element counts over masked and visible samples (scalars).
+
+    reconstruction, target, sample_mask: (B, C, T); channel_mask (B, C) excludes padded
+    channels. Sums rather than means, so a batch split into micro-batches (gradient
+    accumulation, data parallelism) can be normalised by the global counts and give exactly
+    the loss of the whole batch.
+    """
+    elementwise = smooth_l1(reconstruction.astype(jnp.float32), target.astype(jnp.float32))
+    masked = sample_mask.astype(jnp.float32)
+    visible = 1.0 - masked
+    if channel_mask is not None:
+        real = channel_mask.astype(jnp.float32)[:, :, None]
+        masked, visible = masked * real, visible * real
+    return {
+        "masked_sum": (elementwise * masked).sum(),
+        "masked_count": masked.sum(),
+        "visible_sum": (elementwise * visible).sum(),
+        "visible_count": visible.sum(),
+    }
+
+
+def combine_loss_terms(terms: dict[str, jax.Array], visible_weight: float = VISIBLE_WEIGHT) -> dict[str, jax.Array]:
+    """Means from (possibly accumulated) terms: masked mean + visible_weight × visible mean."""
+    masked_loss = terms["masked_sum"] / jnp.maximum(terms["masked_count"], 1.0)
+    visible_loss = terms["visible_sum"] / jnp.maximum(terms["visible_count"], 1.0)
+    return {
+        "loss": masked_loss + visible_weight * visible_loss,
+        "masked_loss": masked_loss,
+        "visible_loss": visible_loss,
+    }
+
+
 def reconstruction_loss(
     reconstruction: jax.Array,
     target: jax.Array,
@@ -69,19 +107,8 @@ def reconstruction_loss(
     reconstruction, target, sample_mask: (B, C, T); channel_mask (B, C) excludes padded channels
     from both means. Returns {"loss", "masked_loss", "visible_loss"} (scalars).
     """
-    elementwise = smooth_l1(reconstruction.astype(jnp.float32), target.astype(jnp.float32))
-    masked = sample_mask.astype(jnp.float32)
-    visible = 1.0 - masked
-    if channel_mask is not None:
-        real = channel_mask.astype(jnp.float32)[:, :, None]
-        masked, visible = masked * real, visible * real
-    masked_loss = (elementwise * masked).sum() / jnp.maximum(masked.sum(), 1.0)
-    visible_loss = (elementwise * visible).sum() / jnp.maximum(visible.sum(), 1.0)
-    return {
-        "loss": masked_loss + visible_weight * visible_loss,
-        "masked_loss": masked_loss,
-        "visible_loss": visible_loss,
-    }
+    terms = reconstruction_loss_terms(reconstruction, target, sample_mask, channel_mask)
+    return combine_loss_terms(terms, visible_weight)
 
 
 def patches_to_signal(patches: jax.Array, num_channels: int) -> jax.Array:

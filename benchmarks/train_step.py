@@ -1,0 +1,119 @@
+"""Throughput of the full pretraining step (forward, loss, backward, AdamW) at the published shape.
+
+Prints one JSON object: windows/s of the jit-compiled step (median of timed steps after
+compilation and a warm-up step), the model FLOP/s it achieves (3 x analytic forward FLOPs),
+and that rate as a fraction of this machine's dense float32 matmul FLOP/s measured in the
+same run. The step is `tinymyo_jax.train.step.make_train_step`, the one the trainer runs.
+
+  .venv/bin/python benchmarks/train_step.py                          # CPU: batch 32, 16 x 1000
+  .venv/bin/python benchmarks/train_step.py --batch 512 --micro-batch 0 --dtype bfloat16   # GPU
+
+Reference point: the PyTorch reference ran 1.36 windows/s on this kind of machine (batch 32,
+2 threads); the target is 2x that, and at least 50% of the measured matmul rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from tinymyo_jax.models.summary import forward_flops
+from tinymyo_jax.models.tinymyo import TinyMyo
+from tinymyo_jax.train import mesh as mesh_lib
+from tinymyo_jax.train.config import base_config
+from tinymyo_jax.train.metrics import PEAK_FLOPS_BY_KIND, measure_matmul_flops
+from tinymyo_jax.train.optimizer import learning_rate_schedule, make_optimizer
+from tinymyo_jax.train.pretrain import model_config_from
+from tinymyo_jax.train.step import init_state, make_train_step
+
+REFERENCE_PYTORCH_WINDOWS_PER_S = 1.36
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--micro-batch", type=int, default=1, help="gradient-accumulation micro-batch (0 = whole batch)")
+    parser.add_argument("--channels", type=int, default=16)
+    parser.add_argument("--samples", type=int, default=1000)
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    parser.add_argument("--steps", type=int, default=5, help="timed steps")
+    parser.add_argument("--no-dropout", action="store_true", help="dropout, attention dropout and drop path off")
+    args = parser.parse_args()
+
+    config = base_config()
+    config.global_batch_size = args.batch
+    config.micro_batch_size = args.micro_batch
+    config.compute_dtype = args.dtype
+    config.total_steps = 1000
+    if args.no_dropout:
+        config.model.dropout = config.model.attention_dropout = config.model.drop_path = 0.0
+    model_config = model_config_from(config)
+    graphdef, params = nnx.split(TinyMyo(model_config, rngs=nnx.Rngs(params=0)))
+    optimizer = make_optimizer(config)
+    mesh = mesh_lib.make_mesh(1)
+    data = mesh_lib.batch_sharding(mesh)
+    state = init_state(params, optimizer)
+    micro_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(None, mesh_lib.BATCH_AXES))
+    step = jax.jit(
+        make_train_step(graphdef, model_config, optimizer, learning_rate_schedule(config), config, micro_sharding),
+        donate_argnums=0,
+    )
+    rng = np.random.default_rng(0)
+    batch = {
+        "emg": jax.device_put(rng.normal(size=(args.batch, args.channels, args.samples)).astype(np.float16), data),
+        "channel_mask": jax.device_put(np.ones((args.batch, args.channels), bool), data),
+    }
+    start = time.perf_counter()
+    compiled = step.lower(state, batch).compile()
+    compile_s = time.perf_counter() - start
+    state, metrics = compiled(state, batch)
+    jax.block_until_ready(metrics)
+    times = []
+    for _ in range(args.steps):
+        start = time.perf_counter()
+        state, metrics = compiled(state, batch)
+        jax.block_until_ready(metrics)
+        times.append(time.perf_counter() - start)
+    seconds = statistics.median(times)
+    step_flops = 3 * forward_flops(model_config, args.channels, args.samples)["total"] * args.batch
+    model_flops_per_s = step_flops / seconds
+    kind = jax.devices()[0].device_kind
+    matmul = measure_matmul_flops(2048 if jax.default_backend() != "cpu" else 1024,
+                                  dtype=jnp.bfloat16 if args.dtype == "bfloat16" else jnp.float32)
+    peak = next((v for k, v in PEAK_FLOPS_BY_KIND.items() if k.lower() in kind.lower()), None)
+    windows_per_s = args.batch / seconds
+    print(json.dumps({
+        "benchmark": "train_step",
+        "model": "tinymyo (8 blocks, dim 192, 3 heads)",
+        "input": [args.channels, args.samples],
+        "batch": args.batch,
+        "micro_batch": args.micro_batch or args.batch,
+        "dtype": args.dtype,
+        "dropout": not args.no_dropout,
+        "device": kind,
+        "platform": jax.default_backend(),
+        "cpu_count": os.cpu_count(),
+        "compile_s": compile_s,
+        "step_s_median": seconds,
+        "step_s_all": times,
+        "windows_per_s": windows_per_s,
+        "speedup_vs_reference_pytorch": windows_per_s / REFERENCE_PYTORCH_WINDOWS_PER_S,
+        "model_gflop_per_step": step_flops / 1e9,
+        "model_gflop_per_s": model_flops_per_s / 1e9,
+        "measured_matmul_gflop_per_s": matmul / 1e9,
+        "fraction_of_measured_matmul": model_flops_per_s / matmul,
+        "mfu_vs_datasheet_peak": model_flops_per_s / peak if peak else None,
+        "final_loss": float(metrics["loss"]),
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

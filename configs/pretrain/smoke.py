@@ -1,0 +1,49 @@
+"""Smoke pretraining: a small TinyMyo on synthetic corpora, minutes on one CPU.
+
+    tinymyo synth ninapro_db6 emg2pose --out runs/raw
+    tinymyo prep ninapro_db6 --manual_dir runs/raw/ninapro_db6 --data_dir runs/tfds
+    tinymyo prep emg2pose --manual_dir runs/raw/emg2pose --data_dir runs/tfds
+    tinymyo pretrain --config configs/pretrain/smoke.py --workdir runs/smoke --config.data.data_dir=runs/tfds
+
+`arg` = "tiny" shrinks it further for tests (a few steps, 2 blocks, dim 32).
+Same code path as the full recipe: mixture, masking, loss, AdamW schedule, checkpoints.
+"""
+
+from tinymyo_jax.train.config import base_config
+
+
+def get_config(arg: str | None = None):
+    config = base_config()
+    config.model.preset = "tinyissimo"
+    config.model.embed_dim = 96
+    config.model.depth = 2
+    config.model.num_heads = 3
+    config.data.mixture = {"ninapro_db6": 1.0, "emg2pose": 1.0}
+    config.total_steps = 300
+    config.global_batch_size = 32
+    config.micro_batch_size = 8
+    config.optimizer.lr = 1e-3
+    config.optimizer.warmup_steps = 30
+    config.optimizer.end_lr = 1e-5
+    config.checkpoint.every_steps = 100
+    config.log_every_steps = 10
+    config.eval_every_steps = 100
+    config.plot_every_steps = 300
+    config.eval_batches = 2
+    if arg == "tiny":
+        config.model.embed_dim = 32
+        config.model.num_heads = 2
+        config.total_steps = 6
+        config.global_batch_size = 4
+        config.micro_batch_size = 0
+        config.optimizer.warmup_steps = 2
+        config.checkpoint.every_steps = 2
+        config.checkpoint.async_save = False
+        config.log_every_steps = 1
+        config.eval_every_steps = 3
+        config.plot_every_steps = 6
+        config.eval_batches = 1
+        config.model.dropout = 0.0
+        config.model.attention_dropout = 0.0
+        config.model.drop_path = 0.0
+    return config

@@ -1,0 +1,75 @@
+"""The pretraining config: every field a run reads, with the paper's values as defaults.
+
+Config files in `configs/pretrain/` call `base_config()` and change what their variant needs;
+every field can be overridden on the command line (`--config.optimizer.lr=3e-4`).
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+# The corpora TinyMyo pretrains on, with the mixture weights we use by default: each corpus
+# contributes windows in proportion to its weight in every global batch.
+DEFAULT_MIXTURE = {"ninapro_db6": 1.0, "ninapro_db7": 1.0, "emg2pose": 1.0}
+
+
+def base_config() -> ml_collections.ConfigDict:
+    config = ml_collections.ConfigDict()
+    config.seed = 0
+
+    config.model = ml_collections.ConfigDict()
+    config.model.preset = "tinymyo"  # tinymyo | tinyissimo
+    config.model.rope = "time"  # time | reference | none
+    config.model.dropout = 0.1
+    config.model.attention_dropout = 0.1
+    config.model.drop_path = 0.1
+    # Smaller models for smoke runs: 0 keeps the preset's value.
+    config.model.embed_dim = 0
+    config.model.depth = 0
+    config.model.num_heads = 0
+
+    config.data = ml_collections.ConfigDict()
+    config.data.data_dir = ""  # "" -> $TFDS_DATA_DIR, else ~/tensorflow_datasets
+    config.data.mixture = dict(DEFAULT_MIXTURE)
+    config.data.train_split = "train"
+    config.data.eval_split = "validation"
+    config.data.use_channel_mask = True  # False reproduces the reference (padding enters attention/loss)
+    config.data.worker_count = 0  # grain worker processes per host (0: read in the main process)
+    config.data.prefetch = 2
+
+    config.masking = ml_collections.ConfigDict()
+    config.masking.ratio = 0.5
+    config.loss = ml_collections.ConfigDict()
+    config.loss.visible_weight = 0.1
+
+    config.optimizer = ml_collections.ConfigDict()
+    config.optimizer.lr = 1e-4
+    config.optimizer.end_lr = 1e-6
+    config.optimizer.warmup_steps = 1000
+    config.optimizer.b1 = 0.9
+    config.optimizer.b2 = 0.98
+    config.optimizer.weight_decay = 0.01
+    config.optimizer.clip_norm = 3.0
+
+    config.total_steps = 100_000
+    config.global_batch_size = 512
+    config.micro_batch_size = 0  # > 0: accumulate gradients over micro-batches of this size
+    config.compute_dtype = "float32"  # or bfloat16 (fp32 master weights, fp32 loss)
+
+    config.mesh = ml_collections.ConfigDict()
+    config.mesh.fsdp = 1  # devices per FSDP group; the rest of the devices form the data axis
+    config.mesh.fsdp_min_params = 1 << 16  # parameters smaller than this stay replicated
+
+    config.checkpoint = ml_collections.ConfigDict()
+    config.checkpoint.every_steps = 1000
+    config.checkpoint.keep = 3
+    config.checkpoint.async_save = True
+    config.init_from = ""  # checkpoint dir (e.g. from `tinymyo import-torch`) to start from
+
+    config.log_every_steps = 10
+    config.eval_every_steps = 1000
+    config.eval_batches = 8
+    config.plot_every_steps = 1000
+    config.peak_flops_per_device = 0.0  # 0: look the device kind up in the table in metrics.py
+    config.profile_steps = 0  # > 0: capture a jax profiler trace of this many steps after warm-up
+    return config

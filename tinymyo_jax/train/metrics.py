@@ -1,0 +1,95 @@
+"""Step metrics: throughput, model-FLOPs utilisation, and where they are written.
+
+MFU = analytic model FLOPs per second / the device's peak. Training FLOPs are 3× the forward
+matmul FLOPs (backward ≈ 2× forward), the usual convention. Peaks are dense bf16 (GPU/TPU)
+from the vendors' data sheets; on CPU there is no honest data-sheet number, so the peak is
+this machine's measured dense float32 matmul rate (`measure_matmul_flops`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# dense bf16 peak FLOP/s per device, by substring of jax's device_kind
+PEAK_FLOPS_BY_KIND = {
+    "H200": 989e12,
+    "H100": 989e12,
+    "A100": 312e12,
+    "L4": 121e12,
+    "TPU v6": 918e12,
+    "TPU v5p": 459e12,
+    "TPU v5 lite": 197e12,
+    "TPU v5e": 197e12,
+    "TPU v4": 275e12,
+}
+
+
+def measure_matmul_flops(size: int = 1024, repeats: int = 5, dtype=jnp.float32) -> float:
+    """Dense matmul FLOP/s of the default device (median of `repeats`, after a warm-up)."""
+    a = jax.random.normal(jax.random.key(0), (size, size), dtype)
+    b = jax.random.normal(jax.random.key(1), (size, size), dtype)
+    matmul = jax.jit(lambda a, b: a @ b)
+    matmul(a, b).block_until_ready()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        matmul(a, b).block_until_ready()
+        times.append(time.perf_counter() - start)
+    return 2.0 * size**3 / float(np.median(times))
+
+
+def peak_flops_per_device(configured: float = 0.0) -> tuple[float, str]:
+    """(peak FLOP/s, where the number comes from)."""
+    if configured > 0:
+        return configured, "config"
+    kind = jax.devices()[0].device_kind
+    for key, value in PEAK_FLOPS_BY_KIND.items():
+        if key.lower() in kind.lower():
+            return value, f"data sheet ({key}, dense bf16)"
+    return measure_matmul_flops(), f"measured f32 matmul on {kind}"
+
+
+class MetricsWriter:
+    """One JSON line per logged step (metrics.jsonl) and TensorBoard event files.
+
+    Only process 0 writes; the others keep the same interface and write nothing.
+    """
+
+    def __init__(self, workdir: Path, *, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._jsonl = None
+        self._tb = None
+        if enabled:
+            workdir.mkdir(parents=True, exist_ok=True)
+            self._jsonl = open(workdir / "metrics.jsonl", "a", buffering=1)
+            from tensorboardX import SummaryWriter
+
+            self._tb = SummaryWriter(str(workdir / "tensorboard"))
+
+    def write(self, step: int, metrics: dict[str, Any], prefix: str = "train") -> None:
+        if not self.enabled:
+            return
+        record = {"step": int(step), "split": prefix, **{k: float(v) for k, v in metrics.items()}}
+        self._jsonl.write(json.dumps(record) + "\n")
+        for name, value in metrics.items():
+            self._tb.add_scalar(f"{prefix}/{name}", float(value), int(step))
+
+    def write_image(self, step: int, tag: str, png_path: Path) -> None:
+        if not self.enabled:
+            return
+        import matplotlib.image
+
+        image = matplotlib.image.imread(str(png_path))[..., :3]
+        self._tb.add_image(tag, image, int(step), dataformats="HWC")
+
+    def close(self) -> None:
+        if self.enabled:
+            self._jsonl.close()
+            self._tb.close()
