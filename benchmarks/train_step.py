@@ -57,6 +57,7 @@ def main() -> None:
         config.model.dropout = config.model.attention_dropout = config.model.drop_path = 0.0
     model_config = model_config_from(config)
     graphdef, params = nnx.split(TinyMyo(model_config, rngs=nnx.Rngs(params=0)))
+    params = nnx.to_pure_dict(params)
     optimizer = make_optimizer(config)
     mesh = mesh_lib.make_mesh(1)
     data = mesh_lib.batch_sharding(mesh)

@@ -76,12 +76,17 @@ def model_config_from(config: ml_collections.ConfigDict) -> ModelConfig:
 
 
 def open_sources(config: ml_collections.ConfigDict, split: str) -> tuple[list[str], list[WindowSource], list[float]]:
-    from tinymyo_jax.data.source import open_split
+    from tinymyo_jax.data.source import WindowShards
 
     names = sorted(name for name, weight in config.data.mixture.items() if weight > 0)
     if not names:
         raise UserError("config.data.mixture has no dataset with a positive weight")
-    sources = [open_split(name, split, config.data.data_dir or None) for name in names]
+    # a mixture key is a TFDS name, optionally with a builder config: "ninapro_db8/w1000"
+    sources = []
+    for name in names:
+        dataset, _, builder_config = name.partition("/")
+        sources.append(WindowShards(dataset, split, data_dir=config.data.data_dir or None, config=builder_config or None,
+                                    fields=("emg", "channel_mask")))
     for name, source in zip(names, sources):
         if len(source) == 0:
             raise UserError(f"dataset {name!r} split {split!r} has no windows")
@@ -131,6 +136,8 @@ def pretrain(config: ml_collections.ConfigDict, workdir: Path) -> dict:
         except (ValueError, TypeError) as err:
             raise UserError(f"init_from {config.init_from}: its encoder does not fit this model ({err})") from err
     graphdef, params = nnx.split(model)
+    # pure nested dicts of arrays: the layout models/checkpoint.py stores and nnx.merge accepts
+    params = nnx.to_pure_dict(params)
     optimizer = make_optimizer(config)
     schedule = learning_rate_schedule(config)
     abstract_state = jax.eval_shape(lambda p: init_state(p, optimizer), params)

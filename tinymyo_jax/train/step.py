@@ -124,7 +124,7 @@ def make_train_step(
         updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)
         metrics = combine_loss_terms(terms, visible_weight)
-        metrics["grad_norm"] = optax.global_norm(grads)
+        metrics["grad_norm"] = optax.tree.norm(grads)
         metrics["lr"] = schedule(state["step"])
         return {"params": params, "opt_state": opt_state, "step": state["step"] + 1}, metrics
 

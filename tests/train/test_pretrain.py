@@ -1,0 +1,129 @@
+"""Pretraining end to end on synthetic shards: outputs, resume after SIGKILL, device/process
+counts that change nothing, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.train.conftest import train_losses
+from tinymyo_jax.config_files import load_config
+from tinymyo_jax.models.checkpoint import load_model_checkpoint
+from tinymyo_jax.train.pretrain import pretrain
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = "configs/pretrain/smoke.py:tiny"  # 6 steps, checkpoints at 2, 4, 6
+DEADLINE_S = 240
+
+
+def _command(workdir: Path, data_dir: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "tinymyo_jax.cli", "pretrain", "--config", TINY, "--workdir", str(workdir),
+            f"--config.data.data_dir={data_dir}", *extra]
+
+
+def _env(devices: int) -> dict[str, str]:
+    env = dict(os.environ, JAX_PLATFORMS="cpu", JAX_NUM_CPU_DEVICES=str(devices), PYTHONUNBUFFERED="1")
+    env.pop("XLA_FLAGS", None)
+    return env
+
+
+def _run(workdir: Path, data_dir: Path, devices: int = 1, *extra: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(_command(workdir, data_dir, *extra), cwd=REPO, env=_env(devices), capture_output=True,
+                            text=True, timeout=DEADLINE_S)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def _run_two_processes(workdir: Path, data_dir: Path, port: int) -> None:
+    launcher = [str(REPO / "launch" / "multiprocess_local.sh"), "-n", "2", "--port", str(port),
+                "--deadline", str(DEADLINE_S), "--log-dir", str(workdir.parent / f"{workdir.name}_logs"), "--"]
+    result = subprocess.run(launcher + _command(workdir, data_dir), cwd=REPO, env=_env(1), capture_output=True,
+                            text=True, timeout=DEADLINE_S + 30)
+    logs = "".join(p.read_text()[-2000:] for p in sorted((workdir.parent / f"{workdir.name}_logs").glob("*.log")))
+    assert result.returncode == 0, logs
+
+
+def _assert_same_losses(a: dict[int, float], b: dict[int, float], steps) -> None:
+    for step in steps:
+        assert a[step] == pytest.approx(b[step], rel=1e-5), f"step {step}: {a[step]} vs {b[step]}"
+
+
+def _keep_only_checkpoint(workdir: Path, step: int) -> None:
+    for path in (workdir / "checkpoints").iterdir():
+        if path.is_dir() and path.name.isdigit() and int(path.name) != step:
+            shutil.rmtree(path)
+
+
+def test_a_run_writes_config_metrics_tensorboard_plots_and_a_loadable_checkpoint(pretrain_data_dir, tmp_path):
+    config = load_config(TINY, [f"data.data_dir={pretrain_data_dir}"])
+    summary = pretrain(config, tmp_path / "run")
+    run = tmp_path / "run"
+    assert json.loads((run / "config.json").read_text())["total_steps"] == 6
+    losses = train_losses(run)
+    assert sorted(losses) == [1, 2, 3, 4, 5, 6] and all(np.isfinite(list(losses.values())))
+    record = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
+    for key in ("loss", "masked_loss", "visible_loss", "grad_norm", "lr", "step_time_s", "windows_per_s", "tokens_per_s", "mfu"):
+        assert key in record
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    assert (run / "plots" / "reconstruction_step0000006.png").stat().st_size > 10_000
+    validation = summary["validation"]
+    assert validation["masked_loss"] > 0 and validation["neighbour_mean_masked_loss"] > 0
+    model = load_model_checkpoint(run / "checkpoints")  # the trained model, for evaluation/export
+    assert model.config.embed_dim == 32 and model.config.head == "reconstruction"
+
+
+@pytest.mark.slow
+def test_sigkill_then_the_same_command_continues_with_identical_losses(pretrain_data_dir, tmp_path):
+    reference = tmp_path / "uninterrupted"
+    _run(reference, pretrain_data_dir)
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(_command(killed, pretrain_data_dir), cwd=REPO, env=_env(1),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + DEADLINE_S
+    while not (killed / "checkpoints" / "4").is_dir() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert (killed / "checkpoints" / "4").is_dir()
+    resumed = _run(killed, pretrain_data_dir)
+    assert '"start_step": 4' in (killed / "summary.json").read_text()
+    _assert_same_losses(train_losses(reference), train_losses(killed), range(1, 7))
+    assert resumed.returncode == 0
+
+
+@pytest.mark.slow
+def test_two_processes_match_one_process_with_two_devices_and_checkpoints_move_between_them(pretrain_data_dir, tmp_path):
+    one_process = tmp_path / "one_process_two_devices"
+    _run(one_process, pretrain_data_dir, 2)
+    two_processes = tmp_path / "two_processes"
+    _run_two_processes(two_processes, pretrain_data_dir, port=13000 + os.getpid() % 1000)
+    reference = train_losses(one_process)
+    _assert_same_losses(reference, train_losses(two_processes), range(1, 7))
+
+    # A checkpoint written by 2 devices, resumed on 1 device and on 2 processes.
+    for name, resume in (("on_one_device", lambda w: _run(w, pretrain_data_dir, 1)),
+                         ("on_two_processes", lambda w: _run_two_processes(w, pretrain_data_dir, port=14000 + os.getpid() % 1000))):
+        workdir = tmp_path / name
+        shutil.copytree(one_process, workdir)
+        _keep_only_checkpoint(workdir, 4)
+        (workdir / "metrics.jsonl").unlink()
+        resume(workdir)
+        resumed = train_losses(workdir)
+        assert sorted(resumed) == [5, 6]
+        _assert_same_losses(reference, resumed, (5, 6))
+
+
+def test_a_missing_dataset_is_a_one_line_error(tmp_path):
+    result = subprocess.run(_command(tmp_path / "run", tmp_path / "empty"), cwd=REPO, env=_env(1), capture_output=True,
+                            text=True, timeout=DEADLINE_S)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "no prepared dataset" in result.stderr
