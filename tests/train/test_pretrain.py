@@ -127,3 +127,54 @@ def test_a_missing_dataset_is_a_one_line_error(tmp_path):
                             text=True, timeout=DEADLINE_S)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "no prepared dataset" in result.stderr
+
+
+def test_a_non_finite_loss_stops_the_run_naming_the_step_and_keeps_earlier_checkpoints(pretrain_data_dir, tmp_path):
+    workdir = tmp_path / "diverged"
+    result = subprocess.run(_command(workdir, pretrain_data_dir, "--config.optimizer.lr=1e30",
+                                     "--config.optimizer.warmup_steps=0"),
+                            cwd=REPO, env=_env(1), capture_output=True, text=True, timeout=DEADLINE_S)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "non-finite loss at step" in result.stderr
+    failed_step = int(result.stderr.split("non-finite loss at step ")[1].split()[0])
+    kept = sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
+    assert kept and max(kept) <= failed_step  # nothing saved from the diverged step on
+
+
+def test_init_from_loads_the_encoder_of_a_checkpoint(pretrain_data_dir, tmp_path):
+    source = tmp_path / "source"
+    pretrain(load_config(TINY, [f"data.data_dir={pretrain_data_dir}"]), source)
+    # With lr = 0 training leaves the parameters where init_from put them.
+    target = tmp_path / "target"
+    pretrain(load_config(TINY, [f"data.data_dir={pretrain_data_dir}", f"init_from={source / 'checkpoints'}",
+                                "optimizer.lr=0", "seed=9"]), target)
+    from tinymyo_jax.models.checkpoint import params_of
+    import jax
+
+    loaded = params_of(load_model_checkpoint(source / "checkpoints"))["encoder"]
+    trained = params_of(load_model_checkpoint(target / "checkpoints"))["encoder"]
+    jax.tree.map(np.testing.assert_array_equal, loaded, trained)
+
+
+@pytest.mark.slow
+def test_fsdp_sharding_gives_the_data_parallel_losses(pretrain_data_dir, tmp_path):
+    data_parallel, fsdp = tmp_path / "dp", tmp_path / "fsdp"
+    _run(data_parallel, pretrain_data_dir, 2)
+    _run(fsdp, pretrain_data_dir, 2, "--config.mesh.fsdp=2", "--config.mesh.fsdp_min_params=1")
+    _assert_same_losses(train_losses(data_parallel), train_losses(fsdp), range(1, 7))
+
+
+@pytest.mark.parametrize(
+    "script,args,expected",
+    [
+        ("local.sh", ["--dry-run", "--", "tinymyo", "pretrain", "--config", "c"], "tinymyo pretrain --config c"),
+        ("multiprocess_local.sh", ["-n", "2", "--deadline", "60", "--dry-run", "--", "tinymyo", "pretrain"],
+         "TINYMYO_PROCESS_ID=1 timeout -s KILL 60 tinymyo pretrain"),
+        ("tpu_vm.sh", ["--tpu", "pod", "--zone", "z", "--dry-run", "--", "tinymyo", "pretrain"], "--worker=all"),
+        ("slurm.sbatch", ["--dry-run", "c.py", "runs/w"], "TINYMYO_DISTRIBUTED=auto"),
+    ],
+)
+def test_launchers_print_what_they_would_run(script, args, expected):
+    result = subprocess.run(["bash", str(REPO / "launch" / script), *args], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert expected in result.stdout

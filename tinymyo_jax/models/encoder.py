@@ -75,9 +75,9 @@ def attend(q: jax.Array, k: jax.Array, v: jax.Array, key_mask: jax.Array | None,
     On GPUs without attention dropout: `jax.nn.dot_product_attention`, which dispatches to
     cuDNN's fused flash attention. Elsewhere (CPU, TPU) and with attention dropout (which that
     API lacks): the explicit softmax below, laid out (B, heads, N, hd) so both products are
-    plain batched matmuls. On CPU this explicit form trained ~2x faster than
-    jax.nn.dot_product_attention's XLA path (whose backward was the bottleneck), measured with
-    benchmarks/train_step.py.
+    plain batched matmuls. On this project's 2-core CPU the explicit form ran forward + backward
+    of one 16 x 1000 window at 2.6 windows/s against 1.5 for jax.nn.dot_product_attention's XLA
+    path (docs/model.md).
     """
     if jax.default_backend() == "gpu" and dropout_rate == 0.0:
         mask = None if key_mask is None else key_mask[:, None, None, :]
