@@ -121,7 +121,14 @@ def write_raw_corpus(
     num_samples = max(200, int(round(BASE_SAMPLES * duration_scale)))
     # Corpus-wide maps (shared by all users, so a regressor can generalise across them).
     corpus_rng = np.random.default_rng([seed, 0])
-    emg_mix = corpus_rng.uniform(0.0, 1.0, (NUM_LATENTS, NUM_CHANNELS)) ** 2
+    # Each latent is a muscle group under a contiguous arc of the wristband: a smooth bump of
+    # channels around its centre (as real muscles are), not a scatter of unrelated channels,
+    # which volume conduction in synthesize_emg would blur away.
+    centres = (np.arange(NUM_LATENTS) + corpus_rng.uniform(-0.3, 0.3, NUM_LATENTS)) * NUM_CHANNELS / NUM_LATENTS
+    widths = corpus_rng.uniform(1.0, 2.0, NUM_LATENTS)
+    offset = np.abs(np.arange(NUM_CHANNELS)[None, :] - centres[:, None])
+    ring_distance = np.minimum(offset, NUM_CHANNELS - offset)
+    emg_mix = np.exp(-0.5 * (ring_distance / widths[:, None]) ** 2) + 0.02
     emg_mix /= emg_mix.sum(axis=0, keepdims=True)  # each channel's activation stays in [0, 1]
     angle_map = corpus_rng.normal(0.0, 0.6, (NUM_LATENTS, NUM_JOINTS))
     rest_pose = corpus_rng.uniform(0.1, 0.4, NUM_JOINTS)  # radians; never ~0, so IK failures stand out

@@ -5,11 +5,21 @@ What "behaves like EMG" means here, and why each part exists:
 - Motor-unit-like activity: trains of biphasic motor-unit action potentials (MUAPs; the first
   derivative of a Gaussian, sigma 1.2-2.4 ms, so the spectrum peaks near 60-130 Hz and the median
   frequency lies near 110 Hz, as in real sEMG) whose firing rate and amplitude both grow with the
-  muscle activation, plus activation-modulated Gaussian noise (the incoherent sum of many distant units). Both go through the same MUAP shape
-  and a 20-450 Hz band-pass (capped at 0.9 x Nyquist for low-rate devices, e.g. 20-90 Hz at
-  200 Hz), so the preprocessing's band-pass has realistic work to do and no more.
+  muscle activation, plus activation-modulated Gaussian noise (the incoherent sum of many distant
+  units). Both go through the same MUAP shape and a 20-450 Hz band-pass (capped at 0.9 x Nyquist
+  for low-rate devices, e.g. 20-90 Hz at 200 Hz), so the preprocessing's band-pass has realistic
+  work to do and no more.
 - RMS grows linearly with activation (amplitude ~ sqrt(a), rate ~ a, so power ~ a^2): a
-  per-channel RMS feature separates gestures, as it does on real data.
+  per-channel RMS feature separates gestures, as it does on real data (an electrode's RMS follows
+  the activation of its neighbourhood, see the next point).
+- Volume conduction: electrodes see MIXTURES of sources, as on a real armband. Each channel is an
+  electrode on a ring; under each lies a source (a muscle / motor-unit pool) whose MUAP trains
+  reach every electrode at the same time with a gain that falls off as a Gaussian of the circular
+  distance (width 1-1.5 electrode spacings, `source_gains`), plus a local pool seen by that
+  electrode alone (25 % of the activity power). Adjacent electrodes therefore correlate (|r| ~0.6
+  after band-pass), electrodes across the ring do not (~0.01 on 16 channels), and a channel's
+  samples are ~50 % predictable (MSE) from the same-time samples of the others: the structure a
+  masked-reconstruction model can exploit beyond temporal interpolation.
 - Power-line interference at `powerline_hz` with a random phase per channel (so the notch filter
   is exercised) and white sensor noise (so rest is never exactly zero).
 
@@ -17,9 +27,10 @@ The gesture -> channel map (`gesture_activation_patterns`) is fixed by a seed so
 corpus share it; `activation_from_labels` adds per-subject variation, so a classifier has to
 generalise a little across subjects, as on real data.
 
-Everything is vectorised over samples and channels (one FFT convolution and one IIR filter pass
-for the whole [T, C] array): 16 channels x 1,000,000 samples take about 2 s on one core
-(~8 million samples/s).
+Everything is vectorised over samples and channels (one [T, 2C] x [2C, C] mixing product, one FFT
+convolution and one IIR filter pass for the whole [T, C] array): 16 channels x 1,000,000 samples
+take about 1.4 s of one core at 2 kHz and 1.8 s at 200 Hz, where MUAP events are dense (1.1 s
+for both before the sources were mixed: twice the pools to draw, plus the mixing product).
 
 Shapes: time first, [T, C]. Units: Hz for rates and frequencies, seconds for durations; the
 output has unit scale (RMS ~ 1 at activation 1), not volts: corpus writers rescale it to the
@@ -35,8 +46,8 @@ import scipy.ndimage
 import scipy.signal
 import scipy.special
 
-# Total MUAP firing events per second per channel at activation 1 (the sum over the many units an
-# electrode sees). Real single units fire at 8-40 Hz; an electrode picks up several of them.
+# Total MUAP firing events per second per motor-unit pool (source or local) at activation 1 (the
+# sum over its many units). Real single units fire at 8-40 Hz; an electrode picks up several of them.
 _MAX_EVENT_RATE_HZ = 150.0
 # Spread of MUAP amplitudes (log-normal sigma): units differ in size and distance to the electrode.
 _MUAP_AMPLITUDE_LOG_SIGMA = 0.3
@@ -46,6 +57,14 @@ _MUAP_POWER_FRACTION = 0.5
 _EMG_BAND_HZ = (20.0, 450.0)
 _BAND_ORDER = 4
 _REST_ACTIVATION = 0.05
+# Volume conduction (see `source_gains`): Gaussian fall-off width of a source's field in electrode
+# spacings, log-normal spread of source strengths, and the share of the activity power that is
+# local to one electrode (independent across channels).
+_SOURCE_WIDTH_SPACINGS = (1.0, 1.5)
+_SOURCE_AMPLITUDE_LOG_SIGMA = 0.3
+_LOCAL_POWER_FRACTION = 0.25
+# Seeds the source geometry (one fixed anatomy per channel count; see `source_gains`).
+_GEOMETRY_SEED = 20_250_917
 
 
 def gesture_activation_patterns(num_gestures: int, num_channels: int, *, seed: int = 0) -> np.ndarray:
@@ -215,18 +234,34 @@ def synthesize_emg(
     powerline_amplitude: float = 0.05,
     noise_amplitude: float = 0.02,
 ) -> np.ndarray:
-    """Surface EMG for a given activation time course.
+    """Surface EMG for a given activation time course: volume-conducted sources plus local activity.
+
+    Channel c is treated as electrode c of an armband (a ring of C equally spaced electrodes). The
+    activity is a mixture (see `source_gains` for the geometry):
+
+      electrode_c = w_c * [ sqrt(1 - f) * sum_s G[c, s] drive_s + sqrt(f) * local_c ]
+
+    then band-passed. drive_s is the MUAP train + background of source s (a muscle / motor-unit
+    pool under electrode s, driven by activation[:, s]); local_c is an independent drive of the same
+    kind at activation[:, c] (units seen by electrode c alone); f = 0.25 of the activity power is
+    local; w_c is electrode c's MUAP wavelet (a source's MUAP reaches every electrode at the same
+    time, slightly wider or narrower at each). Rows of G have unit energy, so a spatially uniform
+    activation a gives every electrode activity RMS ~= a, and a non-uniform one gives
+    RMS_c ~= sqrt((1 - f) * sum_s G[c, s]^2 a_s^2 + f * a_c^2): the activation seen through the
+    electrode's neighbourhood.
 
     Args:
       rng: random source (MUAP timing, amplitudes, shapes, noise, power-line phase).
-      activation: float [T, C] >= 0, per-sample per-channel muscle activation (1 = strong).
+      activation: float [T, C] >= 0, per-sample activation of the muscle under each electrode
+        (1 = strong).
       fs: sampling rate in Hz.
       powerline_hz: mains frequency; skipped when at or above Nyquist.
       powerline_amplitude: amplitude of the mains sine (unit scale, before per-channel jitter).
       noise_amplitude: standard deviation of white sensor noise.
 
     Returns:
-      float32 [T, C]. The activity part has RMS ~= activation for a constant activation.
+      float32 [T, C]. The activity part has RMS ~= activation for an activation constant in time
+      and across channels.
     """
     activation = np.asarray(activation)
     if activation.ndim != 2:
@@ -240,25 +275,20 @@ def synthesize_emg(
     # the filter are accurate far beyond what synthetic data needs.
     a = activation.astype(np.float32)
 
-    # MUAP events: Bernoulli per sample with rate ~ a, amplitude ~ sqrt(a), random polarity
-    # (units on either side of the electrode's differential pair). Variance per sample is then
-    # (rate/fs) * a * E[jitter^2]; `muap_gain` normalises it to a^2 at full rate.
-    event_prob = np.minimum(np.float32(_MAX_EVENT_RATE_HZ / fs) * a, np.float32(1.0))
-    fires = np.flatnonzero(rng.random(a.shape, dtype=np.float32) < event_prob)
-    mean_jitter_sq = np.exp(2 * _MUAP_AMPLITUDE_LOG_SIGMA**2)
-    muap_gain = np.sqrt(_MUAP_POWER_FRACTION / (min(_MAX_EVENT_RATE_HZ / fs, 1.0) * mean_jitter_sq))
-    jitter = np.exp(_MUAP_AMPLITUDE_LOG_SIGMA * rng.standard_normal(fires.size, dtype=np.float32))
-    polarity = 2 * rng.integers(0, 2, fires.size, dtype=np.int8).astype(np.float32) - 1
-    # Incoherent background of many distant units: Gaussian, amplitude proportional to a.
-    drive = rng.standard_normal(a.shape, dtype=np.float32)
-    drive *= np.float32(np.sqrt(1.0 - _MUAP_POWER_FRACTION)) * a
-    drive.reshape(-1)[fires] += np.float32(muap_gain) * polarity * jitter * np.sqrt(a.reshape(-1)[fires])
+    # One drive per source (columns 0..C-1) and per local pool (columns C..2C-1), drawn together.
+    drive = _muap_drive(rng, a, fs, pools=2)
+    gains = source_gains(num_channels)  # [C electrodes, S = C sources], fixed anatomy
+    mixing = np.concatenate(
+        [np.sqrt(1.0 - _LOCAL_POWER_FRACTION) * gains.T, np.sqrt(_LOCAL_POWER_FRACTION) * np.eye(num_channels)]
+    )  # [2C, C]
+    drive = drive @ mixing.astype(np.float32)
 
-    # Shape by one MUAP wavelet per channel (electrode-to-fibre distance sets its width), then
+    # Shape by one MUAP wavelet per electrode (electrode-to-fibre distance sets its width), then
     # band-limit. Kernel energy normalises the activity to unit power at activation 1.
     wavelets = _muap_wavelets(rng, num_channels, fs)  # [L, C]
     sos = _emg_band_sos(fs)
     activity = scipy.signal.oaconvolve(drive, wavelets.astype(np.float32), mode="full", axes=0)[:num_samples]
+    del drive
     activity = scipy.signal.sosfilt(sos, activity, axis=0)
     impulse_len = wavelets.shape[0] + int(fs)  # 1 s: the 20 Hz high-pass has decayed by then
     kernels = scipy.signal.sosfilt(sos, np.pad(wavelets, ((0, impulse_len - wavelets.shape[0]), (0, 0))), axis=0)
@@ -276,6 +306,70 @@ def synthesize_emg(
     if noise_amplitude > 0:
         activity += np.float32(noise_amplitude) * rng.standard_normal(a.shape, dtype=np.float32)
     return activity
+
+
+def source_gains(num_channels: int) -> np.ndarray:
+    """Volume-conduction gains of an armband: G[c, s], how strongly electrode c sees source s.
+
+    C electrodes sit at positions 0..C-1 on a ring (circumference C electrode spacings). Source s
+    (a muscle / motor-unit pool) lies under electrode s, displaced by U(-0.25, 0.25) spacings; its
+    field falls off as a Gaussian of the circular distance d(c, s) with width sigma_s ~
+    U(1.0, 1.5) spacings (deeper or larger muscles spread wider), times a per-source amplitude
+    exp(0.3 N(0, 1)):
+
+      G[c, s] = amplitude_s * exp(-d(c, s)^2 / (2 sigma_s^2)),
+
+    each row then scaled to unit energy (sum_s G[c, s]^2 = 1), so every electrode carries the same
+    power at uniform activation. With these widths adjacent electrodes share most of their sources
+    (gain ~0.6-0.8 of the nearest source) and electrodes 3+ spacings apart almost none.
+
+    The draws come from a fixed seed per channel count, not from the caller's rng: the forearm's
+    anatomy is the same for every recording of a corpus (corpus writers call `synthesize_emg` once
+    per file or even per trial, and the volume conductor must not change between a user's trials);
+    placement and anatomy differences between users enter through the activation
+    (`activation_from_labels`' subject variation, writers' per-user channel gains).
+
+    Returns:
+      float64 [C, C], >= 0, rows of unit L2 norm.
+    """
+    if num_channels < 1:
+        raise ValueError(f"need >= 1 channel, got {num_channels}")
+    rng = np.random.default_rng([_GEOMETRY_SEED, num_channels])
+    position = np.arange(num_channels) + rng.uniform(-0.25, 0.25, num_channels)
+    width = rng.uniform(*_SOURCE_WIDTH_SPACINGS, num_channels)
+    amplitude = np.exp(_SOURCE_AMPLITUDE_LOG_SIGMA * rng.standard_normal(num_channels))
+    offset = np.abs(np.arange(num_channels)[:, None] - position[None, :]) % num_channels
+    distance = np.minimum(offset, num_channels - offset)
+    gains = amplitude * np.exp(-0.5 * (distance / width) ** 2)
+    return gains / np.sqrt(np.sum(gains**2, axis=1, keepdims=True))
+
+
+def _muap_drive(rng: np.random.Generator, a: np.ndarray, fs: float, pools: int) -> np.ndarray:
+    """Unshaped activity of independent motor-unit pools, `pools` per channel of a [T, C].
+
+    MUAP events: Bernoulli per sample with rate ~ a, amplitude ~ sqrt(a), random polarity (units
+    on either side of the differential pair), plus Gaussian background ~ a (the incoherent sum of
+    many distant units). Variance per sample is a^2 at full rate (`muap_gain` normalises the
+    events' share to _MUAP_POWER_FRACTION); shaping by a unit-energy wavelet keeps that power.
+
+    Returns:
+      float32 [T, pools * C]: column p * C + c is pool p of channel c (all at activation a[:, c]).
+    """
+    num_samples, num_channels = a.shape
+    shape = (num_samples, pools, num_channels)
+    # Probabilities above 1 (a > fs / rate) fire on every sample, as u < 1 always.
+    event_prob = (np.float32(_MAX_EVENT_RATE_HZ / fs) * a)[:, None, :]
+    fires = np.flatnonzero(rng.random(shape, dtype=np.float32) < event_prob)
+    del event_prob
+    mean_jitter_sq = np.exp(2 * _MUAP_AMPLITUDE_LOG_SIGMA**2)
+    muap_gain = np.sqrt(_MUAP_POWER_FRACTION / (min(_MAX_EVENT_RATE_HZ / fs, 1.0) * mean_jitter_sq))
+    jitter = np.exp(_MUAP_AMPLITUDE_LOG_SIGMA * rng.standard_normal(fires.size, dtype=np.float32))
+    polarity = 2 * rng.integers(0, 2, fires.size, dtype=np.int8).astype(np.float32) - 1
+    drive = rng.standard_normal(shape, dtype=np.float32)
+    drive *= (np.float32(np.sqrt(1.0 - _MUAP_POWER_FRACTION)) * a)[:, None, :]
+    event_activation = a.reshape(-1)[fires // (pools * num_channels) * num_channels + fires % num_channels]
+    drive.reshape(-1)[fires] += np.float32(muap_gain) * polarity * jitter * np.sqrt(event_activation)
+    return drive.reshape(num_samples, pools * num_channels)
 
 
 def _emg_band_sos(fs: float) -> np.ndarray:
