@@ -150,3 +150,16 @@ def test_analytic_flops_agree_with_xla_cost_analysis():
     analytic = forward_flops(model.config, CHANNELS, SAMPLES)["total"]
     # XLA also counts element-wise work (softmax, GELU, LayerNorm) that the analytic count omits.
     assert analytic <= xla_flops <= 1.1 * analytic
+
+
+def test_masked_tokens_at_the_same_time_get_the_same_reconstruction_whatever_their_channel():
+    # An architectural property, documented in docs/pretrain.md: tokens carry no channel
+    # identity, so masked tokens differ only by their time position.
+    model = build_model(preset("tinyissimo", embed_dim=64, num_heads=2))
+    x = jax.random.normal(jax.random.key(0), (1, 4, 200))
+    token_mask = np.zeros((1, 40), bool)
+    token_mask[0, [3, 13, 23, 5]] = True  # time position 3 of channels 0, 1, 2, and position 5
+    out = np.asarray(model(x, token_mask=jnp.asarray(token_mask)))[0]
+    np.testing.assert_array_equal(out[3], out[13])
+    np.testing.assert_array_equal(out[3], out[23])
+    assert np.abs(out[3] - out[5]).max() > 1e-3

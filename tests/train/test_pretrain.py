@@ -76,7 +76,9 @@ def test_a_run_writes_config_metrics_tensorboard_plots_and_a_loadable_checkpoint
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
     assert (run / "plots" / "reconstruction_step0000006.png").stat().st_size > 10_000
     validation = summary["validation"]
-    assert validation["masked_loss"] > 0 and validation["neighbour_mean_masked_loss"] > 0
+    assert validation["masked_loss"] > 0
+    for name in ("neighbour_mean", "neighbour_level", "zero"):
+        assert validation[f"baseline_{name}_masked_loss"] > 0
     model = load_model_checkpoint(run / "checkpoints")  # the trained model, for evaluation/export
     assert model.config.embed_dim == 32 and model.config.head == "reconstruction"
 

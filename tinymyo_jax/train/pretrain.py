@@ -32,7 +32,7 @@ from tinymyo_jax.models.objective import combine_loss_terms
 from tinymyo_jax.models.summary import forward_flops
 from tinymyo_jax.models.tinymyo import TinyMyo
 from tinymyo_jax.train import mesh as mesh_lib
-from tinymyo_jax.train.baselines import neighbour_mean_prediction
+from tinymyo_jax.train.baselines import baseline_predictions
 from tinymyo_jax.train.checkpointing import PreemptionFlag, RunCheckpointer, abstract_with_shardings
 from tinymyo_jax.train.metrics import MetricsWriter, peak_flops_per_device
 from tinymyo_jax.train.optimizer import learning_rate_schedule, make_optimizer
@@ -273,9 +273,10 @@ def pretrain(config: ml_collections.ConfigDict, workdir: Path) -> dict:
 
 
 def evaluate(eval_step, params, eval_reader: HostBatchReader, config, data_sharding, model_config: ModelConfig) -> dict:
-    """Validation loss over the fixed batches, the neighbour-mean baseline, and a plot example."""
+    """Validation loss over the fixed batches, the no-model baselines, and a plot example."""
     totals = None
-    baseline_sum = baseline_count = 0.0
+    baseline_sums: dict[str, float] = {}
+    baseline_count = 0.0
     example = None
     for index in range(config.eval_batches):
         host_batch = eval_reader(index)
@@ -283,29 +284,30 @@ def evaluate(eval_step, params, eval_reader: HostBatchReader, config, data_shard
         terms, reconstruction, sample_mask, x = eval_step(params, batch, jnp.asarray(index))
         terms = jax.device_get(terms)
         totals = terms if totals is None else {k: totals[k] + terms[k] for k in totals}
-        # the baseline on this process's rows (addressable shards), summed over processes below
+        # baselines on this process's rows (its addressable shards), summed over processes below
         x_local = np.concatenate([np.asarray(s.data) for s in x.addressable_shards])
         mask_local = np.concatenate([np.asarray(s.data) for s in sample_mask.addressable_shards])
         channel_local = host_batch["channel_mask"] if config.data.use_channel_mask else np.ones(x_local.shape[:2], bool)
         token_local = mask_local.reshape(*mask_local.shape[:2], -1, model_config.patch_size).any(-1).reshape(len(x_local), -1)
-        predicted = neighbour_mean_prediction(x_local, token_local, model_config.patch_size)
-        error = np.abs(predicted - x_local)
-        smooth = np.where(error < 1.0, 0.5 * error**2, error - 0.5)
         weight = mask_local & channel_local[:, :, None]
-        baseline_sum += float((smooth * weight).sum())
         baseline_count += float(weight.sum())
+        for name, predicted in baseline_predictions(x_local, token_local, model_config.patch_size).items():
+            error = np.abs(predicted - x_local)
+            smooth = np.where(error < 1.0, 0.5 * error**2, error - 0.5)
+            baseline_sums[name] = baseline_sums.get(name, 0.0) + float((smooth * weight).sum())
         if example is None:
             rec_local = np.concatenate([np.asarray(s.data) for s in reconstruction.addressable_shards])
             example = (x_local[0], rec_local[0], mask_local[0])
             example_channels = channel_local[0]
-    metrics = combine_loss_terms(totals, config.loss.visible_weight)
-    metrics = {k: float(v) for k, v in metrics.items()}
-    baseline = np.asarray([baseline_sum, baseline_count])
+    metrics = {k: float(v) for k, v in combine_loss_terms(totals, config.loss.visible_weight).items()}
+    names = sorted(baseline_sums)
+    sums = np.asarray([baseline_sums[n] for n in names] + [baseline_count])
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
 
-        baseline = np.asarray(multihost_utils.process_allgather(baseline)).reshape(-1, 2).sum(0)
-    metrics["neighbour_mean_masked_loss"] = float(baseline[0] / max(baseline[1], 1.0))
+        sums = np.asarray(multihost_utils.process_allgather(sums)).reshape(-1, len(sums)).sum(0)
+    for name, value in zip(names, sums[:-1]):
+        metrics[f"baseline_{name}_masked_loss"] = float(value / max(sums[-1], 1.0))
     return {"metrics": metrics, "example": example, "example_channel_mask": example_channels}
 
 
