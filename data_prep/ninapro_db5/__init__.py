@@ -1,0 +1,1 @@
+"""TFDS builder folder for ninapro_db5 (see ninapro_db5_dataset_builder.py)."""

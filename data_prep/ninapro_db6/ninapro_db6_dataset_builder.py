@@ -1,0 +1,15 @@
+"""NinaPro DB6 (Delsys, 14 ch, 2 kHz): pretraining windows.
+
+Thin TFDS builder: the protocol, record format and decisions are in tinymyo_jax.data
+(protocols.py, decisions.py, window_record.py); this file only names the corpus.
+
+    tfds build data_prep/ninapro_db6 --manual_dir RAW --data_dir OUT --file_format array_record
+"""
+
+from tinymyo_jax.data.builder import EmgBuilder
+
+
+class Builder(EmgBuilder):
+    """NinaPro DB6 (Delsys, 14 ch, 2 kHz): pretraining windows."""
+
+    PROTOCOL = "ninapro_db6"

@@ -1,0 +1,104 @@
+"""Prepare raw EMG corpora into TFDS ArrayRecord window records (TinyMyo's protocol).
+
+Runs the same builder as `tfds build data_prep/<name>`, so both give the same shards. The raw
+files are read from --manual_dir (the corpus root, or a folder of <name>/ roots as `tinymyo
+synth --out` writes); the dataset goes to DATA_DIR/<name>/<config>/<version>/ with
+prep_report.json (every raw file, its windows, skipped files and why) beside the shards.
+
+Examples:
+  tinymyo synth ninapro_db5 --out /tmp/raw && tinymyo prep ninapro_db5 --manual_dir /tmp/raw --data_dir /tmp/tfds
+  tinymyo prep ninapro_db8 --config w200 --manual_dir ~/raw/DB8
+  tinymyo prep emg2pose --manual_dir ~/raw/emg2pose --beam_pipeline_options \\
+      "runner=DirectRunner,direct_num_workers=8,direct_running_mode=multi_processing"
+
+DATA_DIR defaults as TFDS's does: $TFDS_DATA_DIR, else ~/tensorflow_datasets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import shutil
+import time
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from tinymyo_jax.data.protocols import PROTOCOLS
+
+    parser.add_argument("names", nargs="+", metavar="NAME", help=f"corpora, or 'all': {', '.join(PROTOCOLS)}")
+    parser.add_argument("--manual_dir", "--manual-dir", required=True, type=pathlib.Path,
+                        help="raw corpus root (or a folder holding <name>/ roots)")  # fmt: skip
+    parser.add_argument("--data_dir", "--data-dir", type=pathlib.Path, default=None,
+                        help="where prepared datasets go (default: $TFDS_DATA_DIR, else ~/tensorflow_datasets)")  # fmt: skip
+    parser.add_argument("--config", default=None,
+                        help="builder config, e.g. w200 for ninapro_db8 (default: each corpus's first config)")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=None,
+                        help="local worker processes (default: $TINYMYO_PREP_WORKERS, else all cores)")  # fmt: skip
+    parser.add_argument("--beam_pipeline_options", "--beam-pipeline-options", default=None,
+                        help="run on Apache Beam with these comma-separated options, as `tfds build` takes them")  # fmt: skip
+    parser.add_argument("--overwrite", action="store_true", help="rebuild a dataset that already exists")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    import tensorflow_datasets as tfds
+
+    from tinymyo_jax.data import builder, prepare, protocols
+    from tinymyo_jax.data.source import default_data_dir
+    from tinymyo_jax.errors import UserError
+
+    names = list(protocols.PROTOCOLS) if "all" in args.names else list(dict.fromkeys(args.names))
+    for name in names:  # check every name and config before preparing anything
+        protocol = protocols.get(name)
+        if args.config is not None and args.config not in [c.name for c in protocol.configs]:
+            raise UserError(f"{name} has configs {', '.join(c.name for c in protocol.configs)}; got --config {args.config}")
+    if not args.manual_dir.is_dir():
+        raise UserError(f"--manual_dir {args.manual_dir} is not a folder")
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers must be >= 1, got {args.workers}")
+    beam_options = None
+    if args.beam_pipeline_options:
+        beam = tfds.core.lazy_imports.apache_beam
+        beam_options = beam.options.pipeline_options.PipelineOptions(
+            flags=[f"--{option}" for option in args.beam_pipeline_options.split(",") if option]
+        )
+    if args.no_progress:
+        tfds.disable_progress_bar()
+    mode = tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS
+    if args.overwrite:
+        mode = tfds.download.GenerateMode.FORCE_REDOWNLOAD
+
+    # Read here rather than at TFDS's import, so that WindowShards and prep always agree.
+    data_dir = args.data_dir or default_data_dir()
+    for name in names:
+        cls = builder.builder_class(name)
+        kwargs = {"config": args.config} if args.config else {}
+        dataset = cls(data_dir=str(data_dir), **kwargs)
+        dataset.num_workers = args.workers
+        dataset.show_progress = not args.no_progress
+        dataset.print_summary = False
+        target = pathlib.Path(dataset.data_dir)
+        if (target / "dataset_info.json").exists() and not args.overwrite:
+            print(f"{name}: already prepared at {target} (--overwrite rebuilds it)")
+            continue
+        _remove_stale_incomplete(target)
+        started = time.perf_counter()
+        dataset.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(
+                manual_dir=str(args.manual_dir), beam_options=beam_options, download_mode=mode
+            )
+        )
+        print(prepare.summary(dataset.report, time.perf_counter() - started))
+        print(f"  -> {target} (report: {target / prepare.REPORT_FILE})")
+    return 0
+
+
+def _remove_stale_incomplete(target: pathlib.Path) -> None:
+    """Remove the `incomplete.*` folders a killed run of this dataset version left behind.
+
+    TFDS writes into such a folder and renames it when done; after a kill it stays, unused.
+    (Two preparations of the same dataset into the same data_dir at once are not supported.)
+    """
+    for stale in sorted(target.parent.glob(f"incomplete.*_{target.name}")):
+        print(f"removing {stale} left by an interrupted preparation")
+        shutil.rmtree(stale, ignore_errors=True)

@@ -1,0 +1,378 @@
+"""Preparation, file by file: raw file -> window records + one report entry; the JSON report.
+
+The unit of work is one raw file (`FileJob`), so preparation parallelises over files: local
+worker processes (`generate_local`) or Apache Beam workers (builder.py) run the same
+`prepare_file`. Each run of `prepare_file` writes its report entry as a small JSON file into a
+parts folder (idempotent: same name, same content, so retried Beam bundles and reruns are
+harmless); `write_report` merges the parts into `prep_report.json` once all splits are written.
+
+Report (`prep_report.json`, beside the shards):
+- `files`: one entry per raw file, in listing order: `index` (the records' `file_index`),
+  `file`, `status` ("used" / "skipped"), `reason` (skipped), `recordings`, `samples`, `seconds`,
+  `windows` {split: count}, `dropped` {reason: count}, `notes` (reader findings worth seeing:
+  dead channels, repaired samples, truncated label vectors, malformed rows, ...);
+- `splits`: per split the window count summed over files and the count TFDS wrote, `shards`,
+  `bytes` (of the shard files on disk); `totals`; `consistent`: True when every split's two
+  counts agree.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import contextlib
+import dataclasses
+import importlib
+import json
+import multiprocessing
+import os
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from tinymyo_jax.data import protocols, window_record
+from tinymyo_jax.data.protocols import Protocol, WindowConfig
+from tinymyo_jax.errors import UserError
+
+# TFDS corpus name -> reader module.
+READERS: dict[str, str] = {
+    "ninapro_db5": "tinymyo_jax.data.readers.ninapro",
+    "ninapro_db6": "tinymyo_jax.data.readers.ninapro",
+    "ninapro_db7": "tinymyo_jax.data.readers.ninapro",
+    "ninapro_db8": "tinymyo_jax.data.readers.ninapro",
+    "emg2pose": "tinymyo_jax.data.readers.emg2pose",
+    "epn612": "tinymyo_jax.data.readers.epn612",
+    "uci_emg": "tinymyo_jax.data.readers.uci_emg",
+}
+REPORT_FILE = "prep_report.json"
+# Order-4 band-pass sections need more than 27 samples for zero-phase filtering (scipy's padlen).
+MIN_SAMPLES = 28
+# Reader findings copied into a file's report entry.
+NOTABLE_EXTRAS = (
+    "truncated_samples", "nonfinite_emg_rows", "nonfinite_joint_angles_rows", "glove_nonfinite_rows_dropped",
+    "malformed_rows", "malformed_lines", "unlabelled_trials_skipped", "time_gaps", "time_nonincreasing_steps",
+    "labels_already_global", "dropped_columns_nonzero", "in_file_mismatch", "ik_failure_samples",
+)  # fmt: skip
+
+
+def reader(name: str) -> Any:
+    return importlib.import_module(READERS[name])
+
+
+@dataclasses.dataclass(frozen=True)
+class FileJob:
+    """One raw file to prepare: its position in the sorted listing, path and split.
+
+    split: the split every window of the file goes to, or None when its windows go to several.
+    """
+
+    index: int
+    path: str
+    split: str | None
+    size: int = 0
+
+
+def resolve_root(manual_dir: Path | str, name: str) -> Path:
+    """The corpus root: `manual_dir/<name>` when it exists (as `tinymyo synth --out` lays out
+    several corpora), else `manual_dir` itself."""
+    manual_dir = Path(manual_dir)
+    nested = manual_dir / name
+    return nested if nested.is_dir() else manual_dir
+
+
+def plan(protocol: Protocol, root: Path) -> tuple[list[FileJob], list[dict[str, Any]]]:
+    """(jobs, entries of files skipped before reading), from the corpus's sorted file listing."""
+    files = [Path(f) for f in reader(protocol.name).list_files(root, protocol.name)]
+    if not files:
+        raise UserError(f"{root}: no {protocol.name} raw files found; see the download instructions (tinymyo prep --help)")
+    assigned, skipped = protocols.assign_files(protocol, files, root)
+    jobs, entries = [], []
+    for index, path in enumerate(files):
+        if path in skipped:
+            entries.append(_skipped(index, _relative(path, root), skipped[path]))
+        else:
+            size = path.stat().st_size if path.is_file() else 0
+            jobs.append(FileJob(index, str(path), assigned[path], size))
+    return jobs, entries
+
+
+def jobs_for(jobs: Sequence[FileJob], split: str) -> list[FileJob]:
+    """The jobs a split's pass reads: files of that split, and files whose windows go to several."""
+    return [job for job in jobs if job.split in (split, None)]
+
+
+def prepare_file(
+    name: str, config_name: str, root: str, split: str, parts_dir: str | None, job: FileJob
+) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+    """Read, preprocess and window one raw file; keep the records of `split`.
+
+    Returns (report entry, [(key, record)]). A file the reader or the protocol cannot use
+    (UserError, including RawFileError) gives a "skipped" entry with the reason and no records.
+    Writes the entry to `parts_dir` when given.
+    """
+    protocol = protocols.get(name)
+    config = protocol.config(config_name)
+    path, root_path = Path(job.path), Path(root)
+    shown = _relative(path, root_path)
+    try:
+        entry, records = _windows_of_file(protocol, config, path, root_path, job, split)
+        entry = {"index": job.index, "file": shown, **entry}
+    except UserError as err:
+        entry, records = _skipped(job.index, shown, getattr(err, "reason", str(err))), []
+    except Exception as err:  # a bug, not bad input: stop, but say which file triggered it
+        err.add_note(f"while preparing {name} file {path}")
+        raise
+    if parts_dir is not None:
+        write_part(parts_dir, split, entry)
+    return entry, records
+
+
+def _windows_of_file(
+    protocol: Protocol, config: WindowConfig, path: Path, root: Path, job: FileJob, split: str
+) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+    recordings = reader(protocol.name).read_file(path, root, protocol.name)
+    counts: collections.Counter[str] = collections.Counter()
+    dropped: collections.Counter[str] = collections.Counter()
+    records: list[tuple[str, dict[str, Any]]] = []
+    notes: dict[str, Any] = {}
+    dead: set[int] = set()
+    samples, seconds = 0, 0.0
+    for number, recording in enumerate(recordings):
+        samples += recording.num_samples
+        seconds += recording.duration_s
+        dead.update(recording.meta.extra.get("dead_channels", []))
+        if number == 0:
+            notes.update({k: recording.meta.extra[k] for k in NOTABLE_EXTRAS if recording.meta.extra.get(k)})
+        if recording.num_samples < MIN_SAMPLES:
+            dropped["recording_too_short_to_filter"] += 1
+            continue
+        windows = protocol.windows(recording, config, job.split)
+        dropped.update(windows.dropped)
+        counts.update(str(s) for s in windows.splits)
+        records.extend(
+            window_record.records(windows, protocol, recording, file_index=job.index, recording_index=number, split=split)
+        )
+    if dead:
+        notes["dead_channels"] = sorted(dead)
+    entry = {
+        "status": "used",
+        "recordings": len(recordings),
+        "samples": samples,
+        "seconds": round(seconds, 3),
+        "windows": {s: counts[s] for s in protocol.splits if counts[s]},
+        "dropped": dict(sorted(dropped.items())),
+        "notes": _jsonable(notes),
+    }
+    return entry, records
+
+
+def _skipped(index: int, file: str, reason: str) -> dict[str, Any]:
+    return {"index": index, "file": file, "status": "skipped", "reason": reason}
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _jsonable(value: Any) -> Any:
+    """Reader extras -> JSON types (numpy scalars, tuples)."""
+    return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Local parallel generation
+
+
+def generate_local(
+    protocol: Protocol,
+    config: WindowConfig,
+    root: Path,
+    jobs: Sequence[FileJob],
+    split: str,
+    parts_dir: Path,
+    pool: Any,
+    progress: bool = True,
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Records of `split` from `jobs`, files prepared by the `worker_pool` `pool`.
+
+    At most 2 x (pool's workers) files are in flight, so memory stays bounded when writing is
+    slower than reading; results come back in file order.
+    """
+    from tqdm.auto import tqdm
+
+    run = _bind(protocol.name, config.name, str(root), split, str(parts_dir))
+    total = sum(job.size for job in jobs)
+    bar = tqdm(total=total, unit="B", unit_scale=True, desc=f"{protocol.name} {split}: raw files", disable=not progress)
+    yielded = 0
+    problems: list[str] = []
+    with bar:
+        for job, (entry, records) in zip(jobs, _ordered(pool, run, jobs, 2 * pool.workers)):
+            bar.update(job.size)
+            yielded += len(records)
+            if entry["status"] == "skipped":
+                problems.append(f"{entry['file']} skipped: {entry['reason']}")
+            elif not records:
+                problems.append(f"{entry['file']}: no {split} windows (dropped: {entry['dropped'] or 'none'})")
+            yield from records
+    if yielded == 0:  # TFDS cannot write an empty split; say why it is empty
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise UserError(f"{protocol.name}: the {split} split got no windows from its {len(jobs)} file(s): {shown}")
+
+
+class _bind:
+    """prepare_file with everything but the job bound; picklable for worker processes."""
+
+    def __init__(self, *args: Any) -> None:
+        self.args = args
+
+    def __call__(self, job: FileJob) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+        return prepare_file(*self.args, job)
+
+
+class _InProcess:
+    workers = 1
+
+    def submit(self, fn: Any, *args: Any) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        future.set_result(fn(*args))
+        return future
+
+
+@contextlib.contextmanager
+def worker_pool(workers: int) -> Iterator[Any]:
+    """An executor of `workers` processes (1: runs in this process), shared by a build's splits.
+
+    Processes are spawned, not forked: they start clean whatever the parent imported
+    (TensorFlow, JAX threads), at the price of ~1 s of start-up each (more under `tfds build`,
+    whose script imports TensorFlow), paid once per build.
+    """
+    if workers <= 1:
+        yield _InProcess()
+        return
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.workers = workers  # type: ignore[attr-defined]
+        yield pool
+
+
+def _ordered(pool: Any, fn: Any, jobs: Iterable[FileJob], window: int) -> Iterator[Any]:
+    pending: collections.deque = collections.deque()
+    for job in jobs:
+        pending.append(pool.submit(fn, job))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def default_workers() -> int:
+    """TINYMYO_PREP_WORKERS, else every core this process may use."""
+    if os.environ.get("TINYMYO_PREP_WORKERS"):
+        return max(1, int(os.environ["TINYMYO_PREP_WORKERS"]))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def write_part(parts_dir: str | Path, split: str, entry: Mapping[str, Any]) -> None:
+    """One file's entry from one split's pass, as `<split>-<file index>.json` (epath: local or
+    cloud storage, for Beam workers)."""
+    from etils import epath
+
+    folder = epath.Path(parts_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{split}-{entry['index']:07d}.json").write_text(json.dumps(entry, sort_keys=True))
+
+
+def write_report(
+    parts_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    protocol: Protocol,
+    config: WindowConfig,
+    root: Path,
+    num_files: int,
+    split_infos: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Merge the per-file parts into `<out_dir>/prep_report.json` and delete the parts.
+
+    split_infos: TFDS SplitInfo per written split (num_examples, num_bytes, shard_lengths).
+    """
+    from etils import epath
+
+    parts = epath.Path(parts_dir)
+    entries: dict[int, dict[str, Any]] = {}
+    for part in sorted(parts.glob("*.json")) if parts.exists() else []:
+        entry = json.loads(part.read_text())
+        known = entries.setdefault(entry["index"], entry)
+        if known != entry:  # two passes over one file must agree
+            raise RuntimeError(f"report entries for {entry['file']} differ between split passes: {known} vs {entry}")
+    missing = sorted(set(range(num_files)) - set(entries))
+    if missing:
+        raise RuntimeError(f"no report entry for raw files {missing[:10]}; preparation did not visit them")
+    first = ("index", "file", "status", "reason")
+    files = [{**{k: entries[i][k] for k in first if k in entries[i]}, **entries[i]} for i in range(num_files)]
+    used = [e for e in files if e["status"] == "used"]
+    splits: dict[str, Any] = {}
+    out = epath.Path(out_dir)
+    for split in protocol.splits:
+        counted = sum(e["windows"].get(split, 0) for e in used)
+        info = split_infos.get(split)
+        written = int(info.num_examples) if info is not None else 0
+        on_disk = sum(f.stat().length for f in out.glob(f"{protocol.name}-{split}.*"))  # the shard files
+        splits[split] = {
+            "windows": counted, "written": written, "shards": len(info.shard_lengths) if info is not None else 0,
+            "bytes": on_disk, "bytes_per_window": round(on_disk / written, 1) if written else None,
+        }  # fmt: skip
+    dropped: collections.Counter[str] = collections.Counter()
+    for entry in used:
+        dropped.update(entry["dropped"])
+    report = {
+        "dataset": protocol.name,
+        "config": dataclasses.asdict(config),
+        "raw_root": str(root),
+        "files": files,
+        "splits": splits,
+        "totals": {
+            "files": len(files),
+            "files_used": len(used),
+            "files_skipped": len(files) - len(used),
+            "recordings": sum(e["recordings"] for e in used),
+            "hours": round(sum(e["seconds"] for e in used) / 3600, 4),
+            "windows": sum(s["windows"] for s in splits.values()),
+            "dropped": dict(sorted(dropped.items())),
+            "bytes": sum(s["bytes"] for s in splits.values()),
+        },
+        "consistent": all(s["windows"] == s["written"] for s in splits.values()),
+    }
+    (out / REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n")
+    if parts.exists():
+        parts.rmtree()
+    return report
+
+
+def summary(report: Mapping[str, Any], seconds: float | None = None) -> str:
+    """Human-readable end-of-run summary of a report."""
+    totals = report["totals"]
+    lines = [
+        f"{report['dataset']}/{report['config']['name']}: {totals['files_used']} of {totals['files']} raw files used, "
+        f"{totals['hours']:.3f} h of signal, {totals['windows']:,} windows, {totals['bytes'] / 1e6:,.1f} MB"
+        + (f" in {seconds:.1f} s" if seconds is not None else "")
+    ]
+    for split, info in report["splits"].items():
+        if info["written"] or info["windows"]:
+            lines.append(
+                f"  {split:<10} {info['written']:>9,} windows  {info['shards']:>3} shard(s)  "
+                f"{info['bytes'] / 1e6:>9,.1f} MB  ({info['bytes_per_window'] or 0:,.0f} B/window)"
+            )
+    if totals["dropped"]:
+        lines.append("  windows dropped by the protocol: " + ", ".join(f"{k} {v:,}" for k, v in totals["dropped"].items()))
+    for entry in report["files"]:
+        if entry["status"] == "skipped":
+            lines.append(f"  skipped {entry['file']}: {entry['reason']}")
+    if not report["consistent"]:
+        lines.append("  WARNING: window counts per file do not add up to the records written; see the report")
+    return "\n".join(lines)
