@@ -6,7 +6,10 @@ Stages (each prints what it did and the numbers that show it worked):
               load_torch_checkpoint; our outputs and losses against the reference's
   3. convert  reference safetensors -> orbax checkpoint (import-torch) -> reloaded, and back
               to safetensors: both round trips must be exact
-Later stages (synthetic corpora, preparation, pretraining, probing, export) join as they land.
+  4. synth    synthetic raw corpora in the published layouts (NinaPro DB6, emg2pose, EPN-612)
+  5. prep     TinyMyo's protocol -> TFDS ArrayRecord shards, with per-file reports
+  6. pretrain the `smoke` config (configs/pretrain/smoke.py) on DB6 + emg2pose; its validation
+              masked loss beside the no-model baselines
 """
 
 from __future__ import annotations
@@ -105,6 +108,49 @@ def stage_convert(asset_dir: Path, workdir: Path) -> None:
         raise UserError("a checkpoint round trip was not exact")
 
 
+PRETRAIN_CORPORA = ("ninapro_db6", "emg2pose")
+DOWNSTREAM_CORPUS = "epn612"
+
+
+def stage_data(workdir: Path) -> Path:
+    from tinymyo_jax.cli import main as tinymyo
+
+    _banner("4. synthetic raw corpora (published file layouts)")
+    raw, tfds_dir = workdir / "raw", workdir / "tfds"
+    corpora = (*PRETRAIN_CORPORA, DOWNSTREAM_CORPUS)
+    if tinymyo(["synth", *corpora, "--out", str(raw), "--seed", "0"]) != 0:
+        raise UserError("tinymyo synth failed")
+    _banner("5. preparation: TinyMyo protocol -> TFDS ArrayRecord shards")
+    for name in corpora:
+        if tinymyo(["prep", name, "--manual_dir", str(raw / name), "--data_dir", str(tfds_dir), "--overwrite",
+                    "--no-progress"]) != 0:
+            raise UserError(f"tinymyo prep {name} failed")
+    return tfds_dir
+
+
+def stage_pretrain(workdir: Path, tfds_dir: Path) -> Path:
+    import shutil
+
+    from tinymyo_jax.config_files import load_config
+    from tinymyo_jax.train.pretrain import pretrain
+
+    _banner("6. pretraining (configs/pretrain/smoke.py)")
+    run_dir = workdir / "pretrain"
+    shutil.rmtree(run_dir, ignore_errors=True)  # the demo always starts fresh
+    config_file = Path(str(resources.files("tinymyo_jax"))).parent / "configs" / "pretrain" / "smoke.py"
+    config = load_config(str(config_file), [f"data.data_dir={tfds_dir}"])
+    summary = pretrain(config, run_dir)
+    validation = summary["validation"]
+    print(f"\nvalidation after {summary['end_step']} steps (SmoothL1 on masked samples, normalised units):")
+    print(f"  {'model':<38}{validation['masked_loss']:.4f}")
+    for name, label in (("neighbour_level", "constant level of visible neighbours"),
+                        ("neighbour_mean", "mean of visible neighbour patches"), ("zero", "predict zero")):
+        value = validation[f"baseline_{name}_masked_loss"]
+        print(f"  {label:<38}{value:.4f}  (model {100 * (1 - validation['masked_loss'] / value):+.1f}% lower)")
+    print(f"  plots: {run_dir / 'plots'}; metrics: {run_dir / 'metrics.jsonl'}; checkpoints: {run_dir / 'checkpoints'}")
+    return run_dir
+
+
 def run(args: argparse.Namespace) -> int:
     workdir: Path = args.workdir
     workdir.mkdir(parents=True, exist_ok=True)
@@ -113,5 +159,7 @@ def run(args: argparse.Namespace) -> int:
     stage_model()
     stage_parity(asset_dir)
     stage_convert(asset_dir, workdir)
+    tfds_dir = stage_data(workdir)
+    stage_pretrain(workdir, tfds_dir)
     print(f"\ndemo finished in {time.perf_counter() - start:.0f} s; outputs in {workdir}")
     return 0
