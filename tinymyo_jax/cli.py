@@ -23,6 +23,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import-torch": ("tinymyo_jax.commands.import_torch", "convert reference PyTorch safetensors into an orbax checkpoint"),
     "synth": ("tinymyo_jax.commands.synth", "write small synthetic raw corpora in the original file layouts"),
     "prep": ("tinymyo_jax.commands.prep", "prepare raw corpora into TFDS ArrayRecord window records"),
+    "export": ("tinymyo_jax.commands.export", "export a checkpoint to float/int8 TFLite and TFLite Micro C sources with a measured report"),
+    "probe": ("tinymyo_jax.commands.probe", "linear probe of a frozen encoder on a benchmark, with baselines"),
+    "finetune": ("tinymyo_jax.commands.finetune", "fine-tune the whole model on a benchmark (resumable), with baselines"),
 }
 
 

@@ -1,0 +1,120 @@
+"""Export the published TinyMyo (preset "tinymyo", 3.6M parameters) at the benchmark shapes and
+print what a microcontroller needs: flash, arena, ops, host latency, int8 quality.
+
+    .venv/bin/python benchmarks/export_published.py                 # both shapes
+    .venv/bin/python benchmarks/export_published.py --shapes db5 --eval-windows 64
+    .venv/bin/python benchmarks/export_published.py --shapes db5 --train-steps 150 --classes 6
+
+Shapes: db5 = 16 channels x 200 samples (NinaPro DB5, 53 classes), epn = 8 x 1000 (EPN-612,
+6 classes). Weights are freshly initialised (no published fine-tuned weights ship with the
+package; arena and flash do not depend on the values) or, with --train-steps, trained that many
+AdamW steps on synthetic gesture windows first, so that int8-vs-float agreement means something
+(random logits sit within int8 noise of each other). The classification head concatenates
+channels; calibration / evaluation windows are synthetic gesture windows. Each export goes
+through an orbax checkpoint and `export_checkpoint`, as `tinymyo export` does. Writes
+<out>/<shape>/ (the export) and <out>/summary.json; docs/export.md quotes the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+SHAPES = {
+    "db5": dict(channels=16, samples=200, classes=53),
+    "epn": dict(channels=8, samples=1000, classes=6),
+}
+
+
+def train(model, windows, steps: int) -> None:
+    """AdamW on cross-entropy, batch 16, dropout off; prints the loss every 25 steps."""
+    import jax.numpy as jnp
+    import numpy as np
+    import optax
+    from flax import nnx
+
+    optimizer = nnx.Optimizer(model, optax.adamw(5e-4), wrt=nnx.Param)
+
+    @nnx.jit
+    def step(model, optimizer, x, y):
+        def loss_fn(m):
+            return optax.softmax_cross_entropy_with_integer_labels(m(x), y).mean()
+
+        loss, grads = nnx.value_and_grad(loss_fn)(model)
+        optimizer.update(model, grads)
+        return loss
+
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    for index in range(steps):
+        batch = rng.integers(0, len(windows), 16)
+        loss = step(model, optimizer, jnp.asarray(windows.emg[batch]), jnp.asarray(windows.labels[batch]))
+        if index % 25 == 0 or index == steps - 1:
+            print(f"  train step {index}: loss {float(loss):.4f} ({time.perf_counter() - start:.0f} s)", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
+    parser.add_argument("--out", type=Path, default=Path("runs/export_published"))
+    parser.add_argument("--calibration-windows", type=int, default=200)
+    parser.add_argument("--eval-windows", type=int, default=64)
+    parser.add_argument("--train-steps", type=int, default=0, help="train on synthetic windows first (batch 16, AdamW 5e-4)")
+    parser.add_argument("--classes", type=int, help="override the number of classes (synthetic gestures)")
+    args = parser.parse_args()
+
+    from tinymyo_jax.export.pipeline import export_checkpoint, format_report
+    from tinymyo_jax.export.windows import synthetic_windows
+    from tinymyo_jax.models.checkpoint import save_model_checkpoint
+    from tinymyo_jax.models.config import preset
+    from tinymyo_jax.models.tinymyo import build_model
+
+    summary = {}
+    for name in args.shapes:
+        shape = SHAPES[name]
+        channels, samples = shape["channels"], shape["samples"]
+        classes = args.classes or shape["classes"]
+        config = preset("tinymyo", head="classification", num_outputs=classes, num_channels=channels, fusion="concat")
+        model = build_model(config, seed=0)
+        if args.train_steps:
+            train(model, synthetic_windows(1024, channels, samples, num_classes=classes, seed=5), args.train_steps)
+        checkpoint = save_model_checkpoint(args.out / name / "checkpoint", model).parent
+        calibration = synthetic_windows(args.calibration_windows, channels, samples, num_classes=classes, seed=0)
+        evaluation = synthetic_windows(args.eval_windows, channels, samples, num_classes=classes, seed=1)
+        print(f"\n=== {name}: {channels} x {samples} ===", flush=True)
+        start = time.perf_counter()
+        report = export_checkpoint(
+            checkpoint, args.out / name / "export", channels=channels, samples=samples, int8=True,
+            calibration=calibration, evaluation=evaluation, log=lambda line: print(line, flush=True),
+        )  # fmt: skip
+        print(format_report(report), flush=True)
+        q = report["int8"]
+        summary[name] = {
+            "input": [channels, samples],
+            "classes": classes,
+            "train_steps": args.train_steps,
+            "tokens": channels * samples // config.patch_size,
+            "parameters": report["model"]["parameters"],
+            "int8_flash_bytes": q["bytes"],
+            "int8_constant_bytes": q["constant_bytes"],
+            "int8_tensor_name_bytes": q["tensor_name_bytes"],
+            "float_flash_bytes": report["float"]["bytes"],
+            "tflm_arena_bytes": q["tflm_arena"],
+            "float_tflm_arena_bytes": report["float"]["tflm_arena_bytes"],
+            "ops": q["ops"],
+            "latency_ms": {"float": report["float"]["latency_ms"], "int8": q["latency_ms"]},
+            "float_vs_jax": report["float"]["vs_jax"],
+            "int8_form_vs_training_model": report["export_form"]["int8"]["deviation_from_training_model"],
+            "int8_vs_float": report["quality"]["int8_tflm"]["vs_float"],
+            "worst_layers": q["layers"]["worst"],
+            "seconds": round(time.perf_counter() - start, 1),
+        }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"\nwrote {args.out / 'summary.json'}")
+
+
+if __name__ == "__main__":
+    main()

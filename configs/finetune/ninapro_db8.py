@@ -1,0 +1,16 @@
+"""Fine-tuning: NinaPro DB8, 5 degrees of actuation (16 ch, 2 kHz, 0.5-s windows).
+
+    tinymyo finetune --config configs/finetune/ninapro_db8.py --workdir runs/finetune_ninapro_db8 \\
+        --config.init=runs/pretrain/checkpoints --config.data.data_dir=runs/tfds
+
+TinyMyo's recipe: AdamW lr 5e-4 (betas 0.9/0.98, wd 0.01), 5 warm-up epochs then cosine,
+layer-wise lr decay 0.9, L1 loss on standardised DoA targets, 50 epochs, batch 32, early
+stopping on validation loss (patience 7). Running the same command again after a crash or
+SIGKILL resumes. `arg` = "runlocal" or "tiny" (tests). Fields: tinymyo_jax/evaluate/config.py.
+"""
+
+from tinymyo_jax.evaluate.config import finetune_config
+
+
+def get_config(arg: str | None = None):
+    return finetune_config("ninapro_db8", arg)

@@ -1,0 +1,118 @@
+"""Fine-tuning end to end on synthetic prepared data: outputs and the selected model, the same
+numbers after a SIGKILL and resume, early stopping, and L1 regression on DB8."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinymyo_jax.evaluate.config import finetune_config
+from tinymyo_jax.evaluate.finetune import finetune
+from tinymyo_jax.models.checkpoint import load_model_checkpoint
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = "configs/finetune/epn612.py:tiny"  # 10 steps per epoch, 2 epochs, checkpoints at 10 and 20
+DEADLINE_S = 300
+
+
+def _config(benchmark: str, data_dir: Path):
+    config = finetune_config(benchmark, "tiny")
+    config.data.data_dir = str(data_dir)
+    return config
+
+
+def _train_losses(workdir: Path) -> dict[int, float]:
+    """Per-step training loss from metrics.jsonl (a step logged twice keeps its last value)."""
+    losses = {}
+    for line in (workdir / "metrics.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if record["split"] == "train":
+            losses[record["step"]] = record["loss"]
+    return losses
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(downstream_data_dir, tmp_path_factory) -> tuple[Path, dict]:
+    workdir = tmp_path_factory.mktemp("finetune") / "uninterrupted"
+    return workdir, finetune(_config("epn612", downstream_data_dir), workdir)
+
+
+def test_a_finetune_writes_results_and_the_selected_model(uninterrupted):
+    workdir, results = uninterrupted
+    training = results["details"]["training"]
+    assert training["steps"] == 20 and training["steps_per_epoch"] == 10 and training["monitor"] == "loss"
+    assert [h["step"] for h in training["history"]] == [10, 20]
+    assert training["best_step"] in (10, 20)
+    assert {"accuracy", "balanced_accuracy", "macro_f1", "per_subject_accuracy", "confusion_matrix"} <= set(results["metrics"])
+    assert set(results["baselines"]) == {"probe", "classic_lda"}  # init=random: the frozen probe is the random one
+    assert (workdir / "plots" / "confusion_finetune.png").is_file() and (workdir / "report.md").is_file()
+    best = load_model_checkpoint(workdir / "best")
+    assert best.config.head == "classification" and best.config.num_outputs == 6 and best.config.num_channels == 8
+    assert sorted(_train_losses(workdir)) == list(range(1, 21))
+
+
+@pytest.mark.slow
+def test_sigkill_then_the_same_command_resumes_with_the_same_losses_and_results(uninterrupted, downstream_data_dir, tmp_path):
+    reference_dir, reference = uninterrupted
+    killed = tmp_path / "killed"
+    command = [sys.executable, "-m", "tinymyo_jax.cli", "finetune", "--config", TINY, "--workdir", str(killed),
+               f"--config.data.data_dir={downstream_data_dir}"]  # fmt: skip
+    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + DEADLINE_S
+    while not (killed / "checkpoints" / "10").is_dir() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert (killed / "checkpoints" / "10").is_dir() and not (killed / "checkpoints" / "20").exists()
+    assert not (killed / "results.json").exists()
+
+    resumed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=DEADLINE_S)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resumed from step 10" in resumed.stdout
+    results = json.loads((killed / "results.json").read_text())
+    assert results["details"]["training"]["start_step"] == 10
+    expected, got = _train_losses(reference_dir), _train_losses(killed)
+    assert sorted(got) == list(range(1, 21))
+    for step in range(1, 21):
+        assert got[step] == pytest.approx(expected[step], rel=1e-5), f"step {step}"
+    assert results["metrics"]["confusion_matrix"] == reference["metrics"]["confusion_matrix"]
+    assert results["details"]["validation"]["loss"] == pytest.approx(reference["details"]["validation"]["loss"], rel=1e-5)
+
+
+def test_early_stopping_ends_the_run_when_validation_stops_improving(downstream_data_dir, tmp_path):
+    config = _config("epn612", downstream_data_dir)
+    config.finetune.epochs = 4
+    config.early_stopping.patience = 1
+    config.optimizer.lr = config.optimizer.init_lr = config.optimizer.end_lr = 0.0  # nothing changes
+    config.baselines.frozen_probe = config.baselines.random_encoder = config.baselines.classic = False
+    results = finetune(config, tmp_path / "stopped")
+    training = results["details"]["training"]
+    assert training["stopped_early"] and training["steps"] == 20 and training["total_steps"] == 40
+    assert training["best_step"] == 10  # equal losses are not improvements
+    # running it again does not train further: the stopped state is in the checkpoint
+    again = finetune(config, tmp_path / "stopped")
+    assert again["details"]["training"]["steps"] == 20 and again["details"]["training"]["start_step"] == 20
+    assert again["metrics"] == results["metrics"]
+
+
+def test_regression_finetunes_with_l1_on_standardised_doa_and_reports_degrees(downstream_data_dir, tmp_path):
+    config = _config("ninapro_db8", downstream_data_dir)
+    config.finetune.epochs = 1
+    config.baselines.frozen_probe = config.baselines.random_encoder = False
+    results = finetune(config, tmp_path / "db8")
+    training = results["details"]["training"]
+    assert training["steps"] == 5 and len(training["target_mean"]) == 5 and min(training["target_std"]) > 0
+    assert set(results["metrics"]["mae_per_target"]) == {f"doa_{i}" for i in range(1, 6)}
+    assert np.isfinite(results["metrics"]["mae"]) and "classic_ridge" in results["baselines"]
+    assert (tmp_path / "db8" / "plots" / "trajectories_finetune.png").is_file()
+    best = load_model_checkpoint(tmp_path / "db8" / "best")
+    assert best.config.head == "regression" and best.config.reg_target_len == 1000

@@ -1,0 +1,74 @@
+"""Shared fixtures for the export tests: a small classifier trained on separable synthetic
+gesture windows, and its int8 export made through the `tinymyo export` command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+CHANNELS, SAMPLES, CLASSES = 8, 200, 6
+TRAIN_STEPS = 200
+
+
+def train_small_classifier(directory: Path) -> Path:
+    """Train a 2-block, dim-64 TinyMyo classifier on synthetic gesture windows (8 x 200, 6
+    classes; ~1 min on two CPU cores) and save it as an orbax checkpoint."""
+    import jax.numpy as jnp
+    import optax
+    from flax import nnx
+
+    from tinymyo_jax.export.windows import synthetic_windows
+    from tinymyo_jax.models.checkpoint import save_model_checkpoint
+    from tinymyo_jax.models.config import preset
+    from tinymyo_jax.models.tinymyo import build_model
+
+    train = synthetic_windows(768, CHANNELS, SAMPLES, num_classes=CLASSES, seed=0)
+    config = preset(
+        "tinymyo", depth=2, embed_dim=64, num_heads=2, head="classification", num_outputs=CLASSES,
+        num_channels=CHANNELS, fusion="concat", dropout=0.0, attention_dropout=0.0, drop_path=0.0,
+    )  # fmt: skip
+    model = build_model(config, seed=0)
+    optimizer = nnx.Optimizer(model, optax.adamw(1e-3), wrt=nnx.Param)
+
+    @nnx.jit
+    def step(model, optimizer, x, y):
+        def loss_fn(m):
+            return optax.softmax_cross_entropy_with_integer_labels(m(x), y).mean()
+
+        loss, grads = nnx.value_and_grad(loss_fn)(model)
+        optimizer.update(model, grads)
+        return loss
+
+    rng = np.random.default_rng(0)
+    for _ in range(TRAIN_STEPS):
+        batch = rng.integers(0, len(train), 32)
+        loss = step(model, optimizer, jnp.asarray(train.emg[batch]), jnp.asarray(train.labels[batch]))
+    assert float(loss) < 0.2, f"the test classifier did not train (loss {float(loss):.3f})"
+    return save_model_checkpoint(directory, model).parent
+
+
+@pytest.fixture(scope="session")
+def trained_classifier(tmp_path_factory) -> Path:
+    return train_small_classifier(tmp_path_factory.mktemp("classifier") / "checkpoint")
+
+
+@pytest.fixture(scope="session")
+def int8_export(trained_classifier, tmp_path_factory) -> tuple[Path, dict]:
+    """`tinymyo export --int8 --calibration synthetic` of the trained classifier: (out, report).
+
+    Calibration: 200 synthetic windows (seed 0, the training distribution); evaluation: 300
+    held-out synthetic windows (seed 1, never trained on).
+    """
+    from tinymyo_jax.cli import main
+
+    out = tmp_path_factory.mktemp("export") / "int8"
+    code = main([
+        "export", "--checkpoint", str(trained_classifier), "--out", str(out), "--int8",
+        "--channels", str(CHANNELS), "--samples", str(SAMPLES),
+        "--calibration", "synthetic", "--calibration-windows", "200", "--eval-windows", "300",
+    ])  # fmt: skip
+    assert code == 0
+    return out, json.loads((out / "report.json").read_text())

@@ -1,0 +1,102 @@
+"""End to end: a trained classifier exported by `tinymyo export --int8`, checked independently
+of the export's own report (interpreters run in child processes)."""
+
+from __future__ import annotations
+
+import re
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from tinymyo_jax.export.c_source import RESOLVER_METHODS
+from tinymyo_jax.export.interpreters import InterpreterCrash, dequantize_output, quantize_input, run_model
+from tinymyo_jax.export.tflite_file import check_integer_only, read_tflite
+from tinymyo_jax.export.windows import synthetic_windows
+from tinymyo_jax.models.checkpoint import load_model_checkpoint
+
+from .conftest import CHANNELS, CLASSES, SAMPLES
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    """Synthetic windows from a seed neither training (0) nor the export's evaluation (1) used."""
+    return synthetic_windows(300, CHANNELS, SAMPLES, num_classes=CLASSES, seed=2)
+
+
+def test_float_export_matches_jax_within_1e_4(int8_export, trained_classifier, held_out):
+    out, _ = int8_export
+    reference = np.asarray(load_model_checkpoint(trained_classifier)(jnp.asarray(held_out.emg)))
+    outputs, _ = run_model(out / "model_float.tflite", held_out.emg[:, None], engine="litert")
+    assert np.abs(outputs[:, 0] - reference).max() <= 1e-4
+
+
+def test_int8_model_is_integer_only_with_int8_input_and_output(int8_export):
+    out, report = int8_export
+    summary = read_tflite((out / "model_int8.tflite").read_bytes())
+    check_integer_only(summary)
+    assert summary.io(0).dtype == summary.io(0, output=True).dtype == "INT8"
+    assert not summary.float_tensors() and report["int8"]["integer_only"]
+
+
+def test_int8_in_tflm_agrees_with_jax_top1_on_held_out_windows(int8_export, trained_classifier, held_out):
+    out, _ = int8_export
+    model = load_model_checkpoint(trained_classifier)
+    reference = np.asarray(model(jnp.asarray(held_out.emg))).argmax(-1)
+    summary = read_tflite((out / "model_int8.tflite").read_bytes())
+    raw, _ = run_model(out / "model_int8.tflite", quantize_input(held_out.emg[:, None], summary.io(0)), engine="tflm")
+    int8 = dequantize_output(raw[:, 0], summary.io(0, output=True)).argmax(-1)
+    agreement = float(np.mean(int8 == reference))
+    assert agreement >= 0.99, f"int8 (TFLM) vs JAX top-1 agreement {agreement:.4f}"
+    # and it is a working classifier, not a constant that happens to agree
+    assert np.mean(int8 == held_out.labels) > 0.9
+
+
+def test_tflm_runs_in_the_measured_arena_and_not_in_much_less(int8_export):
+    out, report = int8_export
+    measured = report["int8"]["tflm_arena"]["total"]
+    summary = read_tflite((out / "model_int8.tflite").read_bytes())
+    window = quantize_input(np.zeros((1, 1, CHANNELS, SAMPLES), np.float32), summary.io(0))
+    run_model(out / "model_int8.tflite", window, engine="tflm", arena_size=measured)
+    with pytest.raises(InterpreterCrash):
+        run_model(out / "model_int8.tflite", window, engine="tflm", arena_size=int(measured * 0.8))
+
+
+def test_generated_resolver_registers_exactly_the_models_ops(int8_export):
+    out, report = int8_export
+    ops = set(read_tflite((out / "model_int8.tflite").read_bytes()).op_names)
+    registered = set(re.findall(r"resolver\.(Add\w+)\(\)", (out / "op_resolver.h").read_text()))
+    assert registered == {RESOLVER_METHODS[op] for op in ops}
+    kinds = re.search(r"kNumOps = (\d+);", (out / "op_resolver.h").read_text())
+    assert kinds and int(kinds.group(1)) == len(ops)
+    assert not ops & {"GELU", "SELECT", "SELECT_V2", "SIN", "COS", "TANH", "DEQUANTIZE"}
+    assert set(report["c_sources"]["resolver_ops"]) == ops
+
+
+def test_report_carries_every_measurement(int8_export):
+    _, report = int8_export
+    int8, flt, quality = report["int8"], report["float"], report["quality"]
+    assert int8["bytes"] > 0 and int8["tflm_arena"]["total"] > 0 and int8["ops"]
+    assert flt["vs_jax"]["max_abs_error"] <= 1e-4
+    for engine in ("litert", "tflm"):
+        assert int8["latency_ms"][engine]["median"] > 0 and flt["latency_ms"][engine]["median"] > 0
+    assert quality["int8_tflm"]["vs_float"]["top1_agreement"] >= 0.99
+    assert quality["int8_tflm"]["task"]["accuracy"] > 0.9
+    assert report["export_form"]["int8"]["deviation_from_training_model"]["max_abs_error"] < 5e-3
+    layers = int8["layers"]["all"]
+    assert layers and all(np.isfinite(row["relative_rms_error"]) for row in layers)
+    assert report["c_sources"]["arena_bytes_to_reserve"] >= int8["tflm_arena"]["total"]
+
+
+def test_export_for_demo_returns_the_report(trained_classifier, tmp_path):
+    from tinymyo_jax.export.pipeline import export_for_demo, format_report
+
+    windows = synthetic_windows(160, CHANNELS, SAMPLES, num_classes=CLASSES, seed=4)
+    report = export_for_demo(trained_classifier, tmp_path / "demo", windows.emg, labels=windows.labels, log=lambda _: None)
+    assert report["int8"]["integer_only"] and (tmp_path / "demo" / "model_data.cc").is_file()
+    assert report["int8"]["calibration"]["windows"] == 120
+    assert report["quality"]["int8_tflm"]["windows"] == 40
+    assert report["quality"]["int8_tflm"]["task"]["accuracy"] > 0.8
+    assert "int8:" in format_report(report)

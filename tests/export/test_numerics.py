@@ -1,0 +1,79 @@
+"""The export-form building blocks compute what the training model's pieces compute."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from tinymyo_jax.export import numerics
+from tinymyo_jax.export.export_form import resize_matrix
+from tinymyo_jax.models.heads import linear_resize
+from tinymyo_jax.models.rope import apply_rotary, rotary_tables
+
+
+@pytest.mark.parametrize(
+    "form, bound",
+    [("erf", 0.0), ("erf_as", 3e-7), ("poly5", 8e-5), ("tanh", 4.8e-4), ("sigmoid", 2.1e-2)],
+)
+def test_gelu_forms_stay_within_their_documented_error(form, bound):
+    assert numerics.gelu_max_error(form) <= bound
+
+
+def test_erf_as_gelu_is_float32_exact_in_jax():
+    import scipy.special
+
+    x = np.linspace(-10, 10, 20_001).astype(np.float32)
+    exact = x.astype(np.float64) * scipy.special.ndtr(x.astype(np.float64))
+    assert np.abs(np.asarray(numerics.gelu(jnp.asarray(x), "erf_as")) - exact).max() < 1e-6
+
+
+def test_half_split_rope_with_permuted_features_equals_interleaved_rope():
+    rng = np.random.default_rng(0)
+    heads, head_dim, tokens = 3, 8, 5
+    q = rng.standard_normal((1, tokens, heads, head_dim)).astype(np.float32)
+    k = rng.standard_normal((1, tokens, heads, head_dim)).astype(np.float32)
+    cos, sin = rotary_tables(np.arange(tokens)[:, None], head_dim, 10_000.0)
+    reference = np.einsum("bnhd,bmhd->bhnm", apply_rotary(q, cos, sin), apply_rotary(k, cos, sin))
+    perm = numerics.half_split_permutation(heads, head_dim).reshape(heads, head_dim) % head_dim
+    q_half = np.take_along_axis(q, perm[None, None], axis=-1)
+    k_half = np.take_along_axis(k, perm[None, None], axis=-1)
+    tables = numerics.half_split_rope_tables(cos, sin)
+    ours = np.einsum(
+        "bnhd,bmhd->bhnm", numerics.rotate_half_split(q_half, *tables), numerics.rotate_half_split(k_half, *tables)
+    )
+    np.testing.assert_allclose(ours, reference, atol=1e-5)
+
+
+def _layer_norm(x, eps):
+    mean = x.mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(((x - mean) ** 2).mean(-1, keepdims=True) + eps)
+
+
+def test_centring_the_writers_leaves_layer_norm_unchanged():
+    rng = np.random.default_rng(1)
+    h = rng.standard_normal((4, 6))
+    kernel, bias = rng.standard_normal((6, 10)), rng.standard_normal(10) + 3.0
+    centred_kernel, centred_bias = numerics.centre_columns(kernel, bias)
+    centred = h @ centred_kernel + centred_bias
+    np.testing.assert_allclose(centred.mean(-1), 0.0, atol=1e-12)
+    ours = np.asarray(numerics.normalize(jnp.asarray(centred, jnp.float32), 1e-5, centred=True))
+    np.testing.assert_allclose(ours, _layer_norm(h @ kernel + bias, 1e-5), atol=1e-5)
+
+
+def test_rescaled_first_norm_equals_layer_norm_for_tokens_of_any_scale():
+    rng = np.random.default_rng(2)
+    # Patches whose scale spans four orders of magnitude, as quiet and active channels do.
+    patches = rng.standard_normal((1, 12, 20)) * np.logspace(-3, 1, 12)[None, :, None]
+    kernel, bias = numerics.centre_columns(rng.standard_normal((20, 16)) * 0.3, rng.standard_normal(16) * 0.01)
+    floors = numerics.rescale_floors(patches, kernel, bias)
+    ours = numerics.normalize_rescaled(jnp.asarray(patches, jnp.float32), kernel, bias, 1e-5, floors)
+    np.testing.assert_allclose(np.asarray(ours), _layer_norm(patches @ kernel + bias, 1e-5), atol=2e-5)
+
+
+@pytest.mark.parametrize("size, length", [(10, 500), (50, 500), (7, 7), (12, 5)])
+def test_resize_matrix_matches_the_heads_linear_resize(size, length):
+    x = np.random.default_rng(3).standard_normal((2, size, 3)).astype(np.float32)
+    reference = np.asarray(linear_resize(jnp.asarray(x), length))
+    ours = np.einsum("bpk,pl->blk", x, resize_matrix(size, length))
+    np.testing.assert_allclose(ours, reference, atol=1e-5)

@@ -1,0 +1,42 @@
+"""Linear probe of a frozen encoder on a downstream benchmark, with baselines.
+
+  tinymyo probe --config configs/probe/epn612.py --workdir runs/probe_epn612 \\
+      --config.init=runs/pretrain/checkpoints --config.data.data_dir=runs/tfds
+  tinymyo probe --config configs/probe/ninapro_db5.py:runlocal --workdir runs/probe_db5 \\
+      --config.init=torch:TinyMyo.safetensors
+
+--config.init is a checkpoint directory (a pretraining workdir, its checkpoints/, or
+`tinymyo import-torch` output), `random`, or `torch:FILE.safetensors`. Features are extracted
+once and cached in WORKDIR/features/; the L2 strength is chosen on the validation split; test
+metrics sit beside the same probe on a random encoder and the classic RMS/MAV/WL/ZC/SSC + LDA
+pipeline. Writes WORKDIR/config.json, results.json, report.md and plots/.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+TAKES_CONFIG_OVERRIDES = True
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="config file, optionally with ':arg' (e.g. configs/probe/epn612.py:runlocal)")
+    parser.add_argument("--workdir", required=True, type=Path, help="output directory (created; its feature cache is reused)")
+    parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tinymyo_jax.config_files import load_config
+
+    config = load_config(args.config, args.config_overrides)
+    if args.print_config:
+        print(config.to_json_best_effort(indent=2, sort_keys=True))
+        return 0
+    from tinymyo_jax.evaluate.probe import run_probe
+    from tinymyo_jax.evaluate.report import format_table
+
+    results = run_probe(config, args.workdir)
+    print(format_table(results))
+    print(f"results: {args.workdir / 'results.json'}, report: {args.workdir / 'report.md'} ({results['wall_time_s']:.0f} s)")
+    return 0

@@ -1,0 +1,210 @@
+"""Probe and fine-tune configs: every field a downstream run reads, with TinyMyo's values.
+
+Config files in `configs/probe/` and `configs/finetune/` are one line each
+(`return probe_config("epn612", arg)`), so the demo and the tests build the same configs without
+the files. `arg` picks a variant:
+  None        the benchmark protocol (datasets.md §1.2).
+  "runlocal"  minutes on a laptop CPU: at most 512 windows per split, a small random encoder
+              when init=random, a short fine-tune.
+  "tiny"      seconds, for the tests: a 2-block dim-32 encoder, 2 epochs, few L2 values.
+Every field can be overridden: `--config.init=runs/smoke/checkpoints --config.data.data_dir=runs/tfds`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import ml_collections
+
+from tinymyo_jax.errors import UserError
+
+
+@dataclasses.dataclass(frozen=True)
+class Benchmark:
+    """What a downstream benchmark is: its prepared dataset, task and the metric to select on."""
+
+    dataset: str  # TFDS name
+    builder_config: str  # TFDS builder config ("" = the dataset's default)
+    task: str  # classification | regression
+    selection_metric: str  # validation metric the probe's L2 (and LDA shrinkage) maximise
+    segments: int  # regression: predictions per window (temporal pooling into equal parts)
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "ninapro_db5": Benchmark("ninapro_db5", "w200", "classification", "accuracy", 1),
+    "epn612": Benchmark("epn612", "w1000", "classification", "accuracy", 1),
+    "uci_emg": Benchmark("uci_emg", "w1000", "classification", "accuracy", 1),
+    # 1000 samples at 2 kHz = 50 patches -> 10 segments of 5 patches (50 ms each)
+    "ninapro_db8": Benchmark("ninapro_db8", "w1000", "regression", "mae", 10),
+}
+
+VARIANTS = (None, "runlocal", "tiny")
+
+
+def benchmark(name: str) -> Benchmark:
+    if name not in BENCHMARKS:
+        raise UserError(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
+    return BENCHMARKS[name]
+
+
+def _common(name: str, arg: str | None) -> ml_collections.ConfigDict:
+    if arg not in VARIANTS:
+        raise UserError(f"unknown config variant {arg!r}; choose from runlocal, tiny (or none)")
+    bench = benchmark(name)
+    config = ml_collections.ConfigDict()
+    config.benchmark = name
+    config.task = bench.task
+    config.seed = 0  # random encoder init (baseline and init=random), fine-tune head init, data order, dropout
+    # Where the encoder comes from: a checkpoint directory (a pretraining workdir, its
+    # checkpoints/ folder, or `tinymyo import-torch` output), "random", or "torch:FILE.safetensors".
+    config.init = "random"
+
+    config.model = ml_collections.ConfigDict()
+    # Architecture of a random encoder (init=random); a checkpoint brings its own.
+    config.model.preset = "tinymyo"
+    config.model.embed_dim = 0  # 0 keeps the preset's value
+    config.model.depth = 0
+    config.model.num_heads = 0
+    config.model.rope = "time"
+    # torch:FILE only: the head count is not in the weights; "reference" RoPE = the published model.
+    config.model.torch_num_heads = 3
+    config.model.torch_rope = "reference"
+
+    config.data = ml_collections.ConfigDict()
+    config.data.name = bench.dataset
+    config.data.builder_config = bench.builder_config
+    config.data.data_dir = ""  # "" -> $TFDS_DATA_DIR, else ~/tensorflow_datasets
+    config.data.train_split = "train"
+    config.data.validation_split = "validation"
+    config.data.test_split = "test"
+    # "none": the prepared z-scores as they are (TinyMyo's fine-tuning: normalize False);
+    # "minmax": per-window, per-channel min-max to [-1, 1], what pretraining feeds the encoder.
+    config.data.input_normalization = "none"
+    config.data.max_windows = 0  # > 0: an evenly spaced subset of at most this many windows per split
+    config.data.batch_size = 64  # windows per feature-extraction / evaluation call
+    config.data.micro_batch_size = 1  # CPU: encode this many windows at a time inside a call (0: all)
+
+    config.features = ml_collections.ConfigDict()
+    config.features.fusion = "concat"  # concat | mean over channels (models/heads.fuse_channels)
+    config.features.pooling = "mean"  # mean | max | mean_max over the time patches of a segment
+    # regression: one prediction per segment; classification: 1 (whole window), or S > 1 to put
+    # the S segments' pooled features side by side (a one-level temporal pyramid)
+    config.features.segments = bench.segments
+    config.features.cache = True  # WORKDIR/features/*.npz, keyed by encoder hash, data and these fields
+
+    config.probe = ml_collections.ConfigDict()
+    # Classification: multinomial logistic regression (optax L-BFGS, full batch) on standardised
+    # features, one fit per L2 strength. Regression: closed-form ridge. The L2 with the best
+    # validation `selection_metric` is kept (ties -> the stronger L2).
+    # (Ridge's optimum does not depend on the targets' scale; standardised features put the
+    # useful strengths higher for ridge than for the logistic loss.)
+    config.probe.l2_grid = ([1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0] if bench.task == "classification"
+                            else [1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4])  # fmt: skip
+    config.probe.max_iterations = 500
+    config.probe.tolerance = 1e-5  # gradient norm at which L-BFGS stops
+    config.probe.selection_metric = bench.selection_metric
+
+    config.classic = ml_collections.ConfigDict()
+    # RMS, MAV, waveform length, zero crossings, slope-sign changes per channel -> LDA
+    # (regression: ridge), on the same windows and segments as the probe.
+    config.classic.zc_threshold = 0.0  # in the prepared units (z-scores)
+    config.classic.ssc_threshold = 0.0
+    config.classic.shrinkage_grid = [1e-4, 1e-3, 1e-2, 1e-1, 0.5]  # LDA covariance shrinkage, chosen on validation
+    config.classic.l2_grid = [1e-4, 1e-2, 1.0, 10.0, 100.0, 1e3]  # regression ridge
+
+    config.baselines = ml_collections.ConfigDict()
+    config.baselines.random_encoder = True  # the same probe on a randomly initialised encoder
+    config.baselines.classic = True
+
+    config.report = ml_collections.ConfigDict()
+    config.report.trajectory_windows = 3  # regression: test windows drawn in trajectories.png
+    return config
+
+
+def probe_config(name: str, arg: str | None = None) -> ml_collections.ConfigDict:
+    """The linear-probe config of benchmark `name` (see the module docstring for `arg`)."""
+    config = _common(name, arg)
+    config.kind = "probe"
+    if arg in ("runlocal", "tiny"):
+        _shrink(config, arg)
+    return config
+
+
+def finetune_config(name: str, arg: str | None = None) -> ml_collections.ConfigDict:
+    """The fine-tuning config of benchmark `name`: TinyMyo's recipe (BF-main TinyMyo_finetune.yaml)."""
+    config = _common(name, arg)
+    config.kind = "finetune"
+    config.model.dropout = 0.1
+    config.model.attention_dropout = 0.1
+    config.model.drop_path = 0.1
+    config.model.head_dropout = 0.1
+
+    config.finetune = ml_collections.ConfigDict()
+    config.finetune.epochs = 50
+    config.finetune.batch_size = 32
+    config.finetune.eval_every_epochs = 1
+    config.baselines.frozen_probe = True  # the linear probe of the same (frozen) encoder
+
+    config.optimizer = ml_collections.ConfigDict()
+    config.optimizer.lr = 5e-4
+    config.optimizer.init_lr = 1e-5  # warm-up starts here (the reference's warmup_lr_init)
+    config.optimizer.end_lr = 1e-5  # cosine ends here (its min_lr)
+    config.optimizer.warmup_epochs = 5
+    config.optimizer.b1 = 0.9
+    config.optimizer.b2 = 0.98
+    config.optimizer.weight_decay = 0.01
+    config.optimizer.clip_norm = 0.0  # 0: no clipping (the reference does not clip when fine-tuning)
+    # lr of block i (0-based) = lr · layer_decay^(depth - i); patch embedding and mask token
+    # lr · layer_decay^(depth + 1); final norm and head: lr.
+    config.optimizer.layer_decay = 0.9
+
+    config.loss = ml_collections.ConfigDict()
+    config.loss.label_smoothing = 0.1
+    # Regression: L1 on targets standardised with the training split's per-DoA mean and std
+    # (the head starts near 0; raw degrees would need thousands of steps just to reach the mean).
+    config.loss.standardize_targets = True
+
+    config.early_stopping = ml_collections.ConfigDict()
+    config.early_stopping.metric = "loss"  # validation loss (min), as the reference's callback
+    config.early_stopping.patience = 7  # evaluations without improvement before stopping
+
+    config.checkpoint = ml_collections.ConfigDict()
+    config.checkpoint.every_steps = 0  # 0: at every evaluation only
+    config.checkpoint.keep = 2
+    config.checkpoint.async_save = True
+    config.log_every_steps = 10
+    if arg in ("runlocal", "tiny"):
+        _shrink(config, arg)
+    return config
+
+
+def _shrink(config: ml_collections.ConfigDict, arg: str) -> None:
+    config.data.max_windows = 512
+    config.model.preset = "tinyissimo"
+    config.model.embed_dim = 96
+    config.model.depth = 2
+    config.model.num_heads = 3
+    if config.task == "classification":
+        config.probe.l2_grid = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+    if config.kind == "finetune":
+        config.finetune.epochs = 6
+        config.finetune.batch_size = 16
+        config.optimizer.warmup_epochs = 1
+        config.early_stopping.patience = 3
+        config.log_every_steps = 5
+    if arg == "tiny":
+        config.data.max_windows = 96
+        config.data.batch_size = 16
+        config.model.embed_dim = 32
+        config.model.num_heads = 2
+        config.probe.l2_grid = [1e-3, 1e-1, 10.0] if config.task == "classification" else [1e-1, 10.0, 1e3]
+        config.probe.max_iterations = 100
+        config.classic.shrinkage_grid = [1e-3, 0.1]
+        config.classic.l2_grid = [1e-2, 1.0]
+        if config.kind == "finetune":
+            config.finetune.epochs = 2
+            config.finetune.batch_size = 8
+            config.optimizer.warmup_epochs = 1
+            config.checkpoint.async_save = False
+            config.log_every_steps = 1
+            config.model.dropout = 0.1  # kept on: the resume test checks dropout keys are step-addressed

@@ -1,0 +1,91 @@
+"""The encoder a downstream run starts from: a checkpoint, a reference safetensors file or a
+random initialisation, and the hash that names it in caches and reports.
+
+`config.init`:
+  DIR                 an orbax checkpoint directory (`tinymyo import-torch` output, a
+                      pretraining run's `checkpoints/`, or the pretraining workdir itself).
+  torch:FILE          reference PyTorch safetensors (head count and RoPE mode from config.model).
+  random              a fresh encoder of the config.model architecture, seeded by config.seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import jax
+import ml_collections
+import numpy as np
+
+from tinymyo_jax.errors import UserError
+from tinymyo_jax.models.checkpoint import load_model_checkpoint, params_of
+from tinymyo_jax.models.config import ModelConfig, preset
+from tinymyo_jax.models.tinymyo import TinyMyo, build_model
+
+
+def random_architecture(config: ml_collections.ConfigDict) -> ModelConfig:
+    """The ModelConfig of init=random: config.model's preset with its non-zero overrides."""
+    overrides = {"rope": config.model.rope, "head": "none"}
+    for name in ("embed_dim", "depth", "num_heads"):
+        if config.model[name]:
+            overrides[name] = config.model[name]
+    return preset(config.model.preset, **overrides)
+
+
+def checkpoint_directory(path: str | Path) -> Path:
+    """A pretraining workdir holds its checkpoints in `checkpoints/`; accept either."""
+    path = Path(path).expanduser()
+    if (path / "checkpoints").is_dir() and not any(p.name.isdigit() for p in path.iterdir()):
+        return path / "checkpoints"
+    return path
+
+
+def load_initial_model(config: ml_collections.ConfigDict) -> tuple[TinyMyo, dict]:
+    """(model with its encoder loaded, description {"init", "source", "checkpoint_hash", "model_config"})."""
+    init = str(config.init)
+    if init == "random":
+        model = build_model(random_architecture(config), seed=config.seed)
+        source = f"random (seed {config.seed})"
+    elif init.startswith("torch:"):
+        from tinymyo_jax.models.torch_io import load_torch_checkpoint
+
+        path = Path(init[len("torch:"):]).expanduser()
+        if not path.is_file():
+            raise UserError(f"init torch:{path}: no such safetensors file")
+        model = load_torch_checkpoint(path, num_heads=config.model.torch_num_heads, rope=config.model.torch_rope)
+        source = str(path.absolute())
+    else:
+        directory = checkpoint_directory(init)
+        model = load_model_checkpoint(directory)
+        source = str(directory.absolute())
+    return model, describe(model, init, source)
+
+
+def random_like(model_config: ModelConfig, seed: int) -> tuple[TinyMyo, dict]:
+    """A freshly initialised encoder of the same architecture: the random-features baseline."""
+    model = build_model(model_config.replace(head="none"), seed=seed)
+    return model, describe(model, "random", f"random (seed {seed}), architecture of the evaluated encoder")
+
+
+def describe(model: TinyMyo, init: str, source: str) -> dict:
+    return {
+        "init": init,
+        "source": source,
+        "checkpoint_hash": params_hash(params_of(model)["encoder"]),
+        "model_config": model.config.to_json(),
+    }
+
+
+def params_hash(params) -> str:
+    """sha256 over the parameter paths, shapes, dtypes and bytes, in path order (16 hex digits).
+
+    Names the weights, not the file: the same encoder imported twice, or saved at another
+    step number, gets the same hash.
+    """
+    digest = hashlib.sha256()
+    leaves = jax.tree_util.tree_flatten_with_path(params)[0]
+    for path, leaf in sorted(leaves, key=lambda item: jax.tree_util.keystr(item[0])):
+        array = np.ascontiguousarray(np.asarray(leaf))
+        digest.update(f"{jax.tree_util.keystr(path)}|{array.shape}|{array.dtype}|".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:16]

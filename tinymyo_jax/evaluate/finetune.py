@@ -1,0 +1,442 @@
+"""Fine-tuning the whole model on a downstream benchmark: one file, in the order a reader expects.
+
+    tinymyo finetune --config configs/finetune/epn612.py --workdir runs/finetune_epn612 \\
+        --config.init=runs/pretrain/checkpoints --config.data.data_dir=runs/tfds
+
+Stages: data -> model (encoder from config.init, fresh head) -> optimizer (AdamW, warm-up +
+cosine, layer-wise lr decay) -> checkpoint restore -> loop (step, metrics, evaluation on the
+validation split, early stopping, checkpoints, preemption) -> test with the best parameters ->
+baselines -> results.json, report.md, plots, WORKDIR/best/ (the selected model).
+
+Resumable like pretraining: the data order is a function of (seed, step) (one permutation of the
+training windows per epoch), dropout keys are fold_in(key(seed), step), and each checkpoint holds
+the parameters, optimizer state, step, the early-stopping state and the best parameters so far.
+Running the same command after a SIGKILL continues from the last checkpoint with the same losses.
+One process (the downstream sets are small); the model is replicated on one device.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import orbax.checkpoint as ocp
+from flax import nnx
+
+from tinymyo_jax.errors import UserError
+from tinymyo_jax.evaluate import report
+from tinymyo_jax.evaluate.data import DatasetInfo, Splits
+from tinymyo_jax.evaluate.encoders import load_initial_model
+from tinymyo_jax.evaluate.features import normalize_input
+from tinymyo_jax.evaluate.metrics import HIGHER_IS_BETTER, classification_metrics, regression_metrics
+from tinymyo_jax.evaluate.probe import baselines, encoder_probe
+from tinymyo_jax.models.checkpoint import CONFIG_ITEM, PARAMS_ITEM, params_of, save_model_checkpoint, set_params
+from tinymyo_jax.models.config import ModelConfig
+from tinymyo_jax.models.tinymyo import TinyMyo
+from tinymyo_jax.train.checkpointing import PreemptionFlag, RunCheckpointer
+from tinymyo_jax.train.metrics import MetricsWriter
+from tinymyo_jax.train.optimizer import decay_mask
+
+log = logging.getLogger("tinymyo.finetune")
+
+
+# ----------------------------------------------------------------------------- model
+
+
+def finetune_model_config(initial: ModelConfig, config: ml_collections.ConfigDict, info: DatasetInfo) -> ModelConfig:
+    """The evaluated encoder's architecture with the benchmark's head and the fine-tuning dropout."""
+    regression = info.task == "regression"
+    return initial.replace(
+        head="regression" if regression else "classification",
+        num_outputs=len(info.target_names) if regression else info.num_classes,
+        num_channels=info.channels, fusion=config.features.fusion,
+        dropout=config.model.dropout, attention_dropout=config.model.attention_dropout,
+        drop_path=config.model.drop_path, head_dropout=config.model.head_dropout,
+        reg_target_len=info.window,
+    )  # fmt: skip
+
+
+def build_model(config: ml_collections.ConfigDict, info: DatasetInfo) -> tuple[TinyMyo, TinyMyo, dict]:
+    """(model to fine-tune, the initial encoder model, its description). The head is fresh
+    (seeded by config.seed); the encoder is config.init's."""
+    initial, encoder = load_initial_model(config)
+    model = TinyMyo(finetune_model_config(initial.config, config, info), rngs=nnx.Rngs(params=config.seed))
+    params = params_of(model)
+    # copies: the training state is donated to the step, the initial model must survive it
+    params["encoder"] = jax.tree.map(jnp.copy, params_of(initial)["encoder"])
+    set_params(model, params)
+    return model, initial, encoder
+
+
+# ----------------------------------------------------------------------------- optimizer
+
+
+def layer_index(path: tuple, depth: int) -> int:
+    """Depth of a parameter for layer-wise lr decay: patch embedding and mask token 0, block i
+    i + 1, final norm and head depth + 1."""
+    keys = [getattr(k, "key", getattr(k, "idx", k)) for k in path]
+    if keys[0] == "encoder":
+        if keys[1] in ("patch_embed", "mask_token"):
+            return 0
+        if keys[1] == "blocks":
+            return int(keys[2]) + 1
+    return depth + 1
+
+
+def layer_lr_scales(params, depth: int, decay: float):
+    """Per-parameter lr multipliers decay^(depth + 1 − layer_index): 1 for the head and final
+    norm, decay for the last block, ..., decay^depth for block 0, decay^(depth+1) for the
+    patch embedding. (The reference's rule matches parameter names TinyMyo does not have,
+    `mamba_blocks` / `norm_layers`, so there it never applies; here it does.)"""
+    return jax.tree_util.tree_map_with_path(lambda path, _: float(decay ** (depth + 1 - layer_index(path, depth))), params)
+
+
+def scale_by_tree(scales) -> optax.GradientTransformation:
+    """Multiply each update by its fixed scale (a pytree of floats shaped like the params)."""
+
+    def update(updates, state, params=None):
+        return jax.tree.map(lambda u, s: u * jnp.asarray(s, u.dtype), updates, scales), state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+
+def make_schedule(config: ml_collections.ConfigDict, total_steps: int, steps_per_epoch: int) -> optax.Schedule:
+    opt = config.optimizer
+    warmup = min(int(round(opt.warmup_epochs * steps_per_epoch)), max(total_steps - 1, 0))
+    return optax.warmup_cosine_decay_schedule(
+        init_value=opt.init_lr, peak_value=opt.lr, warmup_steps=warmup,
+        decay_steps=max(total_steps, warmup + 1), end_value=opt.end_lr,
+    )  # fmt: skip
+
+
+def make_optimizer(config: ml_collections.ConfigDict, params, depth: int, schedule: optax.Schedule) -> optax.GradientTransformation:
+    """[clip] -> AdamW(schedule, decay on matrices only) -> layer-wise lr scales.
+
+    The scales multiply AdamW's whole update, lr · (adam + wd · p), so each layer gets lr·scale
+    and its weight decay with it, as a per-layer learning rate does in PyTorch's param groups.
+    """
+    opt = config.optimizer
+    parts = [optax.clip_by_global_norm(opt.clip_norm)] if opt.clip_norm > 0 else []
+    parts.append(optax.adamw(schedule, b1=opt.b1, b2=opt.b2, weight_decay=opt.weight_decay, mask=decay_mask))
+    parts.append(scale_by_tree(layer_lr_scales(params, depth, opt.layer_decay)))
+    return optax.chain(*parts)
+
+
+# ----------------------------------------------------------------------------- steps
+
+
+def _outputs_and_losses(model: TinyMyo, batch: dict, config, num_outputs: int, rngs=None):
+    """(outputs, per-window losses): logits (B, K) with label-smoothed cross-entropy, or
+    standardised trajectories (B, W, K) with L1."""
+    x = normalize_input(batch["emg"].astype(jnp.float32), config.data.input_normalization)
+    out = model(x, channel_mask=batch["channel_mask"], rngs=rngs)
+    if config.task == "classification":
+        targets = optax.smooth_labels(jax.nn.one_hot(batch["label"], num_outputs), config.loss.label_smoothing)
+        return out, optax.softmax_cross_entropy(out, targets)
+    return out, jnp.abs(out - batch["target"]).mean(axis=(1, 2))
+
+
+def make_train_step(graphdef, optimizer, schedule, config, num_outputs: int):
+    def train_step(state, batch):
+        key = jax.random.fold_in(jax.random.key(config.seed), state["step"])
+
+        def loss_fn(params):
+            model = nnx.merge(graphdef, params)
+            _, losses = _outputs_and_losses(model, batch, config, num_outputs, rngs=nnx.Rngs(dropout=key))
+            return losses.mean()
+
+        loss, grads = jax.value_and_grad(loss_fn)(state["params"])
+        updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
+        params = optax.apply_updates(state["params"], updates)
+        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads), "lr": schedule(state["step"])}
+        return {"params": params, "opt_state": opt_state, "step": state["step"] + 1}, metrics
+
+    return train_step
+
+
+def make_eval_step(graphdef, config, num_outputs: int):
+    def eval_step(params, batch):
+        return _outputs_and_losses(nnx.merge(graphdef, params), batch, config, num_outputs)
+
+    return jax.jit(eval_step)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+class TrainOrder:
+    """Rows of the training split for each global step: one permutation per epoch, drawn from
+    (seed, epoch) alone, batches of `batch_size` (the epoch's remainder is dropped)."""
+
+    def __init__(self, rows: np.ndarray, batch_size: int, seed: int) -> None:
+        self.rows, self.batch_size, self.seed = rows, batch_size, seed
+        self.steps_per_epoch = len(rows) // batch_size
+        self._epoch, self._permutation = -1, None
+
+    def __call__(self, step: int) -> np.ndarray:
+        epoch, index = divmod(step, self.steps_per_epoch)
+        if epoch != self._epoch:
+            self._epoch, self._permutation = epoch, np.random.default_rng([self.seed, epoch]).permutation(len(self.rows))
+        return self.rows[self._permutation[index * self.batch_size:(index + 1) * self.batch_size]]
+
+
+class TargetScaler:
+    """Regression targets in training-split standard units (per DoA), and back to degrees."""
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray) -> None:
+        self.mean, self.std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
+
+    @classmethod
+    def fit(cls, splits: Splits, enabled: bool, k: int) -> "TargetScaler":
+        if not enabled:
+            return cls(np.zeros(k), np.ones(k))
+        total, total_sq, count = np.zeros(k), np.zeros(k), 0
+        for batch in splits.batches("train", 256, fields=("target",)):
+            target = batch["target"].astype(np.float64).reshape(-1, k)
+            total, total_sq, count = total + target.sum(0), total_sq + (target**2).sum(0), count + len(target)
+        mean = total / count
+        std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
+        return cls(mean, np.where(std > 1e-6, std, 1.0))
+
+    def scale(self, target: np.ndarray) -> np.ndarray:
+        return ((target - self.mean) / self.std).astype(np.float32)
+
+    def unscale(self, values: np.ndarray) -> np.ndarray:
+        return np.asarray(values, np.float32) * self.std + self.mean
+
+
+def _device_batch(batch: dict, scaler: TargetScaler | None) -> dict:
+    out = {"emg": batch["emg"], "channel_mask": batch["channel_mask"]}
+    if "label" in batch:
+        out["label"] = batch["label"].astype(np.int32)
+    if "target" in batch:
+        out["target"] = scaler.scale(batch["target"])
+    return out
+
+
+def evaluate_split(eval_step, params, splits: Splits, key: str, config, info: DatasetInfo, scaler) -> tuple[dict, np.ndarray, np.ndarray]:
+    """(metrics incl. the mean loss, predictions, truths): labels (N,) or trajectories in degrees (N, W, K)."""
+    batch_size = config.data.batch_size
+    losses, predictions, truths, subjects = [], [], [], []
+    for batch in splits.batches(key, batch_size):
+        n = len(batch["subject"])
+        padded = {k: np.concatenate([v, np.repeat(v[-1:], batch_size - n, axis=0)]) if n < batch_size else v
+                  for k, v in _device_batch(batch, scaler).items()}  # fmt: skip
+        outputs, batch_losses = jax.device_get(eval_step(params, padded))
+        losses.append(batch_losses[:n])
+        subjects.append(batch["subject"])
+        if info.task == "classification":
+            predictions.append(np.argmax(outputs[:n], axis=1))
+            truths.append(batch["label"])
+        else:
+            predictions.append(scaler.unscale(outputs[:n]))
+            truths.append(batch["target"])
+    prediction, truth, subject = np.concatenate(predictions), np.concatenate(truths), np.concatenate(subjects)
+    if info.task == "classification":
+        metrics = classification_metrics(truth, prediction, info.num_classes, subject)
+    else:
+        metrics = regression_metrics(truth, prediction, info.target_names, subject)
+    metrics["loss"] = float(np.concatenate(losses).mean())
+    return metrics, prediction, truth
+
+
+def monitor_value(metrics: dict, name: str) -> float:
+    """The early-stopping monitor as "higher is better"."""
+    if name == "loss":
+        return -metrics["loss"]
+    if name not in HIGHER_IS_BETTER:
+        raise UserError(f"early_stopping.metric must be loss or one of {sorted(HIGHER_IS_BETTER)}, got {name!r}")
+    return metrics[name] if HIGHER_IS_BETTER[name] else -metrics[name]
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+class FinetuneCheckpointer(RunCheckpointer):
+    """RunCheckpointer's layout plus `early_stopping` (JSON) and `best_params` (the parameters
+    of the best validation evaluation so far)."""
+
+    def save_finetune(self, step: int, state: dict, best_params, early: dict, *, seed: int, model_config_json: str,
+                      run_config_json: str, force: bool) -> bool:  # fmt: skip
+        args = ocp.args.Composite(**{
+            PARAMS_ITEM: ocp.args.StandardSave(state["params"]),
+            CONFIG_ITEM: ocp.args.JsonSave(json.loads(model_config_json)),
+            "train_state": ocp.args.StandardSave({"opt_state": state["opt_state"], "step": state["step"]}),
+            "data": ocp.args.JsonSave({"step": int(step), "seed": int(seed)}),
+            "run_config": ocp.args.JsonSave(json.loads(run_config_json)),
+            "early_stopping": ocp.args.JsonSave(early),
+            "best_params": ocp.args.StandardSave(best_params),
+        })  # fmt: skip
+        return self.manager.save(step, args=args, force=force)
+
+    def restore_finetune(self, step: int, abstract_state: dict) -> tuple[dict, dict, dict, dict]:
+        restored = self.manager.restore(step, args=ocp.args.Composite(**{
+            PARAMS_ITEM: ocp.args.StandardRestore(abstract_state["params"]),
+            "train_state": ocp.args.StandardRestore({"opt_state": abstract_state["opt_state"], "step": abstract_state["step"]}),
+            "data": ocp.args.JsonRestore(),
+            "early_stopping": ocp.args.JsonRestore(),
+            "best_params": ocp.args.StandardRestore(abstract_state["params"]),
+        }))  # fmt: skip
+        train_state = restored["train_state"]
+        state = {"params": restored[PARAMS_ITEM], "opt_state": train_state["opt_state"], "step": train_state["step"]}
+        return state, dict(restored["data"]), dict(restored["early_stopping"]), restored["best_params"]
+
+
+# ----------------------------------------------------------------------------- run
+
+
+def finetune(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
+    """Fine-tune (or resume) in `workdir`; returns the results dict written to results.json."""
+    start_time = time.perf_counter()
+    workdir = Path(workdir).absolute()
+    workdir.mkdir(parents=True, exist_ok=True)
+    if config.get("kind") != "finetune":
+        raise UserError("finetune needs a fine-tuning config (configs/finetune/*.py)")
+    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2, sort_keys=True))
+
+    # --- data
+    splits = Splits(config)
+    info = splits.info
+    order = TrainOrder(splits.indices["train"], config.finetune.batch_size, config.seed)
+    if order.steps_per_epoch == 0:
+        raise UserError(f"the training split has {info.split_sizes['train']} windows, fewer than finetune.batch_size "
+                        f"{config.finetune.batch_size}")  # fmt: skip
+    total_steps = config.finetune.epochs * order.steps_per_epoch
+    eval_every = max(1, int(round(config.finetune.eval_every_epochs * order.steps_per_epoch)))
+    scaler = TargetScaler.fit(splits, config.loss.standardize_targets, len(info.target_names)) if info.task == "regression" else None
+
+    # --- model & optimizer
+    model, initial, encoder = build_model(config, info)
+    print(f"finetune {config.benchmark}: encoder {encoder['source']} (hash {encoder['checkpoint_hash']}), "
+          f"splits {info.split_sizes}, {order.steps_per_epoch} steps/epoch, up to {total_steps} steps", flush=True)
+    graphdef, params = nnx.split(model)
+    params = nnx.to_pure_dict(params)
+    num_outputs = model.config.num_outputs
+    schedule = make_schedule(config, total_steps, order.steps_per_epoch)
+    optimizer = make_optimizer(config, params, model.config.depth, schedule)
+
+    # --- checkpoint restore or fresh state
+    checkpointer = FinetuneCheckpointer(workdir / "checkpoints", every_steps=1, keep=config.checkpoint.keep,
+                                        async_save=config.checkpoint.async_save)  # fmt: skip
+    abstract_state = jax.eval_shape(lambda p: {"params": p, "opt_state": optimizer.init(p), "step": jnp.zeros((), jnp.int32)}, params)
+    early = {"best_value": None, "best_step": 0, "evals_since_best": 0, "stopped": False, "history": []}
+    latest = checkpointer.latest_step()
+    if latest is not None:
+        state, data_state, early, best_params = checkpointer.restore_finetune(latest, abstract_state)
+        if data_state["seed"] != config.seed:
+            raise UserError(f"{workdir} was fine-tuned with seed {data_state['seed']}, the config says {config.seed}")
+        print(f"resumed from step {latest}", flush=True)
+    else:
+        state = {"params": params, "opt_state": optimizer.init(params), "step": jnp.zeros((), jnp.int32)}
+        best_params = jax.tree.map(jnp.copy, params)
+    start_step = int(jax.device_get(state["step"]))
+
+    train_step = jax.jit(make_train_step(graphdef, optimizer, schedule, config, num_outputs), donate_argnums=0)
+    eval_step = make_eval_step(graphdef, config, num_outputs)
+    writer = MetricsWriter(workdir)
+    preemption = PreemptionFlag().install()
+    model_config_json, run_config_json = model.config.to_json(), config.to_json_best_effort()
+
+    def save(step: int, force: bool) -> None:
+        checkpointer.save_finetune(step, state, best_params, early, seed=config.seed, model_config_json=model_config_json,
+                                   run_config_json=run_config_json, force=force)  # fmt: skip
+
+    # --- loop
+    step_times: list[float] = []
+    step = start_step
+    try:
+        for step in range(start_step, total_steps if not early["stopped"] else start_step):
+            batch = _device_batch(splits.read("train", order(step), fields=("emg", "channel_mask", "label", "target")), scaler)
+            began = time.perf_counter()
+            state, metrics = train_step(state, batch)
+            metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+            if step > start_step:
+                step_times.append(time.perf_counter() - began)
+            if not math.isfinite(metrics["loss"]):
+                raise UserError(f"non-finite loss at step {step}; the last good checkpoint in {checkpointer.directory} is kept")
+            done = step + 1
+            if done % config.log_every_steps == 0 or done == total_steps:
+                timing = {}
+                if step_times:  # the first step of a process includes compilation
+                    seconds = float(np.median(step_times[-config.log_every_steps:]))
+                    timing = {"step_time_s": seconds, "windows_per_s": config.finetune.batch_size / seconds}
+                writer.write(done, {**metrics, **timing})
+            evaluated = done % eval_every == 0 or done == total_steps
+            if evaluated:
+                validation, _, _ = evaluate_split(eval_step, state["params"], splits, "validation", config, info, scaler)
+                value = monitor_value(validation, config.early_stopping.metric)
+                improved = early["best_value"] is None or value > early["best_value"]
+                if improved:
+                    best_params = jax.tree.map(jnp.copy, state["params"])
+                    early.update(best_value=value, best_step=done, evals_since_best=0)
+                else:
+                    early["evals_since_best"] += 1
+                scalars = {k: v for k, v in validation.items() if not isinstance(v, (dict, list))}
+                early["history"].append({"step": done, **scalars})
+                early["stopped"] = early["evals_since_best"] >= config.early_stopping.patience
+                writer.write(done, scalars, prefix="validation")
+                print(f"step {done}: train loss {metrics['loss']:.4f}, validation "
+                      + ", ".join(f"{k} {v:.4f}" for k, v in scalars.items() if k != "num_windows")
+                      + (" (best)" if improved else ""), flush=True)  # fmt: skip
+            preempted = preemption.requested or checkpointer.reached_preemption(done)
+            periodic = config.checkpoint.every_steps > 0 and done % config.checkpoint.every_steps == 0
+            if evaluated or periodic or preempted:
+                save(done, force=True)
+            if preempted:
+                print(f"preemption notice: saved step {done}, exiting", flush=True)
+                return {"preempted_at_step": done}
+            if early["stopped"]:
+                print(f"early stopping at step {done}: no validation improvement in {config.early_stopping.patience} "
+                      f"evaluations; best step {early['best_step']}", flush=True)  # fmt: skip
+                break
+    finally:
+        checkpointer.close()
+        writer.close()
+        preemption.uninstall()
+
+    # --- test with the best parameters
+    end_step = int(jax.device_get(state["step"]))
+    test, prediction, truth = evaluate_split(eval_step, best_params, splits, "test", config, info, scaler)
+    best_model = nnx.merge(graphdef, best_params)
+    best_dir = workdir / "best"
+    if best_dir.exists():
+        shutil.rmtree(best_dir)
+    save_model_checkpoint(best_dir, best_model, step=int(early["best_step"]))
+    training = {
+        "steps": end_step, "epochs_run": end_step / order.steps_per_epoch, "steps_per_epoch": order.steps_per_epoch,
+        "total_steps": total_steps, "best_step": int(early["best_step"]), "stopped_early": bool(early["stopped"]),
+        "monitor": config.early_stopping.metric,
+        "best_value": float(early["best_value"] if HIGHER_IS_BETTER.get(config.early_stopping.metric, False)
+                            else -early["best_value"]),
+        "history": early["history"], "start_step": start_step,
+        "median_step_time_s": float(np.median(step_times)) if step_times else None,
+        "target_mean": None if scaler is None else scaler.mean.tolist(),
+        "target_std": None if scaler is None else scaler.std.tolist(),
+    }  # fmt: skip
+    best_history = [h for h in early["history"] if h["step"] == early["best_step"]]
+    record = {
+        "metrics": test, "validation": best_history[0] if best_history else {}, "training": training,
+        "summary": f"best step {early['best_step']}", "encoder": {k: v for k, v in encoder.items() if k != "model_config"},
+        "_predictions": prediction, "_targets": truth if info.task == "regression" else None,
+    }  # fmt: skip
+
+    # --- baselines: the frozen evaluated encoder's probe, a random encoder's probe, classic features
+    methods = {"finetune": record}
+    if config.baselines.frozen_probe:
+        methods["probe"] = encoder_probe(initial, encoder, splits, config, workdir, "init")
+    methods.update(baselines(initial, encoder, splits, config, workdir))
+    results = report.results_record("finetune", config, encoder, info, main="finetune", methods=methods,
+                                    wall_time_s=time.perf_counter() - start_time)  # fmt: skip
+    report.write_outputs(workdir, results, methods, info, fs=info.fs)
+    results["wall_time_s"] = time.perf_counter() - start_time
+    (workdir / "results.json").write_text(json.dumps(results, indent=2))
+    return results

@@ -1,0 +1,338 @@
+"""Checkpoint -> float and int8 TFLite models, TFLite Micro C sources and a measured report.
+
+    report = export_model(model, "out/", channels=16, samples=200, int8=True,
+                          calibration=cal_windows, evaluation=test_windows)
+
+Every number in the report is measured on this run: the export form's deviation from the
+training model (in JAX), the float .tflite against JAX, int8 through the TFLM interpreter
+against the float model and against the task's labels, per-layer int8 error, the TFLM arena,
+host latencies. Interpreters run in child processes (interpreters.py).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from tinymyo_jax.errors import UserError
+from tinymyo_jax.export import c_source, quality
+from tinymyo_jax.export.export_form import ExportSpec, check_spec, default_output, export_constants, export_function, reference_function
+from tinymyo_jax.export.interpreters import dequantize_output, layer_errors, quantize_input, run_model, tflm_arena_bytes
+from tinymyo_jax.export.numerics import gelu_max_error
+from tinymyo_jax.export.tflite_file import check_integer_only, read_tflite
+from tinymyo_jax.export.windows import Windows, synthetic_windows
+
+# GELU forms (numerics.GELU_FORMS), chosen by measurement: docs/export.md.
+FLOAT_GELU = "erf_as"  # float32-exact to 7e-7 with ABS/DIV/EXP, which TFLM runs in float
+INT8_GELU = "tanh"  # LOGISTIC/MUL/ADD only; int8 agreement equal to poly5 and sigmoid (docs/export.md)
+FORM_CHECK_WINDOWS = 64  # windows for the JAX export-form-vs-training-model deviation
+FLOAT_TFLM_WINDOWS = 4  # the float model in TFLM: a check, not an evaluation
+LATENCY_WINDOWS = 6  # timed one after another in one process; the first invoke is excluded
+
+
+def _count_params(model: Any) -> int:
+    import jax
+
+    from tinymyo_jax.models.checkpoint import params_of
+
+    return int(sum(np.size(leaf) for leaf in jax.tree.leaves(params_of(model))))
+
+
+def _batched(fn: Callable, windows: np.ndarray, batch: int = 16) -> np.ndarray:
+    """fn over windows in fixed-size jitted batches (the last one padded: one compilation)."""
+    import jax
+
+    jitted = jax.jit(fn)
+    outputs = []
+    for start in range(0, len(windows), batch):
+        chunk = windows[start : start + batch]
+        padded = np.concatenate([chunk, np.zeros((batch - len(chunk), *chunk.shape[1:]), chunk.dtype)])
+        outputs.append(np.asarray(jitted(padded))[: len(chunk)])
+    return np.concatenate(outputs)
+
+
+def _latency_ms(seconds: np.ndarray) -> dict[str, float]:
+    # The first invoke includes one-time work (XNNPACK packing, TFLM prepare paths): excluded.
+    steady = seconds[1:] if len(seconds) > 1 else seconds
+    return {"median": float(np.median(steady) * 1e3), "min": float(np.min(steady) * 1e3), "invokes": int(len(steady))}
+
+
+def _latencies(path: Path, windows: np.ndarray) -> dict[str, dict[str, float]]:
+    """Host latency per invoke in LiteRT (1 thread, XNNPACK) and TFLM (reference kernels)."""
+    return {engine: _latency_ms(run_model(path, windows, engine=engine)[1]) for engine in ("litert", "tflm")}
+
+
+def _tflite_section(path: Path, model: bytes) -> dict[str, Any]:
+    summary = read_tflite(model)
+    return {
+        "file": path.name,
+        "bytes": len(model),
+        "constant_bytes": summary.constant_bytes(),
+        "tensor_name_bytes": summary.tensor_name_bytes(),
+        "constant_elements": summary.constant_elements(),
+        "ops": summary.op_names,
+        "op_counts": summary.op_counts,
+        "tensor_types": summary.tensor_types(),
+        "input": _io(summary.io(0)),
+        "output": _io(summary.io(0, output=True)),
+    }
+
+
+def _io(tensor) -> dict[str, Any]:
+    entry = {"name": tensor.name, "shape": list(tensor.shape), "dtype": tensor.dtype}
+    if tensor.dtype == "INT8":
+        entry.update(scale=tensor.scale[0], zero_point=tensor.zero_point[0])
+    return entry
+
+
+def export_model(
+    model: Any,
+    out_dir: str | Path,
+    *,
+    channels: int,
+    samples: int,
+    output: str | None = None,
+    int8: bool = False,
+    calibration: Windows | None = None,
+    evaluation: Windows | None = None,
+    float_gelu: str = FLOAT_GELU,
+    int8_gelu: str = INT8_GELU,
+    layer_windows: int = 8,
+    tflm_windows: int | None = None,
+    processes: int | None = None,
+    rescale_first_norm: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Export `model` (a TinyMyo) to `out_dir`; returns the report (also written as report.json).
+
+    calibration: windows (n, channels, samples) for int8 calibration; required with int8.
+    evaluation: held-out windows for every comparison (default: 64 synthetic windows).
+    tflm_windows: how many of them run through the TFLM interpreter (default all; LiteRT runs
+        all), in `processes` concurrent children (default: one per CPU core).
+    """
+    processes = processes or max(1, os.cpu_count() or 1)
+    config = model.config
+    output = output or default_output(config)
+    float_spec = ExportSpec(channels, samples, output, float_gelu)
+    int8_spec = ExportSpec(channels, samples, output, int8_gelu, rescale_first_norm=rescale_first_norm)
+    check_spec(config, float_spec)
+    check_spec(config, int8_spec)
+    if int8 and (calibration is None or len(calibration) == 0):
+        raise UserError("an int8 export needs calibration windows (--calibration <dataset>/<split> or synthetic)")
+    for name, windows in (("calibration", calibration), ("evaluation", evaluation)):
+        if windows is not None and windows.emg.shape[1:] != (channels, samples):
+            raise UserError(f"{name} windows are {windows.emg.shape[1:]}, the export takes ({channels}, {samples})")
+    if evaluation is None:
+        evaluation = synthetic_windows(64, channels, samples, seed=1)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kind = quality.output_kind(config.head, output)
+    input_shape = (1, channels, samples)
+    started = time.perf_counter()
+    eval_x = evaluation.emg.astype(np.float32)
+    log(f"exporting {kind} output of a {config.depth}-block dim-{config.embed_dim} TinyMyo at {channels} x {samples} "
+        f"({channels * samples // config.patch_size} tokens); {len(evaluation)} evaluation windows from {evaluation.source}")  # fmt: skip
+
+    # -- the export form, checked against the training model in JAX ------------------------------
+    from tinymyo_jax.export.convert import convert_float, convert_int8
+
+    reference = _batched(reference_function(model, float_spec), eval_x)
+    form_x = eval_x[:FORM_CHECK_WINDOWS]
+    forms: dict[str, Any] = {}
+    functions = {}
+    for role, spec in (("float", float_spec), ("int8", int8_spec)):
+        if role == "int8" and not int8:
+            continue
+        constants = export_constants(model, spec, calibration.emg if role == "int8" else None)
+        functions[role] = export_function(constants, config, spec)
+        deviation = quality.compare(kind, reference[: len(form_x)], _batched(functions[role], form_x))
+        forms[role] = {"gelu": spec.gelu, "gelu_max_pointwise_error": gelu_max_error(spec.gelu), "deviation_from_training_model": deviation}
+        log(f"  export form for {role} (GELU {spec.gelu}): max |form - training model| = {deviation['max_abs_error']:.2e} over {len(form_x)} windows")
+    report: dict[str, Any] = {
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "model": {
+            "config": json.loads(config.to_json()),
+            "parameters": _count_params(model),
+            "output": output,
+            "kind": kind,
+            "input_shape": list(input_shape),
+        },
+        "export_form": {
+            **forms,
+            "rope": {"time": "constant cos / signed-sin tables, half-split q/k layout (weights permuted)",
+                     "reference": "dropped: the same rotation of q and k per head cancels in q.k",
+                     "none": "none"}[config.rope],
+            "layer_norm": "residual stream kept centred (writers' weights centred), x*rsqrt(mean(x^2)+eps) with means as "
+                          "constant 1/n products, scale and bias folded into the next linear"
+                          + ("; int8: first norm recomputed from per-token rescaled patches" if int8 and rescale_first_norm else ""),
+            "channel_mask": f"absent: the export computes its {channels} real channels only",
+        },  # fmt: skip
+        "evaluation": {"source": evaluation.source, "windows": len(evaluation)},
+    }
+    task_jax = quality.task_metric(kind, reference, evaluation.labels, evaluation.targets)
+
+    # -- float ---------------------------------------------------------------------------------
+    tick = time.perf_counter()
+    float_bytes = convert_float(functions["float"], input_shape)
+    float_path = out_dir / "model_float.tflite"
+    float_path.write_bytes(float_bytes)
+    section = _tflite_section(float_path, float_bytes)
+    section["convert_seconds"] = round(time.perf_counter() - tick, 2)
+    float_out, _ = run_model(float_path, eval_x[:, None], engine="litert")
+    float_out = float_out[:, 0]
+    section["vs_jax"] = quality.compare(kind, reference, float_out)
+    tflm_float, _ = run_model(float_path, eval_x[:FLOAT_TFLM_WINDOWS, None], engine="tflm")
+    section["tflm_vs_litert_max_abs_error"] = float(np.abs(tflm_float[:, 0] - float_out[:FLOAT_TFLM_WINDOWS]).max())
+    section["latency_ms"] = _latencies(float_path, eval_x[:LATENCY_WINDOWS, None])
+    section["tflm_arena_bytes"] = tflm_arena_bytes(float_path, eval_x[:1])["total"]
+    report["float"] = section
+    log(f"  float: {len(float_bytes):,} bytes, ops {', '.join(section['ops'])}; max |tflite - JAX| = "
+        f"{section['vs_jax']['max_abs_error']:.2e}; TFLM arena {section['tflm_arena_bytes']:,} bytes")  # fmt: skip
+
+    deployed_path, deployed_bytes = float_path, float_bytes
+    quality_block: dict[str, Any] = {"jax": {"task": task_jax}, "float": {"task": quality.task_metric(kind, float_out, evaluation.labels, evaluation.targets)}}
+    if int8:
+        tick = time.perf_counter()
+        int8_bytes = convert_int8(functions["int8"], input_shape, calibration.emg)
+        int8_path = out_dir / "model_int8.tflite"
+        summary = read_tflite(int8_bytes)
+        try:
+            check_integer_only(summary)
+        except ValueError as err:
+            raise UserError(f"{err}; the export form should not produce this: please report it") from err
+        int8_path.write_bytes(int8_bytes)
+        section = _tflite_section(int8_path, int8_bytes)
+        section["integer_only"] = True
+        section["convert_seconds"] = round(time.perf_counter() - tick, 2)
+        section["calibration"] = {"source": calibration.source, "windows": len(calibration)}
+        source_tensor, sink_tensor = summary.io(0), summary.io(0, output=True)
+        q_x = quantize_input(eval_x[:, None], source_tensor)
+        section["latency_ms"] = _latencies(int8_path, q_x[:LATENCY_WINDOWS])
+        arena = tflm_arena_bytes(int8_path, q_x[0])
+        section["tflm_arena"] = {**arena, "reserve": c_source.arena_to_reserve(arena["total"])}
+        tflm_count = len(q_x) if tflm_windows is None else min(tflm_windows, len(q_x))
+        log(f"  int8: {len(int8_bytes):,} bytes, integer-only, TFLM arena {arena['total']:,} bytes; "
+            f"running {tflm_count} windows through TFLM ({processes} processes)")  # fmt: skip
+        tick = time.perf_counter()
+        tflm_raw, _ = run_model(int8_path, q_x[:tflm_count], engine="tflm", processes=processes)
+        litert_raw, _ = run_model(int8_path, q_x, engine="litert")
+        int8_out = dequantize_output(tflm_raw[:, 0], sink_tensor)
+        litert_out = dequantize_output(litert_raw[:, 0], sink_tensor)
+        section["tflm_seconds"] = round(time.perf_counter() - tick, 1)
+        section["tflm_vs_litert_max_abs_error"] = float(np.abs(int8_out - litert_out[:tflm_count]).max())
+        section["output_quantization_step"] = sink_tensor.scale[0]
+        labels = None if evaluation.labels is None else evaluation.labels[:tflm_count]
+        targets = None if evaluation.targets is None else evaluation.targets[:tflm_count]
+        quality_block["int8_tflm"] = {
+            "windows": tflm_count,
+            "vs_float": quality.compare(kind, float_out[:tflm_count], int8_out),
+            "vs_jax": quality.compare(kind, reference[:tflm_count], int8_out),
+            "task": quality.task_metric(kind, int8_out, labels, targets),
+        }
+        quality_block["int8_litert"] = {
+            "windows": len(q_x),
+            "vs_float": quality.compare(kind, float_out, litert_out),
+            "task": quality.task_metric(kind, litert_out, evaluation.labels, evaluation.targets),
+        }
+        # Per-layer error against a float twin converted from the same export form (same graph,
+        # same tensor names), so each row isolates what int8 itself costs.
+        count = min(layer_windows, len(eval_x))
+        tick = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="tinymyo_export_") as tmp:
+            twin_path = Path(tmp) / "int8_form_float.tflite"
+            twin_path.write_bytes(convert_float(functions["int8"], input_shape))
+            layers = layer_errors(twin_path, int8_path, eval_x[:count, None], q_x[:count])
+        section["layers"] = {"windows": count, "worst": quality.worst_layers(layers), "all": layers}
+        log(f"  per-layer int8 error over {count} windows ({time.perf_counter() - tick:.0f} s); worst op: "
+            + (f"{layers and quality.worst_layers(layers, 1)[0]['op']}" if layers else "none"))
+        report["int8"] = section
+        deployed_path, deployed_bytes = int8_path, int8_bytes
+        vs_float = quality_block["int8_tflm"]["vs_float"]
+        log(f"  int8 (TFLM) vs float: " + ", ".join(f"{k} {v:.4g}" for k, v in vs_float.items())
+            + f"; arena {arena['total']:,} bytes")  # fmt: skip
+    report["quality"] = quality_block
+
+    # -- TFLite Micro C sources -----------------------------------------------------------------
+    summary = read_tflite(deployed_bytes)
+    deployed = report["int8" if int8 else "float"]
+    arena_total = deployed["tflm_arena"]["total"] if int8 else deployed["tflm_arena_bytes"]
+    description = f"TinyMyo {kind} ({'int8' if int8 else 'float32'}), input {channels} channels x {samples} samples"
+    written = c_source.write_model_data(out_dir, deployed_bytes, summary, arena_bytes=arena_total, description=description)
+    written.append(c_source.write_op_resolver(out_dir, summary.op_names))
+    sample_in = quantize_input(eval_x[:1], summary.io(0))
+    sample_out, _ = run_model(deployed_path, sample_in[:, None], engine="tflm")
+    written.append(c_source.write_sample_window(out_dir, sample_in[0], sample_out[0], input_type=summary.io(0).dtype, output_type=summary.io(0, output=True).dtype))
+    report["c_sources"] = {
+        "model": deployed_path.name,
+        "files": [p.name for p in written],
+        "resolver_ops": summary.op_names,
+        "resolver_methods": c_source.resolver_methods(summary.op_names),
+        "flash_bytes": len(deployed_bytes),
+        "arena_bytes_measured": arena_total,
+        "arena_bytes_to_reserve": c_source.arena_to_reserve(arena_total),
+    }
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    log(f"wrote {out_dir} in {report['seconds']:.0f} s: {', '.join(sorted(p.name for p in out_dir.iterdir()))}")
+    return report
+
+
+def export_checkpoint(checkpoint_dir: str | Path, out_dir: str | Path, **kwargs: Any) -> dict[str, Any]:
+    """`export_model` for the model an orbax checkpoint directory holds."""
+    from tinymyo_jax.models.checkpoint import load_model_checkpoint
+
+    return export_model(load_model_checkpoint(checkpoint_dir), out_dir, **kwargs)
+
+
+def export_for_demo(checkpoint_dir: str | Path, out_dir: str | Path, calibration_windows: np.ndarray, *,
+                    labels: np.ndarray | None = None, evaluation_windows: np.ndarray | None = None,
+                    evaluation_labels: np.ndarray | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """The demo's last stage: int8 export of its classifier; returns the report dict.
+
+    calibration_windows: float (n, C, T) windows the model was trained on. Held-out windows
+    (evaluation_windows, evaluation_labels) score int8; without them the last quarter of the
+    calibration windows is held out (and not used for calibration).
+    """  # fmt: skip
+    calibration_windows = np.asarray(calibration_windows, np.float32)
+    if evaluation_windows is None:
+        split = max(1, len(calibration_windows) * 3 // 4)
+        evaluation_windows, calibration_windows = calibration_windows[split:], calibration_windows[:split]
+        if labels is not None:
+            evaluation_labels, labels = labels[split:], labels[:split]
+    _, channels, samples = calibration_windows.shape
+    return export_checkpoint(
+        checkpoint_dir, out_dir, channels=channels, samples=samples, int8=True,
+        calibration=Windows(calibration_windows, labels, None, "demo windows"),
+        evaluation=Windows(np.asarray(evaluation_windows, np.float32), evaluation_labels, None, "demo held-out windows"),
+        log=log,
+    )  # fmt: skip
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """A few lines a person reads: sizes, arena, ops, errors, agreement, latencies."""
+    lines = [f"model: {report['model']['kind']} output, input {report['model']['input_shape']}, {report['model']['parameters']:,} parameters"]
+    flt = report["float"]
+    lines.append(f"float: {flt['bytes']:,} bytes; max |tflite - JAX| {flt['vs_jax']['max_abs_error']:.2e}; "
+                 f"LiteRT {flt['latency_ms']['litert']['median']:.2f} ms, TFLM {flt['latency_ms']['tflm']['median']:.1f} ms")  # fmt: skip
+    if "int8" in report:
+        q = report["int8"]
+        lines.append(f"int8: {q['bytes']:,} bytes on flash; TFLM arena {q['tflm_arena']['total']:,} bytes measured, "
+                     f"reserve {q['tflm_arena']['reserve']:,}; LiteRT {q['latency_ms']['litert']['median']:.2f} ms, "
+                     f"TFLM {q['latency_ms']['tflm']['median']:.1f} ms per window (host)")  # fmt: skip
+        lines.append(f"ops ({len(q['ops'])}): {', '.join(q['ops'])}")
+        vs_float = report["quality"]["int8_tflm"]["vs_float"]
+        lines.append("int8 (TFLM) vs float: " + ", ".join(f"{k} {v:.4g}" for k, v in vs_float.items()))
+        for name in ("jax", "float", "int8_tflm"):
+            task = report["quality"].get(name, {}).get("task")
+            if task:
+                lines.append(f"task metric {name}: " + ", ".join(f"{k} {v:.4f}" for k, v in task.items()))
+        worst = q["layers"]["worst"][:3]
+        lines.append("int8 hurts most at: " + "; ".join(f"{w['op']} {w['tensor'][:40]} (+{w['error_added']:.3f})" for w in worst))
+    return "\n".join(lines)
