@@ -10,6 +10,10 @@ Stages (each prints what it did and the numbers that show it worked):
   5. prep     TinyMyo's protocol -> TFDS ArrayRecord shards, with per-file reports
   6. pretrain the `smoke` config (configs/pretrain/smoke.py) on DB6 + emg2pose; its validation
               masked loss beside the no-model baselines
+  7. probe    linear probe of the pretrained encoder on the synthetic EPN-612 gestures, beside a
+              random encoder and the classic RMS/MAV/WL/ZC/SSC + LDA pipeline
+  8. export   a short fine-tune of the pretrained model into a gesture classifier, exported to
+              int8 TFLite + TFLite Micro C sources, with its measured report
 """
 
 from __future__ import annotations
@@ -151,6 +155,48 @@ def stage_pretrain(workdir: Path, tfds_dir: Path) -> Path:
     return run_dir
 
 
+def stage_probe(workdir: Path, tfds_dir: Path, pretrain_dir: Path) -> None:
+    from tinymyo_jax.evaluate.config import probe_config
+    from tinymyo_jax.evaluate.probe import run_probe
+    from tinymyo_jax.evaluate.report import format_table
+
+    _banner(f"7. linear probe on synthetic {DOWNSTREAM_CORPUS} gestures")
+    config = probe_config(DOWNSTREAM_CORPUS, "runlocal")
+    config.init = str(pretrain_dir / "checkpoints")
+    config.data.data_dir = str(tfds_dir)
+    results = run_probe(config, workdir / "probe")
+    print("\n" + format_table(results))
+    print(f"  report: {workdir / 'probe' / 'report.md'}")
+
+
+def stage_export(workdir: Path, tfds_dir: Path, pretrain_dir: Path) -> None:
+    import numpy as np
+
+    from tinymyo_jax.evaluate.config import finetune_config
+    from tinymyo_jax.evaluate.data import Splits
+    from tinymyo_jax.evaluate.finetune import finetune
+    from tinymyo_jax.export.pipeline import export_for_demo, format_report
+
+    _banner("8. int8 export of the demo classifier (TFLite Micro)")
+    config = finetune_config(DOWNSTREAM_CORPUS, "runlocal")
+    config.init = str(pretrain_dir / "checkpoints")
+    config.data.data_dir = str(tfds_dir)
+    finetune_dir = workdir / "finetune"
+    import shutil
+
+    shutil.rmtree(finetune_dir, ignore_errors=True)
+    finetune(config, finetune_dir)
+    splits = Splits(config)
+    train = splits.read("train", splits.indices["train"])
+    test = splits.read("test", splits.indices["test"])
+    report = export_for_demo(
+        finetune_dir / "best", workdir / "export", np.asarray(train["emg"], np.float32), labels=train["label"],
+        evaluation_windows=np.asarray(test["emg"], np.float32), evaluation_labels=test["label"],
+    )
+    print("\n" + format_report(report))
+    print(f"  files: {workdir / 'export'} (model_int8.tflite, model_data.h/.cc, op_resolver.h, report.json)")
+
+
 def run(args: argparse.Namespace) -> int:
     workdir: Path = args.workdir
     workdir.mkdir(parents=True, exist_ok=True)
@@ -160,6 +206,8 @@ def run(args: argparse.Namespace) -> int:
     stage_parity(asset_dir)
     stage_convert(asset_dir, workdir)
     tfds_dir = stage_data(workdir)
-    stage_pretrain(workdir, tfds_dir)
+    pretrain_dir = stage_pretrain(workdir, tfds_dir)
+    stage_probe(workdir, tfds_dir, pretrain_dir)
+    stage_export(workdir, tfds_dir, pretrain_dir)
     print(f"\ndemo finished in {time.perf_counter() - start:.0f} s; outputs in {workdir}")
     return 0
