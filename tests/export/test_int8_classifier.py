@@ -94,7 +94,9 @@ def test_export_for_demo_returns_the_report(trained_classifier, tmp_path):
     from tinymyo_jax.export.pipeline import export_for_demo, format_report
 
     windows = synthetic_windows(160, CHANNELS, SAMPLES, num_classes=CLASSES, seed=4)
-    report = export_for_demo(trained_classifier, tmp_path / "demo", windows.emg, labels=windows.labels, log=lambda _: None)
+    padded = np.concatenate([windows.emg, np.zeros((160, 16 - CHANNELS, SAMPLES), np.float32)], axis=1)  # as records store them
+    report = export_for_demo(trained_classifier, tmp_path / "demo", padded, labels=windows.labels, log=lambda _: None)
+    assert report["model"]["input_shape"] == [1, CHANNELS, SAMPLES]  # the zero padding is not exported
     assert report["int8"]["integer_only"] and (tmp_path / "demo" / "model_data.cc").is_file()
     assert report["int8"]["calibration"]["windows"] == 120
     assert report["quality"]["int8_tflm"]["windows"] == 40

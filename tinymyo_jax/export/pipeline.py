@@ -133,6 +133,8 @@ def export_model(
         evaluation = synthetic_windows(64, channels, samples, seed=1)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if not int8:
+        (out_dir / "model_int8.tflite").unlink(missing_ok=True)  # a stale one would not match the C sources
     kind = quality.output_kind(config.head, output)
     input_shape = (1, channels, samples)
     started = time.perf_counter()
@@ -296,11 +298,19 @@ def export_for_demo(checkpoint_dir: str | Path, out_dir: str | Path, calibration
                     evaluation_labels: np.ndarray | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
     """The demo's last stage: int8 export of its classifier; returns the report dict.
 
-    calibration_windows: float (n, C, T) windows the model was trained on. Held-out windows
+    calibration_windows: float (n, C, T) windows the model was trained on; trailing channels that
+    are zero in every one of them are padding and are left out of the export. Held-out windows
     (evaluation_windows, evaluation_labels) score int8; without them the last quarter of the
     calibration windows is held out (and not used for calibration).
     """  # fmt: skip
     calibration_windows = np.asarray(calibration_windows, np.float32)
+    # Window records pad channels with zero rows after the real ones (EPN-612: 8 of 16). The
+    # export computes the real channels only, as the training model's channel mask does.
+    live = np.flatnonzero(np.any(calibration_windows != 0, axis=(0, 2)))
+    real = int(live[-1]) + 1 if live.size else calibration_windows.shape[1]
+    calibration_windows = calibration_windows[:, :real]
+    if evaluation_windows is not None:
+        evaluation_windows = np.asarray(evaluation_windows, np.float32)[:, :real]
     if evaluation_windows is None:
         split = max(1, len(calibration_windows) * 3 // 4)
         evaluation_windows, calibration_windows = calibration_windows[split:], calibration_windows[:split]
