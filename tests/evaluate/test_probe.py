@@ -84,7 +84,7 @@ def test_a_regression_probe_reports_degrees_per_doa_and_draws_trajectories(downs
     assert metrics["mae"] > 0 and np.isfinite(metrics["rmse"]) and metrics["r2"] <= 1.0
     assert "classic_ridge" in results["baselines"]
     assert results["details"]["selection"]["metric"] == "mae"
-    assert (tmp_path / "db8" / "plots" / "trajectories_random_encoder_probe.png").stat().st_size > 10_000
+    assert (tmp_path / "db8" / "plots" / "trajectories.png").stat().st_size > 10_000
     assert "MAE per degree of actuation" in (tmp_path / "db8" / "report.md").read_text()
 
 

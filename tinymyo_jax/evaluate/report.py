@@ -99,21 +99,22 @@ def format_table(results: dict) -> str:
 
 
 def write_outputs(workdir: Path, results: dict, methods: dict[str, dict], info: DatasetInfo, *, fs: float | None = None) -> None:
-    """Plots for every method, then report.md; records the plot paths in results["plots"]."""
+    """Plots (a confusion matrix per method, or one trajectories figure with every method's
+    predictions), then report.md; records the plot paths in results["plots"]."""
     plots = []
-    for name, record in methods.items():
-        prediction = record.get("_predictions")
-        if prediction is None:
-            continue
-        if info.task == "classification":
+    with_predictions = {name: r for name, r in methods.items() if r.get("_predictions") is not None}
+    if info.task == "classification":
+        for name, record in with_predictions.items():
             path = workdir / "plots" / f"confusion_{name}.png"
             plot_confusion(np.asarray(record["metrics"]["confusion_matrix"]), info.class_names, path,
                            title=f"{results['benchmark']}: {TITLES.get(name, name)} (test)")  # fmt: skip
-        else:
-            path = workdir / "plots" / f"trajectories_{name}.png"
-            plot_trajectories(record["_targets"], prediction, info.target_names, path,
-                              title=f"{results['benchmark']}: {TITLES.get(name, name)} (test windows)",
-                              windows=results["config"]["report"]["trajectory_windows"], fs=fs)  # fmt: skip
+            plots.append(str(path.relative_to(workdir)))
+    elif with_predictions:
+        truth = next(r["_targets"] for r in with_predictions.values())
+        path = workdir / "plots" / "trajectories.png"
+        plot_trajectories(truth, {TITLES.get(n, n): r["_predictions"] for n, r in with_predictions.items()},
+                          info.target_names, path, title=f"{results['benchmark']}: true and predicted DoA (test windows)",
+                          windows=results["config"]["report"]["trajectory_windows"], fs=fs)  # fmt: skip
         plots.append(str(path.relative_to(workdir)))
     results["plots"] = plots
     (workdir / "report.md").write_text(report_markdown(results))
@@ -147,7 +148,8 @@ def report_markdown(results: dict) -> str:
     per_subject = "per_subject_accuracy" if results["task"] == "classification" else "per_subject_mae"
     subjects = sorted({s for r in methods.values() for s in r["metrics"].get(per_subject, {})}, key=int)
     if subjects:
-        lines += ["", f"## {per_subject.replace('_', ' ')} (test)", "",
+        heading = "Per-subject accuracy (test)" if results["task"] == "classification" else "Per-subject MAE (test, degrees)"
+        lines += ["", f"## {heading}", "",
                   "| method | " + " | ".join(f"S{s}" for s in subjects) + " |", "|---|" + "---|" * len(subjects)]  # fmt: skip
         for name, record in methods.items():
             values = record["metrics"].get(per_subject, {})
@@ -207,9 +209,10 @@ def plot_confusion(matrix: np.ndarray, class_names, path: Path, *, title: str) -
     return path
 
 
-def plot_trajectories(truth: np.ndarray, prediction: np.ndarray, names, path: Path, *, title: str, windows: int = 3,
-                      fs: float | None = None) -> Path:  # fmt: skip
-    """True vs predicted (N, W, K) trajectories of `windows` test windows spread over the split."""
+def plot_trajectories(truth: np.ndarray, predictions: dict[str, np.ndarray], names, path: Path, *, title: str,
+                      windows: int = 3, fs: float | None = None) -> Path:  # fmt: skip
+    """True (N, W, K) trajectories of `windows` test windows spread over the split, with each
+    method's predictions {label: (N, W, K)} drawn over them."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -218,17 +221,19 @@ def plot_trajectories(truth: np.ndarray, prediction: np.ndarray, names, path: Pa
     n, w, k = truth.shape
     picks = np.unique(np.linspace(0, n - 1, max(1, min(windows, n))).round().astype(int))
     t = np.arange(w) / fs * 1e3 if fs else np.arange(w)
+    colors = ["tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple"]
     fig, axes = plt.subplots(k, len(picks), figsize=(3.2 * len(picks) + 1, 1.6 * k + 0.8), sharex=True, squeeze=False)
     for column, index in enumerate(picks):
         for row in range(k):
             ax = axes[row, column]
-            ax.plot(t, truth[index, :, row], color="black", lw=1.0, label="true")
-            ax.plot(t, prediction[index, :, row], color="tab:red", lw=1.0, label="predicted")
+            ax.plot(t, truth[index, :, row], color="black", lw=1.4, label="true")
+            for (label, prediction), color in zip(predictions.items(), colors):
+                ax.plot(t, prediction[index, :, row], color=color, lw=0.9, label=label)
             if column == 0:
                 ax.set_ylabel(f"{names[row]} (deg)", fontsize=8)
         axes[0, column].set_title(f"test window {index}", fontsize=9)
         axes[-1, column].set_xlabel("time (ms)" if fs else "sample")
-    axes[0, 0].legend(fontsize=7, loc="best")
+    axes[0, 0].legend(fontsize=6, loc="best")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
