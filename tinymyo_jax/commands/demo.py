@@ -6,11 +6,11 @@ Stages (each prints what it did and the numbers that show it worked):
               load_torch_checkpoint; our outputs and losses against the reference's
   3. convert  reference safetensors -> orbax checkpoint (import-torch) -> reloaded, and back
               to safetensors: both round trips must be exact
-  4. synth    synthetic raw corpora in the published layouts (NinaPro DB6, emg2pose, EPN-612)
+  4. synth    synthetic raw corpora in the published layouts (NinaPro DB6, emg2pose, NinaPro DB5)
   5. prep     TinyMyo's protocol -> TFDS ArrayRecord shards, with per-file reports
   6. pretrain the `smoke` config (configs/pretrain/smoke.py) on DB6 + emg2pose; its validation
               masked loss beside the no-model baselines
-  7. probe    linear probe of the pretrained encoder on the synthetic EPN-612 gestures, beside a
+  7. probe    linear probe of the pretrained encoder on the synthetic NinaPro DB5 gestures, beside a
               random encoder and the classic RMS/MAV/WL/ZC/SSC + LDA pipeline
   8. export   a short fine-tune of the pretrained model into a gesture classifier, exported to
               int8 TFLite + TFLite Micro C sources, with its measured report
@@ -113,7 +113,7 @@ def stage_convert(asset_dir: Path, workdir: Path) -> None:
 
 
 PRETRAIN_CORPORA = ("ninapro_db6", "emg2pose")
-DOWNSTREAM_CORPUS = "epn612"
+DOWNSTREAM_CORPUS = "ninapro_db5"
 
 
 def stage_data(workdir: Path) -> Path:
