@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--steps", type=int, default=5, help="timed steps")
     parser.add_argument("--no-dropout", action="store_true", help="dropout, attention dropout and drop path off")
+    parser.add_argument("--attention-dropout", type=float, default=None, help="override the attention dropout rate")
     args = parser.parse_args()
 
     config = base_config()
@@ -55,6 +56,8 @@ def main() -> None:
     config.total_steps = 1000
     if args.no_dropout:
         config.model.dropout = config.model.attention_dropout = config.model.drop_path = 0.0
+    if args.attention_dropout is not None:
+        config.model.attention_dropout = args.attention_dropout
     model_config = model_config_from(config)
     graphdef, params = nnx.split(TinyMyo(model_config, rngs=nnx.Rngs(params=0)))
     params = nnx.to_pure_dict(params)
@@ -98,7 +101,7 @@ def main() -> None:
         "batch": args.batch,
         "micro_batch": args.micro_batch or args.batch,
         "dtype": args.dtype,
-        "dropout": not args.no_dropout,
+        "dropout": {k: float(config.model[k]) for k in ("dropout", "attention_dropout", "drop_path")},
         "device": kind,
         "platform": jax.default_backend(),
         "cpu_count": os.cpu_count(),
