@@ -125,3 +125,21 @@ def split_config_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:
             rest.append(item)
         i += 1
     return rest, overrides
+
+
+def add_config_run_arguments(parser, *, example: str, workdir_help: str) -> None:
+    """The arguments every config-driven command takes: --config, --workdir, --print-config."""
+    from pathlib import Path
+
+    parser.add_argument("--config", required=True, help=f"config file, optionally with ':arg' (e.g. {example})")
+    parser.add_argument("--workdir", required=True, type=Path, help=workdir_help)
+    parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+
+
+def config_from_args(args) -> ml_collections.ConfigDict | None:
+    """The resolved config of a command line; None (after printing it) with --print-config."""
+    config = load_config(args.config, args.config_overrides)
+    if args.print_config:
+        print(config.to_json_best_effort(indent=2, sort_keys=True))
+        return None
+    return config

@@ -13,23 +13,20 @@ checkpoint `tinymyo probe` and the export read), results.json, report.md and plo
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
 TAKES_CONFIG_OVERRIDES = True
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="config file, optionally with ':arg' (e.g. configs/finetune/epn612.py:runlocal)")
-    parser.add_argument("--workdir", required=True, type=Path, help="run directory (created; resumed if it holds checkpoints)")
-    parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    from tinymyo_jax.config_files import add_config_run_arguments
+
+    add_config_run_arguments(parser, example="configs/finetune/epn612.py:runlocal", workdir_help="run directory (created; resumed if it holds checkpoints)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from tinymyo_jax.config_files import load_config
+    from tinymyo_jax.config_files import config_from_args
 
-    config = load_config(args.config, args.config_overrides)
-    if args.print_config:
-        print(config.to_json_best_effort(indent=2, sort_keys=True))
+    config = config_from_args(args)
+    if config is None:
         return 0
     from tinymyo_jax.evaluate.finetune import finetune
     from tinymyo_jax.evaluate.report import format_table
