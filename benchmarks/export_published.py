@@ -28,33 +28,6 @@ SHAPES = {
 }
 
 
-def train(model, windows, steps: int) -> None:
-    """AdamW on cross-entropy, batch 16, dropout off; prints the loss every 25 steps."""
-    import jax.numpy as jnp
-    import numpy as np
-    import optax
-    from flax import nnx
-
-    optimizer = nnx.Optimizer(model, optax.adamw(5e-4), wrt=nnx.Param)
-
-    @nnx.jit
-    def step(model, optimizer, x, y):
-        def loss_fn(m):
-            return optax.softmax_cross_entropy_with_integer_labels(m(x), y).mean()
-
-        loss, grads = nnx.value_and_grad(loss_fn)(model)
-        optimizer.update(model, grads)
-        return loss
-
-    rng = np.random.default_rng(0)
-    start = time.perf_counter()
-    for index in range(steps):
-        batch = rng.integers(0, len(windows), 16)
-        loss = step(model, optimizer, jnp.asarray(windows.emg[batch]), jnp.asarray(windows.labels[batch]))
-        if index % 25 == 0 or index == steps - 1:
-            print(f"  train step {index}: loss {float(loss):.4f} ({time.perf_counter() - start:.0f} s)", flush=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
@@ -66,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from tinymyo_jax.export.pipeline import export_checkpoint, format_report
-    from tinymyo_jax.export.windows import synthetic_windows
+    from tinymyo_jax.export.windows import synthetic_windows, train_classifier
     from tinymyo_jax.models.checkpoint import save_model_checkpoint
     from tinymyo_jax.models.config import preset
     from tinymyo_jax.models.tinymyo import build_model
@@ -79,7 +52,8 @@ def main() -> None:
         config = preset("tinymyo", head="classification", num_outputs=classes, num_channels=channels, fusion="concat")
         model = build_model(config, seed=0)
         if args.train_steps:
-            train(model, synthetic_windows(1024, channels, samples, num_classes=classes, seed=5), args.train_steps)
+            train_classifier(model, synthetic_windows(1024, channels, samples, num_classes=classes, seed=5),
+                             args.train_steps, learning_rate=5e-4, batch_size=16, log_every=25)
         checkpoint = save_model_checkpoint(args.out / name / "checkpoint", model).parent
         calibration = synthetic_windows(args.calibration_windows, channels, samples, num_classes=classes, seed=0)
         evaluation = synthetic_windows(args.eval_windows, channels, samples, num_classes=classes, seed=1)

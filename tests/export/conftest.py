@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 CHANNELS, SAMPLES, CLASSES = 8, 200, 6
@@ -16,11 +15,7 @@ TRAIN_STEPS = 200
 def train_small_classifier(directory: Path) -> Path:
     """Train a 2-block, dim-64 TinyMyo classifier on synthetic gesture windows (8 x 200, 6
     classes; ~1 min on two CPU cores) and save it as an orbax checkpoint."""
-    import jax.numpy as jnp
-    import optax
-    from flax import nnx
-
-    from tinymyo_jax.export.windows import synthetic_windows
+    from tinymyo_jax.export.windows import synthetic_windows, train_classifier
     from tinymyo_jax.models.checkpoint import save_model_checkpoint
     from tinymyo_jax.models.config import preset
     from tinymyo_jax.models.tinymyo import build_model
@@ -31,21 +26,7 @@ def train_small_classifier(directory: Path) -> Path:
         num_channels=CHANNELS, fusion="concat", dropout=0.0, attention_dropout=0.0, drop_path=0.0,
     )  # fmt: skip
     model = build_model(config, seed=0)
-    optimizer = nnx.Optimizer(model, optax.adamw(1e-3), wrt=nnx.Param)
-
-    @nnx.jit
-    def step(model, optimizer, x, y):
-        def loss_fn(m):
-            return optax.softmax_cross_entropy_with_integer_labels(m(x), y).mean()
-
-        loss, grads = nnx.value_and_grad(loss_fn)(model)
-        optimizer.update(model, grads)
-        return loss
-
-    rng = np.random.default_rng(0)
-    for _ in range(TRAIN_STEPS):
-        batch = rng.integers(0, len(train), 32)
-        loss = step(model, optimizer, jnp.asarray(train.emg[batch]), jnp.asarray(train.labels[batch]))
+    loss = train_classifier(model, train, TRAIN_STEPS, learning_rate=1e-3, batch_size=32)
     assert float(loss) < 0.2, f"the test classifier did not train (loss {float(loss):.3f})"
     return save_model_checkpoint(directory, model).parent
 
