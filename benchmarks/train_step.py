@@ -2,8 +2,11 @@
 
 Prints one JSON object: windows/s of the jit-compiled step (median of timed steps after
 compilation and a warm-up step), the model FLOP/s it achieves (3 x analytic forward FLOPs),
-and that rate as a fraction of this machine's dense float32 matmul FLOP/s measured in the
-same run. The step is `tinymyo_jax.train.step.make_train_step`, the one the trainer runs.
+and that rate as a fraction of this machine's dense matmul FLOP/s measured in the same run.
+The matmul rate is measured before and after the timed steps, at two sizes, each the median
+of a second of products; the highest of those medians is the denominator, so a momentarily
+slow machine cannot inflate the fraction. The step is `tinymyo_jax.train.step.make_train_step`
+with the `tinymyo` pretraining config, the one the trainer runs.
 
   .venv/bin/python benchmarks/train_step.py                          # CPU: batch 32, 16 x 1000
   .venv/bin/python benchmarks/train_step.py --batch 512 --micro-batch 0 --dtype bfloat16   # GPU
@@ -46,6 +49,7 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--steps", type=int, default=5, help="timed steps")
     parser.add_argument("--no-dropout", action="store_true", help="dropout, attention dropout and drop path off")
+    parser.add_argument("--unrolled", action="store_true", help="run the blocks unrolled instead of as one lax.scan")
     parser.add_argument("--attention-dropout", type=float, default=None, help="override the attention dropout rate")
     args = parser.parse_args()
 
@@ -56,6 +60,8 @@ def main() -> None:
     config.total_steps = 1000
     if args.no_dropout:
         config.model.dropout = config.model.attention_dropout = config.model.drop_path = 0.0
+    if args.unrolled:
+        config.model.scan_blocks = False
     if args.attention_dropout is not None:
         config.model.attention_dropout = args.attention_dropout
     model_config = model_config_from(config)
@@ -75,6 +81,13 @@ def main() -> None:
         "emg": jax.device_put(rng.normal(size=(args.batch, args.channels, args.samples)).astype(np.float16), data),
         "channel_mask": jax.device_put(np.ones((args.batch, args.channels), bool), data),
     }
+    matmul_dtype = jnp.bfloat16 if args.dtype == "bfloat16" else jnp.float32
+    matmul_sizes = (1024, 2048) if jax.default_backend() == "cpu" else (4096, 8192)
+
+    def matmul_rates() -> list[float]:
+        return [measure_matmul_flops(size, dtype=matmul_dtype, min_seconds=1.0) for size in matmul_sizes]
+
+    matmul_before = matmul_rates()
     start = time.perf_counter()
     compiled = step.lower(state, batch).compile()
     compile_s = time.perf_counter() - start
@@ -90,8 +103,8 @@ def main() -> None:
     step_flops = 3 * forward_flops(model_config, args.channels, args.samples)["total"] * args.batch
     model_flops_per_s = step_flops / seconds
     kind = jax.devices()[0].device_kind
-    matmul = measure_matmul_flops(2048 if jax.default_backend() != "cpu" else 1024,
-                                  dtype=jnp.bfloat16 if args.dtype == "bfloat16" else jnp.float32)
+    matmul_after = matmul_rates()
+    matmul = max(matmul_before + matmul_after)
     peak = next((v for k, v in PEAK_FLOPS_BY_KIND.items() if k.lower() in kind.lower()), None)
     windows_per_s = args.batch / seconds
     print(json.dumps({
@@ -101,6 +114,7 @@ def main() -> None:
         "batch": args.batch,
         "micro_batch": args.micro_batch or args.batch,
         "dtype": args.dtype,
+        "scan_blocks": bool(config.model.scan_blocks),
         "dropout": {k: float(config.model[k]) for k in ("dropout", "attention_dropout", "drop_path")},
         "device": kind,
         "platform": jax.default_backend(),
@@ -112,6 +126,9 @@ def main() -> None:
         "speedup_vs_reference_pytorch": windows_per_s / REFERENCE_PYTORCH_WINDOWS_PER_S,
         "model_gflop_per_step": step_flops / 1e9,
         "model_gflop_per_s": model_flops_per_s / 1e9,
+        "matmul_sizes": list(matmul_sizes),
+        "matmul_gflop_per_s_before": [r / 1e9 for r in matmul_before],
+        "matmul_gflop_per_s_after": [r / 1e9 for r in matmul_after],
         "measured_matmul_gflop_per_s": matmul / 1e9,
         "fraction_of_measured_matmul": model_flops_per_s / matmul,
         "mfu_vs_datasheet_peak": model_flops_per_s / peak if peak else None,

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from tinymyo_jax.models.config import ModelConfig
+from tinymyo_jax.models.dropout import Dropout, keep_mask
 from tinymyo_jax.models.rope import apply_rotary, rope_tables_for
 
 
@@ -56,7 +57,7 @@ class Attention(nnx.Module):
         self.attention_dropout = config.attention_dropout
         self.qkv = _linear(config.embed_dim, 3 * config.embed_dim, rngs, use_bias=config.qkv_bias)
         self.proj = _linear(config.embed_dim, config.embed_dim, rngs, scale=1.0 / math.sqrt(2.0 * (layer_index + 1)))
-        self.proj_drop = nnx.Dropout(config.dropout)
+        self.proj_drop = Dropout(config.dropout)
 
     def __call__(self, x: jax.Array, rope: tuple | None, key_mask: jax.Array | None, rngs: nnx.Rngs | None) -> jax.Array:
         batch, tokens, dim = x.shape
@@ -66,7 +67,13 @@ class Attention(nnx.Module):
             q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
         out = attend(q, k, v, key_mask, self.attention_dropout if rngs is not None else 0.0, rngs)
         out = self.proj(out.reshape(batch, tokens, dim))
-        return self.proj_drop(out, deterministic=rngs is None, rngs=rngs)
+        return self.proj_drop(out, rngs)
+
+
+# Added to the logits of keys that must not be attended to. Finite, so that a row whose keys
+# are all masked stays finite (uniform weights, as a softmax over equal logits), and far
+# below any real logit, so exp(logit - max) is exactly 0 for masked keys otherwise.
+_MASKED_KEY_BIAS = -1e30
 
 
 def attend(q: jax.Array, k: jax.Array, v: jax.Array, key_mask: jax.Array | None, dropout_rate: float, rngs: nnx.Rngs | None) -> jax.Array:
@@ -74,23 +81,29 @@ def attend(q: jax.Array, k: jax.Array, v: jax.Array, key_mask: jax.Array | None,
 
     On GPUs without attention dropout: `jax.nn.dot_product_attention`, which dispatches to
     cuDNN's fused flash attention. Elsewhere (CPU, TPU) and with attention dropout (which that
-    API lacks): the explicit softmax below, laid out (B, heads, N, hd) so both products are
-    plain batched matmuls. On this project's 2-core CPU the explicit form ran forward + backward
-    of one 16 x 1000 window at 2.6 windows/s against 1.5 for jax.nn.dot_product_attention's XLA
-    path (docs/model.md).
+    API lacks): the explicit form below, laid out (B, heads, N, hd) so both products are plain
+    batched matmuls, and arranged for XLA:CPU (measured in docs/model.md):
+    - softmax normalisation is deferred past the value product: out = (e ⊙ keep) v / (Σe·(1-r))
+      with e = exp(logits - max), which equals dropout(softmax(logits)) v but divides N x hd
+      numbers instead of N x N, and its backward touches the N x N arrays fewer times;
+    - the keep mask is the hash-based one of `models/dropout.py`, not threefry;
+    - the max is a stop-gradient shift: the result does not depend on it.
     """
     if jax.default_backend() == "gpu" and dropout_rate == 0.0:
         mask = None if key_mask is None else key_mask[:, None, None, :]
         return jax.nn.dot_product_attention(q, k, v, mask=mask)
     q, k, v = (a.transpose(0, 2, 1, 3) for a in (q, k, v))  # (B, H, N, hd)
-    logits = (q * jnp.asarray(1.0 / math.sqrt(q.shape[-1]), q.dtype)) @ k.swapaxes(-1, -2)
+    logits = ((q * jnp.asarray(1.0 / math.sqrt(q.shape[-1]), q.dtype)) @ k.swapaxes(-1, -2)).astype(jnp.float32)
     if key_mask is not None:
-        logits = jnp.where(key_mask[:, None, None, :], logits, jnp.finfo(logits.dtype).min)
-    weights = jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(q.dtype)
+        logits = logits + jnp.where(key_mask, 0.0, _MASKED_KEY_BIAS)[:, None, None, :]
+    unnormalised = jnp.exp(logits - jax.lax.stop_gradient(logits.max(axis=-1, keepdims=True)))
+    denominator = unnormalised.sum(axis=-1, keepdims=True)
     if dropout_rate > 0.0:
-        keep = jax.random.bernoulli(rngs.dropout(), 1.0 - dropout_rate, weights.shape)
-        weights = jnp.where(keep, weights / (1.0 - dropout_rate), 0.0).astype(q.dtype)
-    return (weights @ v).transpose(0, 2, 1, 3)
+        keep = keep_mask(rngs.dropout(), unnormalised.shape, dropout_rate)
+        unnormalised = jnp.where(keep, unnormalised, 0.0)
+        denominator = denominator * (1.0 - dropout_rate)
+    out = (unnormalised.astype(v.dtype) @ v).astype(jnp.float32) / denominator
+    return out.astype(q.dtype).transpose(0, 2, 1, 3)
 
 
 class Mlp(nnx.Module):
@@ -99,12 +112,11 @@ class Mlp(nnx.Module):
     def __init__(self, config: ModelConfig, *, layer_index: int, rngs: nnx.Rngs):
         self.fc1 = _linear(config.embed_dim, config.mlp_hidden_dim, rngs)
         self.fc2 = _linear(config.mlp_hidden_dim, config.embed_dim, rngs, scale=1.0 / math.sqrt(2.0 * (layer_index + 1)))
-        self.drop = nnx.Dropout(config.dropout)
+        self.drop = Dropout(config.dropout)
 
     def __call__(self, x: jax.Array, rngs: nnx.Rngs | None) -> jax.Array:
-        deterministic = rngs is None
-        x = self.drop(jax.nn.gelu(self.fc1(x), approximate=False), deterministic=deterministic, rngs=rngs)
-        return self.drop(self.fc2(x), deterministic=deterministic, rngs=rngs)
+        x = self.drop(jax.nn.gelu(self.fc1(x), approximate=False), rngs)
+        return self.drop(self.fc2(x), rngs)
 
 
 class Block(nnx.Module):
@@ -116,12 +128,11 @@ class Block(nnx.Module):
         self.norm2 = _layer_norm(config.embed_dim, config, rngs)
         self.mlp = Mlp(config, layer_index=layer_index, rngs=rngs)
         # Drop path = dropout of a whole sample's residual branch: one mask value per sample.
-        self.drop_path = nnx.Dropout(config.drop_path, broadcast_dims=(1, 2))
+        self.drop_path = Dropout(config.drop_path, broadcast_dims=(1, 2))
 
     def __call__(self, x: jax.Array, rope: tuple | None, key_mask: jax.Array | None, rngs: nnx.Rngs | None) -> jax.Array:
-        deterministic = rngs is None
-        x = x + self.drop_path(self.attn(self.norm1(x), rope, key_mask, rngs), deterministic=deterministic, rngs=rngs)
-        return x + self.drop_path(self.mlp(self.norm2(x), rngs), deterministic=deterministic, rngs=rngs)
+        x = x + self.drop_path(self.attn(self.norm1(x), rope, key_mask, rngs), rngs)
+        return x + self.drop_path(self.mlp(self.norm2(x), rngs), rngs)
 
 
 class Encoder(nnx.Module):
@@ -163,6 +174,30 @@ class Encoder(nnx.Module):
             head_dim=self.config.head_dim,
             base=self.config.rope_base,
         )
+        if self.config.scan_blocks:
+            return self.norm(self._scan_blocks(tokens, rope, key_mask, rngs))
         for block in self.blocks:
             tokens = block(tokens, rope, key_mask, rngs)
         return self.norm(tokens)
+
+    def _scan_blocks(self, tokens: jax.Array, rope: tuple | None, key_mask: jax.Array | None, rngs: nnx.Rngs | None) -> jax.Array:
+        """The blocks as one `lax.scan` over their stacked parameters.
+
+        Why: one block to compile instead of `depth` (the published train step compiles in
+        about half the time), and in the unrolled form XLA:CPU fused the residual stream's
+        gradient (a sum over all later blocks' terms) into each consumer and recomputed it in
+        every block, a cost quadratic in depth (docs/model.md). Same function and gradients.
+        Block b draws its dropout masks from fold_in(key, b) of one key taken from `rngs`.
+        """
+        graphdef, first_state = nnx.split(self.blocks[0])
+        stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), first_state, *(nnx.state(b) for b in self.blocks[1:]))
+        base_key = None if rngs is None else rngs.dropout()
+
+        def body(carry, inputs):
+            state, index = inputs
+            block = nnx.merge(graphdef, state)
+            block_rngs = None if base_key is None else nnx.Rngs(dropout=jax.random.fold_in(base_key, index))
+            return block(carry, rope, key_mask, block_rngs), None
+
+        tokens, _ = jax.lax.scan(body, tokens, (stacked, jnp.arange(len(self.blocks))))
+        return tokens

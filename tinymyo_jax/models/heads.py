@@ -12,6 +12,7 @@ import numpy as np
 from flax import nnx
 
 from tinymyo_jax.models.config import ModelConfig
+from tinymyo_jax.models.dropout import Dropout
 
 _xavier = nnx.initializers.variance_scaling(1.0, "fan_avg", "uniform")
 _kaiming_relu = nnx.initializers.variance_scaling(2.0, "fan_in", "uniform")
@@ -93,7 +94,7 @@ class RegressionHead(nnx.Module):
         features = config.embed_dim if config.fusion == "mean" else config.num_channels * config.embed_dim
         hidden = config.reg_hidden_dim
         self.conv_in = nnx.Conv(features, hidden, kernel_size=(1,), kernel_init=_kaiming_relu, rngs=rngs)
-        self.drop = nnx.Dropout(config.head_dropout)
+        self.drop = Dropout(config.head_dropout)
         self.conv_depthwise = nnx.Conv(
             hidden, hidden, kernel_size=(3,), padding=((1, 1),), feature_group_count=hidden,
             kernel_init=_kaiming_relu, rngs=rngs,
@@ -102,6 +103,6 @@ class RegressionHead(nnx.Module):
 
     def __call__(self, latent: jax.Array, num_channels: int, channel_mask: jax.Array | None = None, rngs: nnx.Rngs | None = None) -> jax.Array:
         x = fuse_channels(latent, num_channels, self.fusion, channel_mask)  # (B, P, F), channels-last
-        x = self.drop(jax.nn.silu(self.conv_in(x)), deterministic=rngs is None, rngs=rngs)
+        x = self.drop(jax.nn.silu(self.conv_in(x)), rngs)
         x = self.conv_out(jax.nn.silu(self.conv_depthwise(x)))
         return linear_resize(x, self.target_len)

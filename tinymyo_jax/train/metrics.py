@@ -31,14 +31,15 @@ PEAK_FLOPS_BY_KIND = {
 }
 
 
-def measure_matmul_flops(size: int = 1024, repeats: int = 5, dtype=jnp.float32) -> float:
-    """Dense matmul FLOP/s of the default device (median of `repeats`, after a warm-up)."""
+def measure_matmul_flops(size: int = 1024, repeats: int = 5, dtype=jnp.float32, min_seconds: float = 0.0) -> float:
+    """Dense matmul FLOP/s of the default device: the median of at least `repeats` timed
+    products (more until `min_seconds` have been spent), after a warm-up."""
     a = jax.random.normal(jax.random.key(0), (size, size), dtype)
     b = jax.random.normal(jax.random.key(1), (size, size), dtype)
     matmul = jax.jit(lambda a, b: a @ b)
     matmul(a, b).block_until_ready()
     times = []
-    for _ in range(repeats):
+    while len(times) < repeats or sum(times) < min_seconds:
         start = time.perf_counter()
         matmul(a, b).block_until_ready()
         times.append(time.perf_counter() - start)
