@@ -192,3 +192,13 @@ def test_scanned_blocks_draw_reproducible_dropout(window):
     a = model(x, rngs=nnx.Rngs(dropout=0))
     assert bool(jnp.array_equal(a, model(x, rngs=nnx.Rngs(dropout=0))))
     assert float(jnp.abs(a - model(x)).max()) > 1e-3
+
+
+def test_gelu_is_the_exact_erf_form():
+    import math
+
+    from tinymyo_jax.models.encoder import gelu
+
+    xs = np.linspace(-10, 10, 2001)
+    expected = np.array([x * 0.5 * (1 + math.erf(x / math.sqrt(2))) for x in xs])
+    np.testing.assert_allclose(np.asarray(gelu(jnp.asarray(xs, jnp.float32))), expected, atol=2e-6)

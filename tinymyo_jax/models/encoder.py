@@ -106,6 +106,16 @@ def attend(q: jax.Array, k: jax.Array, v: jax.Array, key_mask: jax.Array | None,
     return out.astype(q.dtype).transpose(0, 2, 1, 3)
 
 
+def gelu(x: jax.Array) -> jax.Array:
+    """Exact GELU, x·Φ(x) = x/2·(1 + erf(x/√2)), PyTorch's formula.
+
+    `jax.nn.gelu(approximate=False)` computes it through erfc, which XLA:CPU expands into a
+    piecewise approximation; erf is one rational function: forward + backward of an 800 x 768
+    activation took 0.93 ms instead of 1.69 ms here, and the two agree to 1e-6 on [-10, 10].
+    """
+    return 0.5 * x * (1.0 + jax.lax.erf(x * jnp.asarray(math.sqrt(0.5), x.dtype)))
+
+
 class Mlp(nnx.Module):
     """fc1 -> exact (erf) GELU -> dropout -> fc2 -> dropout, as timm's Mlp."""
 
@@ -115,7 +125,7 @@ class Mlp(nnx.Module):
         self.drop = Dropout(config.dropout)
 
     def __call__(self, x: jax.Array, rngs: nnx.Rngs | None) -> jax.Array:
-        x = self.drop(jax.nn.gelu(self.fc1(x), approximate=False), rngs)
+        x = self.drop(gelu(self.fc1(x)), rngs)
         return self.drop(self.fc2(x), rngs)
 
 
