@@ -202,3 +202,13 @@ def test_gelu_is_the_exact_erf_form():
     xs = np.linspace(-10, 10, 2001)
     expected = np.array([x * 0.5 * (1 + math.erf(x / math.sqrt(2))) for x in xs])
     np.testing.assert_allclose(np.asarray(gelu(jnp.asarray(xs, jnp.float32))), expected, atol=2e-6)
+
+
+def test_materialise_cotangent_is_the_identity_in_value_and_gradient():
+    from tinymyo_jax.models.encoder import materialise_cotangent
+
+    x = jax.random.normal(jax.random.key(0), (2, 5, 3))
+    f = lambda x: (jnp.sin(materialise_cotangent(jnp.cos(x) * 2.0)) ** 2).sum()
+    g = lambda x: (jnp.sin(jnp.cos(x) * 2.0) ** 2).sum()
+    assert float(jax.jit(f)(x)) == float(g(x))
+    np.testing.assert_array_equal(np.asarray(jax.jit(jax.grad(f))(x)), np.asarray(jax.jit(jax.grad(g))(x)))

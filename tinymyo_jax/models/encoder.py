@@ -145,6 +145,35 @@ class Block(nnx.Module):
         return x + self.drop_path(self.mlp(self.norm2(x), rngs), rngs)
 
 
+@jax.custom_vjp
+def materialise_cotangent(x: jax.Array) -> jax.Array:
+    """Identity whose cotangent passes through a conditional XLA cannot remove.
+
+    Why: the residual stream's gradient is a sum over all later blocks' LayerNorm-backward
+    terms. Unrolled, XLA:CPU fused that elementwise chain into every consumer and recomputed
+    it in each block (cost quadratic in depth; `jax.lax.optimization_barrier` is dropped
+    before fusion on CPU). A conditional on a run-time predicate is a fusion boundary, so the
+    cotangent is computed once per block. Both branches return it unchanged. Measured on the
+    published train step: 270-290 instead of 325-340 ms per window (docs/model.md). CPU only.
+    """
+    return x
+
+
+def _materialise_cotangent_fwd(x):
+    return x, None
+
+
+def _materialise_cotangent_bwd(_, cotangent):
+    if jax.default_backend() != "cpu":
+        # Accelerators fuse differently, and a conditional there can cost a host round trip.
+        return (cotangent,)
+    first = cotangent.reshape(-1)[0]
+    return (jax.lax.cond(first == first, lambda c: c, lambda c: c * 1.0, cotangent),)
+
+
+materialise_cotangent.defvjp(_materialise_cotangent_fwd, _materialise_cotangent_bwd)
+
+
 class Encoder(nnx.Module):
     """Patch embedding, mask-token substitution, Transformer blocks, final LayerNorm."""
 
@@ -187,16 +216,16 @@ class Encoder(nnx.Module):
         if self.config.scan_blocks:
             return self.norm(self._scan_blocks(tokens, rope, key_mask, rngs))
         for block in self.blocks:
-            tokens = block(tokens, rope, key_mask, rngs)
+            tokens = materialise_cotangent(block(tokens, rope, key_mask, rngs))
         return self.norm(tokens)
 
     def _scan_blocks(self, tokens: jax.Array, rope: tuple | None, key_mask: jax.Array | None, rngs: nnx.Rngs | None) -> jax.Array:
         """The blocks as one `lax.scan` over their stacked parameters.
 
-        Why: one block to compile instead of `depth` (the published train step compiles in
-        about half the time), and in the unrolled form XLA:CPU fused the residual stream's
-        gradient (a sum over all later blocks' terms) into each consumer and recomputed it in
-        every block, a cost quadratic in depth (docs/model.md). Same function and gradients.
+        Why: one block to compile instead of `depth` (compile time on accelerators, deep
+        models). On XLA:CPU the unrolled form with `materialise_cotangent` trains faster: the
+        scan's stacked per-block residuals cost zero-fills and copies (docs/model.md). Same
+        function and gradients.
         Block b draws its dropout masks from fold_in(key, b) of one key taken from `rngs`.
         """
         graphdef, first_state = nnx.split(self.blocks[0])
