@@ -49,7 +49,6 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--steps", type=int, default=5, help="timed steps")
     parser.add_argument("--no-dropout", action="store_true", help="dropout, attention dropout and drop path off")
-    parser.add_argument("--scan-blocks", action="store_true", help="run the blocks as one lax.scan instead of unrolled")
     parser.add_argument("--attention-dropout", type=float, default=None, help="override the attention dropout rate")
     args = parser.parse_args()
 
@@ -60,8 +59,6 @@ def main() -> None:
     config.total_steps = 1000
     if args.no_dropout:
         config.model.dropout = config.model.attention_dropout = config.model.drop_path = 0.0
-    if args.scan_blocks:
-        config.model.scan_blocks = True
     if args.attention_dropout is not None:
         config.model.attention_dropout = args.attention_dropout
     model_config = model_config_from(config)
@@ -114,7 +111,6 @@ def main() -> None:
         "batch": args.batch,
         "micro_batch": args.micro_batch or args.batch,
         "dtype": args.dtype,
-        "scan_blocks": bool(config.model.scan_blocks),
         "dropout": {k: float(config.model[k]) for k in ("dropout", "attention_dropout", "drop_path")},
         "device": kind,
         "platform": jax.default_backend(),

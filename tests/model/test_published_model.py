@@ -165,35 +165,6 @@ def test_masked_tokens_at_the_same_time_get_the_same_reconstruction_whatever_the
     assert np.abs(out[3] - out[5]).max() > 1e-3
 
 
-def test_scanned_blocks_compute_the_unrolled_function_and_gradients(window):
-    unrolled = build_model(preset("tinymyo"))
-    scanned = build_model(preset("tinymyo", scan_blocks=True))
-    _, params = nnx.split(unrolled)
-    graph_scanned, _ = nnx.split(scanned)
-    graph_unrolled, _ = nnx.split(unrolled)
-    x = window[:1]
-    token_mask = jax.random.bernoulli(jax.random.key(2), 0.5, (1, CHANNELS * PATCHES))
-    channel_mask = jnp.arange(CHANNELS)[None] < 12
-
-    def loss(graphdef, state):
-        out = nnx.merge(graphdef, state)(x, token_mask=token_mask, channel_mask=channel_mask)
-        return (out**2).mean()
-
-    value_u, grads_u = jax.jit(jax.value_and_grad(lambda s: loss(graph_unrolled, s)))(params)
-    value_s, grads_s = jax.jit(jax.value_and_grad(lambda s: loss(graph_scanned, s)))(params)
-    np.testing.assert_allclose(float(value_s), float(value_u), rtol=1e-5)
-    for g_s, g_u in zip(jax.tree.leaves(grads_s), jax.tree.leaves(grads_u)):
-        np.testing.assert_allclose(np.asarray(g_s), np.asarray(g_u), rtol=1e-4, atol=1e-7)
-
-
-def test_scanned_blocks_draw_reproducible_dropout(window):
-    model = build_model(preset("tinyissimo", scan_blocks=True))
-    x = window[:1, :4, :200]
-    a = model(x, rngs=nnx.Rngs(dropout=0))
-    assert bool(jnp.array_equal(a, model(x, rngs=nnx.Rngs(dropout=0))))
-    assert float(jnp.abs(a - model(x)).max()) > 1e-3
-
-
 def test_gelu_is_the_exact_erf_form():
     import math
 

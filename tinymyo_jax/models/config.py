@@ -52,7 +52,6 @@ class ModelConfig:
     head_dropout: float = 0.1  # regression head, after its first conv (reference value)
     reg_hidden_dim: int = 256
     reg_target_len: int = 500
-    scan_blocks: bool = False
 
     def __post_init__(self) -> None:
         problems = []

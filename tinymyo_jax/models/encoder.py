@@ -154,7 +154,7 @@ def materialise_cotangent(x: jax.Array) -> jax.Array:
     it in each block (cost quadratic in depth; `jax.lax.optimization_barrier` is dropped
     before fusion on CPU). A conditional on a run-time predicate is a fusion boundary, so the
     cotangent is computed once per block. Both branches return it unchanged. Measured on the
-    published train step: 270-290 instead of 325-340 ms per window (docs/model.md). CPU only.
+    published train step: 270-290 instead of 322-341 ms per window (docs/model.md). CPU only.
     """
     return x
 
@@ -213,30 +213,6 @@ class Encoder(nnx.Module):
             head_dim=self.config.head_dim,
             base=self.config.rope_base,
         )
-        if self.config.scan_blocks:
-            return self.norm(self._scan_blocks(tokens, rope, key_mask, rngs))
         for block in self.blocks:
             tokens = materialise_cotangent(block(tokens, rope, key_mask, rngs))
         return self.norm(tokens)
-
-    def _scan_blocks(self, tokens: jax.Array, rope: tuple | None, key_mask: jax.Array | None, rngs: nnx.Rngs | None) -> jax.Array:
-        """The blocks as one `lax.scan` over their stacked parameters.
-
-        Why: one block to compile instead of `depth` (compile time on accelerators, deep
-        models). On XLA:CPU the unrolled form with `materialise_cotangent` trains faster: the
-        scan's stacked per-block residuals cost zero-fills and copies (docs/model.md). Same
-        function and gradients.
-        Block b draws its dropout masks from fold_in(key, b) of one key taken from `rngs`.
-        """
-        graphdef, first_state = nnx.split(self.blocks[0])
-        stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), first_state, *(nnx.state(b) for b in self.blocks[1:]))
-        base_key = None if rngs is None else rngs.dropout()
-
-        def body(carry, inputs):
-            state, index = inputs
-            block = nnx.merge(graphdef, state)
-            block_rngs = None if base_key is None else nnx.Rngs(dropout=jax.random.fold_in(base_key, index))
-            return block(carry, rope, key_mask, block_rngs), None
-
-        tokens, _ = jax.lax.scan(body, tokens, (stacked, jnp.arange(len(self.blocks))))
-        return tokens

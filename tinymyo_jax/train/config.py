@@ -23,9 +23,6 @@ def base_config() -> ml_collections.ConfigDict:
     config.model.dropout = 0.1
     config.model.attention_dropout = 0.1
     config.model.drop_path = 0.1
-    # True: the blocks as one lax.scan (same function, one block to compile); unrolled trained
-    # faster on XLA:CPU (docs/model.md). Checkpoints keep the per-block layout either way.
-    config.model.scan_blocks = False
     # Smaller models for smoke runs: 0 keeps the preset's value.
     config.model.embed_dim = 0
     config.model.depth = 0

@@ -67,7 +67,7 @@ def model_config_from(config: ml_collections.ConfigDict) -> ModelConfig:
     overrides = dict(
         rope=config.model.rope, dropout=config.model.dropout,
         attention_dropout=config.model.attention_dropout, drop_path=config.model.drop_path,
-        head="reconstruction", scan_blocks=config.model.scan_blocks,
+        head="reconstruction",
     )
     for name in ("embed_dim", "depth", "num_heads"):
         if config.model[name]:
