@@ -105,7 +105,7 @@ DECISIONS: dict[str, str] = {
   without it is refused.
 - Held out: whole subjects (10 %, at least one, per held-out split) when there are more subjects
   than held-out splits, else whole recordings, else the end of each recording in time
-  (validation the last 10 %, test the 10 % before; straddling windows dropped). Unlabelled:
+  (validation the last 10 % or one window, test as much before; straddling windows dropped). Unlabelled:
   train / validation; labelled: train / validation / test.
 - Labels (optional): a file-name regex (one class per file) or per-sample labels (a CSV column,
   NPZ key or MAT variable; a window's label is its majority label); classes are the distinct

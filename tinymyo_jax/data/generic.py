@@ -23,8 +23,8 @@ Choices (also in docs/data.md):
   Held out, in this order of preference: whole subjects (round(10 %) per held-out split, at
   least one, ranked by SHA-256 as `protocols.held_out_subjects`), when there are more subjects
   than held-out splits; else whole recordings (files), ranked the same way; else, with too few
-  files, the end of each recording in time (validation the last 10 %, test the 10 % before it,
-  windows straddling a boundary dropped and counted).
+  files, the end of each recording in time (validation the last 10 % but at least one window,
+  test as much before it, windows straddling a boundary dropped and counted).
 - Labels (optional): `--label-regex` on the relative path (one class per file, group 1 else the
   match), or `--label-column` (a CSV column, an NPZ key or a MAT variable of per-sample integer
   labels; a window's label is its majority label). Classes are the distinct values found,
@@ -350,10 +350,11 @@ def _cut(protocol: Protocol, recording: Recording, config: WindowConfig, split: 
 
 def time_splits(starts: np.ndarray, window: int, num_samples: int, held: Sequence[str]) -> tuple[np.ndarray, int]:
     """(split per window or None, windows straddling a boundary) for a recording split in time:
-    the last 10 % is the first held-out split, the 10 % before it the next, the rest train."""
+    the last 10 % (at least one window) is the first held-out split, as much before it the next,
+    the rest train."""
     names = ["train", *reversed(held)]  # in time order: train, [test,] validation
-    share = HELD_OUT_FRACTION
-    bounds = [0, *[round(num_samples * (1 - share * k)) for k in range(len(held), 0, -1)], num_samples]
+    share = max(round(HELD_OUT_FRACTION * num_samples), window)
+    bounds = [0, *[num_samples - share * k for k in range(len(held), 0, -1)], num_samples]
     out = np.full(starts.size, None, dtype=object)
     for name, begin, end in zip(names, bounds[:-1], bounds[1:]):
         out[(starts >= begin) & (starts + window <= end)] = name
