@@ -321,3 +321,68 @@ def test_generic_options_on_a_named_corpus_and_an_empty_folder_are_refused(tmp_p
     assert "apply to `tinymyo prep generic` only" in capsys.readouterr().err
     assert main(["prep", "generic", "--manual_dir", str(tmp_path / "raw"), "--name", "x"]) == 2
     assert "no recordings found" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# The corpus by name: pretraining mixture and probe config, through the command line
+
+
+def test_mixture_keys_name_generic_corpora_in_both_override_forms():
+    from tinymyo_jax.config_files import load_config
+
+    whole = load_config("configs/pretrain/smoke.py:tiny", ["data.mixture={'generic/lab': 1.0}"])
+    assert dict(whole.data.mixture) == {"generic/lab": 1.0}
+    added = load_config("configs/pretrain/smoke.py:tiny", ["data.mixture.generic/lab=2.0", "data.mixture.emg2pose=0"])
+    assert dict(added.data.mixture) == {"ninapro_db6": 1.0, "emg2pose": 0, "generic/lab": 2.0}
+
+
+@pytest.mark.slow
+def test_a_generic_corpus_pretrains_in_a_mixture_from_the_command_line(tmp_path):
+    raw = tmp_path / "raw"
+    for subject in range(1, 4):
+        (raw / f"s{subject}").mkdir(parents=True)
+        np.savez(raw / f"s{subject}" / "a.npz", emg=_signal(subject, 4, 1000, 5).astype(np.float32), fs=np.float64(1000))
+    assert _prep(raw, tmp_path / "tfds", "mine") == 0
+    workdir = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "tinymyo_jax.cli", "pretrain", "--config", "configs/pretrain/smoke.py:tiny",
+         "--workdir", str(workdir), f"--config.data.data_dir={tmp_path / 'tfds'}",
+         "--config.data.mixture={'generic/mine': 1.0}"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(REPO)),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((workdir / "config.json").read_text())["data"]["mixture"] == {"generic/mine": 1.0}
+    records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in records if "loss" in r and "step" in r]
+    assert [r["step"] for r in train][-1] == 6 and all(np.isfinite(r["loss"]) for r in train)
+    assert "masked_loss" in json.loads(result.stdout.strip().splitlines()[-1])["validation"]
+
+
+def _gesture(seed: int, gesture: int, seconds: float, fs: int) -> np.ndarray:
+    """2 channels of noise band-passed to a gesture-specific band: separable after z-scoring."""
+    band = [(30, 80), (150, 250), (300, 420)][gesture]
+    sos = scipy.signal.butter(4, band, btype="bandpass", fs=fs, output="sos")
+    noise = np.random.default_rng(seed).standard_normal((round(seconds * fs), 2))
+    return scipy.signal.sosfilt(sos, noise, axis=0)
+
+
+@pytest.mark.slow
+def test_a_labelled_generic_corpus_is_probed_from_its_config(tmp_path):
+    raw = tmp_path / "raw"
+    for subject in range(1, 6):
+        (raw / f"S{subject}").mkdir(parents=True)
+        for gesture in range(3):
+            x = _gesture(10 * subject + gesture, gesture, 2, 2000)
+            np.savez(raw / f"S{subject}" / f"gesture{gesture}.npz", emg=x.astype(np.float32), fs=np.float64(2000))
+    assert _prep(raw, tmp_path / "tfds", "gest", "--label-regex", r"gesture(\d+)") == 0
+    workdir = tmp_path / "probe"
+    assert main(["probe", "--config", str(REPO / "configs/probe/generic.py") + ":gest:tiny", "--workdir", str(workdir),
+                 f"--config.data.data_dir={tmp_path / 'tfds'}"]) == 0  # fmt: skip
+    results = json.loads((workdir / "results.json").read_text())
+    assert results["benchmark"] == "generic/gest" and results["data"]["num_classes"] == 3
+    # 5 subjects: one held out for validation, one for test, 3 gestures x 7 windows each
+    assert results["data"]["channels"] == 2 and results["data"]["split_sizes"] == {"train": 63, "validation": 21, "test": 21}
+    # the spectra differ by class, so both methods separate the held-out subject's windows (chance 1/3)
+    assert results["baselines"]["classic_lda"]["metrics"]["accuracy"] >= 0.8
+    assert results["metrics"]["accuracy"] >= 0.8 and results["metrics"]["num_windows"] == 21
