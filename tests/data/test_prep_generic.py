@@ -250,7 +250,7 @@ def test_subject_regex_on_flat_files(tmp_path):
 # Labels
 
 
-def test_labels_from_a_csv_column_and_npz_key_are_majority_per_window(tmp_path):
+def test_labels_from_a_csv_column_npz_key_and_mat_variable_are_majority_per_window(tmp_path):
     raw = tmp_path / "raw"
     for subject in ("a", "b", "c", "d"):
         (raw / subject).mkdir(parents=True)
@@ -259,17 +259,22 @@ def test_labels_from_a_csv_column_and_npz_key_are_majority_per_window(tmp_path):
         header = "time,ch0,ch1,gesture"
         rows = [f"{i / 1000!r},{float(row[0])!r},{float(row[1])!r},{label}" for i, (row, label) in enumerate(zip(x, labels))]
         (raw / subject / "rec.csv").write_text("\n".join([header, *rows]) + "\n")
-        np.savez(raw / subject / "rec2.npz", emg=x.astype(np.float32), gesture=np.full(3000, 11), fs=np.float64(1000))
-    assert _prep(raw, tmp_path / "tfds", "lab", "--label-column", "gesture") == 0
+        np.savez(raw / subject / "rec2.npz", signals=x.astype(np.float32), gesture=np.full(3000, 11), fs=np.float64(1000))
+        # MAT: a row-vector label variable, as MATLAB often stores them, and the rate as `frequency`
+        scipy.io.savemat(raw / subject / "rec3.mat", {"signals": x, "gesture": labels[None, ::-1].astype(float), "frequency": 1000})
+    assert _prep(raw, tmp_path / "tfds", "lab", "--label-column", "gesture", "--variable", "signals") == 0
     names = (tmp_path / "tfds" / "generic" / "lab" / "1.0.0" / "label.labels.txt").read_text().split()
     assert names == ["3", "7", "11"]
     for file, windows in _windows_by_file(tmp_path / "tfds", "lab").items():
         for start, (_, record) in windows.items():
             if file.endswith(".npz"):
                 assert record["label"] == 2
-            else:  # majority of the window's samples, at 2 kHz the switch is at sample 2600
-                first_class_samples = min(max(2600 - start, 0), WINDOW)
-                assert record["label"] == (1 if first_class_samples > WINDOW - first_class_samples else 0)
+            elif file.endswith(".csv"):  # majority of the window's samples; at 2 kHz 7 -> 3 at sample 2600
+                sevens = min(max(2600 - start, 0), WINDOW)
+                assert record["label"] == (1 if sevens > WINDOW - sevens else 0)
+            else:  # reversed: 3 until sample 1700 at 1 kHz (3400 at 2 kHz), then 7
+                threes = min(max(3400 - start, 0), WINDOW)
+                assert record["label"] == (0 if threes >= WINDOW - threes else 1)
             assert record["emg"].shape == (16, WINDOW)
     splits = set(_records(tmp_path / "tfds", "lab"))
     assert splits == {"train", "validation", "test"}  # labelled corpora get a test split
@@ -334,6 +339,11 @@ def test_mixture_keys_name_generic_corpora_in_both_override_forms():
     assert dict(whole.data.mixture) == {"generic/lab": 1.0}
     added = load_config("configs/pretrain/smoke.py:tiny", ["data.mixture.generic/lab=2.0", "data.mixture.emg2pose=0"])
     assert dict(added.data.mixture) == {"ninapro_db6": 1.0, "emg2pose": 0, "generic/lab": 2.0}
+    for kind in ("probe", "finetune"):
+        config = load_config(f"configs/{kind}/generic.py:lab:tiny")
+        assert (config.data.name, config.data.builder_config, config.benchmark) == ("generic", "lab", "generic/lab")
+        assert config.task == "classification" and config.data.max_windows == 96
+        assert load_config(f"configs/{kind}/generic.py:lab").data.max_windows == 0
 
 
 @pytest.mark.slow
