@@ -110,6 +110,20 @@ def test_short_nan_stretch_is_interpolated_and_counted(tmp_path):
     np.testing.assert_allclose(rec.emg[40:42, 2], np.linspace(emg[39, 2], emg[42, 2], 4)[1:-1], atol=1e-6)
 
 
+def test_missing_csv_cells_are_nan_under_the_same_policy(tmp_path):
+    emg = _emg(200, 2)
+    rows = [f"{i / 100!r},{float(emg[i, 0])!r},{'NULL' if i == 50 else repr(float(emg[i, 1]))}" for i in range(200)]
+    (tmp_path / "m.csv").write_text("\n".join(["time,a,b", *rows]) + "\n")
+    rec = reader.read_generic(tmp_path / "m.csv")
+    assert rec.meta.extra["nonfinite_emg_rows"] == 1 and np.all(np.isfinite(rec.emg))
+    assert rec.emg[50, 1] == pytest.approx((emg[49, 1] + emg[51, 1]) / 2, abs=1e-6)
+    rows[60:63] = [f"{i / 100!r},,{float(emg[i, 1])!r}" for i in range(60, 63)]  # 4 missing of 200: refused
+    (tmp_path / "m.csv").write_text("\n".join(["time,a,b", *rows]) + "\n")
+    _assert_refused(tmp_path / "m.csv", "NaN/Inf at 4 of 200 time steps")
+    (tmp_path / "w.csv").write_text("time,a\n0,1\n0.01,oops\n")
+    _assert_refused(tmp_path / "w.csv", "non-numeric value")
+
+
 def test_labels_one_sample_short_are_truncated_with_emg_and_counted(tmp_path):
     path = tmp_path / "m.npz"
     np.savez(path, emg=_emg(100, 2), labels=np.zeros(99, dtype=np.int64), fs=100.0)

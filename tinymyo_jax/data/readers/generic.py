@@ -7,6 +7,8 @@ Accepted files (one Recording per file, `dataset = "generic"`):
   column (default name `time`, in seconds or milliseconds via `time_unit`) gives fs when `fs` is
   not passed; an optional integer label column (`label_column`); every other column is an EMG
   channel, in file order. Without `delimiter`, the most frequent of `,` `;` tab in the header.
+  Empty cells and NULL / NA / N/A / NaN / None (any case) are missing samples (NaN: the policy
+  below applies).
 - **`.npy`**: a float array `[T, C]`. It carries no rate, so `fs` must be passed.
 - **`.npz`**: key `emg` `[T, C]` (required; another key with `variable=`), `labels` int `[T]`
   (optional; another key with `label_column=`), `fs` scalar Hz (optional; when it and `fs=` are
@@ -51,6 +53,7 @@ SUFFIXES: tuple[str, ...] = (".csv", ".tsv", ".txt", ".npy", ".npz", ".mat", ".e
 # Scalar MAT variables taken as the sampling rate (Hz), first found wins.
 MAT_FS_VARIABLES: tuple[str, ...] = ("fs", "frequency")
 _TIME_UNITS_TO_S = {"s": 1.0, "ms": 1e-3}
+_MISSING_AS_NAN = {token: "nan" for token in ("", "null", "na", "n/a", "nan", "none")}
 
 
 # --------------------------------------------------------------------------------------------
@@ -324,8 +327,14 @@ def _read_csv(
             raise RawFileError(path, f"line {line_no} has {len(row)} fields but the header has {len(header)}")
     try:
         table = np.asarray(body, dtype=np.float64).reshape(len(body), len(header))
-    except ValueError as exc:
-        raise RawFileError(path, f"non-numeric value in the data rows ({exc})") from exc
+    except ValueError:
+        # Exports write missing samples as empty cells, NULL, NA or NaN: they become NaN and go
+        # through the non-finite policy below (EMG/time: <= 1 % interpolated; labels: refused).
+        try:
+            table = np.asarray([[_MISSING_AS_NAN.get(v.strip().lower(), v) for v in row] for row in body],
+                               dtype=np.float64).reshape(len(body), len(header))  # fmt: skip
+        except ValueError as exc:
+            raise RawFileError(path, f"non-numeric value in the data rows ({exc})") from exc
 
     if label_column is not None and label_column not in header:
         raise RawFileError(path, f"no label column {label_column!r} (columns: {header})")
