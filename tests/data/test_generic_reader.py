@@ -124,6 +124,19 @@ def test_missing_csv_cells_are_nan_under_the_same_policy(tmp_path):
     _assert_refused(tmp_path / "w.csv", "non-numeric value")
 
 
+def test_csv_with_a_byte_order_mark_capitalised_time_or_no_header(tmp_path):
+    emg = _emg(50, 2)
+    body = [f"{i * 0.0005!r},{float(emg[i, 0])!r},{float(emg[i, 1])!r}" for i in range(50)]
+    (tmp_path / "bom.csv").write_text("\ufeffTime,EMG_zyg,EMG_cor\n" + "\n".join(body) + "\n", encoding="utf-8")
+    rec = reader.read_generic(tmp_path / "bom.csv")  # spreadsheet export: BOM, "Time" for "time"
+    assert rec.fs == pytest.approx(2000.0) and rec.meta.extra["channel_names"] == ["EMG_zyg", "EMG_cor"]
+    np.testing.assert_allclose(rec.emg, emg, rtol=1e-6)
+    (tmp_path / "bare.csv").write_text("\n".join(",".join(repr(float(v)) for v in row) for row in emg) + "\n")
+    rec = reader.read_generic(tmp_path / "bare.csv", fs=200.0)  # no header: every row is data
+    assert rec.num_samples == 50 and rec.meta.extra["channel_names"] == ["ch0", "ch1"] and rec.meta.extra["headerless"]
+    np.testing.assert_allclose(rec.emg, emg, rtol=1e-6)
+
+
 def test_labels_one_sample_short_are_truncated_with_emg_and_counted(tmp_path):
     path = tmp_path / "m.npz"
     np.savez(path, emg=_emg(100, 2), labels=np.zeros(99, dtype=np.int64), fs=100.0)

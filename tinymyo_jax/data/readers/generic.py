@@ -8,7 +8,9 @@ Accepted files (one Recording per file, `dataset = "generic"`):
   not passed; an optional integer label column (`label_column`); every other column is an EMG
   channel, in file order. Without `delimiter`, the most frequent of `,` `;` tab in the header.
   Empty cells and NULL / NA / N/A / NaN / None (any case) are missing samples (NaN: the policy
-  below applies).
+  below applies). A leading byte-order mark is ignored; the time column matches case-insensitively
+  when no column has its exact name; a first row of numbers only is data, not a header (the
+  channels are then named ch0, ch1, ... and fs must be passed).
 - **`.npy`**: a float array `[T, C]`. It carries no rate, so `fs` must be passed.
 - **`.npz`**: key `emg` `[T, C]` (required; another key with `variable=`), `labels` int `[T]`
   (optional; another key with `label_column=`), `fs` scalar Hz (optional; when it and `fs=` are
@@ -297,6 +299,14 @@ def _read_wfdb(path: Path, fs: float | None) -> tuple[np.ndarray, float, list[st
     return np.asarray(record.p_signal, dtype=np.float64), rate, [str(n) for n in record.sig_name or []]
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _read_csv(
     path: Path,
     fs: float | None,
@@ -308,7 +318,7 @@ def _read_csv(
     extra: dict[str, object],
 ) -> tuple[np.ndarray, np.ndarray | None, float, str, list[str]]:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")  # "-sig": spreadsheet exports start with a BOM
     except (OSError, UnicodeDecodeError) as exc:
         raise RawFileError(path, f"cannot read as text ({exc})") from exc
     lines = text.splitlines()
@@ -321,8 +331,16 @@ def _read_csv(
         delimiter = max(",;\t", key=lines[0].count)
     rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     header = [name.strip() for name in rows[0]]
-    body = [row for row in rows[1:] if row]  # a trailing newline gives an empty row, not data
-    for line_no, row in enumerate(body, start=2):
+    first_data = 1
+    if all(_is_number(name) for name in header):
+        # No header row (e.g. libemg's Myo exports): the first row is data; channels ch0, ch1, ...
+        header, first_data = [f"ch{i}" for i in range(len(header))], 0
+        extra["headerless"] = True
+    body = [row for row in rows[first_data:] if row]  # a trailing newline gives an empty row, not data
+    if time_column not in header:  # "Time" for "time": take a unique case-insensitive match
+        matches = [name for name in header if name.lower() == time_column.lower()]
+        time_column = matches[0] if len(matches) == 1 else time_column
+    for line_no, row in enumerate(body, start=1 + first_data):
         if len(row) != len(header):
             raise RawFileError(path, f"line {line_no} has {len(row)} fields but the header has {len(header)}")
     try:
