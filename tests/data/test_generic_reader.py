@@ -137,6 +137,22 @@ def test_csv_with_a_byte_order_mark_capitalised_time_or_no_header(tmp_path):
     np.testing.assert_allclose(rec.emg, emg, rtol=1e-6)
 
 
+def test_mat_variable_in_a_one_by_one_cell_with_otbiolab_rate(tmp_path):
+    import scipy.io
+
+    emg = _emg(300, 3).astype(np.float64)
+    cell = np.empty((1, 1), dtype=object)
+    cell[0, 0] = emg
+    scipy.io.savemat(tmp_path / "otb.mat", {"Data": cell, "SamplingFrequency": 2048.0})  # OTBioLab's layout
+    rec = reader.read_generic(tmp_path / "otb.mat", variable="Data")
+    assert rec.fs == 2048.0 and rec.meta.extra["fs_source"] == "file"
+    np.testing.assert_allclose(rec.emg, emg, rtol=1e-6)
+    _assert_refused(tmp_path / "otb.mat", "variable 'emg' missing")
+    scipy.io.savemat(tmp_path / "nofs.mat", {"emg": emg})
+    _assert_refused(tmp_path / "nofs.mat", "no fs, frequency, SamplingFrequency variable; pass fs")
+    assert reader.read_generic(tmp_path / "nofs.mat", fs=500.0).fs == 500.0
+
+
 def test_labels_one_sample_short_are_truncated_with_emg_and_counted(tmp_path):
     path = tmp_path / "m.npz"
     np.savez(path, emg=_emg(100, 2), labels=np.zeros(99, dtype=np.int64), fs=100.0)

@@ -17,7 +17,8 @@ Accepted files (one Recording per file, `dataset = "generic"`):
   both given they must agree within 1 %).
 - **`.mat`** (MATLAB v5/v7 through scipy.io, v7.3 through h5py: `readers/matfile.py`): variable
   `emg` `[T, C]` (another with `variable=`), labels from the variable `label_column` when given,
-  fs from a numeric scalar `fs` or `frequency` (NinaPro's name) when present, else `fs=`.
+  fs from a numeric scalar `fs`, `frequency` (NinaPro) or `SamplingFrequency` (OTBioLab) when
+  present, else `fs=`. A variable wrapped in a 1 x 1 cell (OTBioLab exports) is unwrapped.
 - **EDF / EDF+ / BDF / BDF+** (`.edf`, `.bdf`, read with edfio): every ordinary signal is a
   channel, in physical units; all must share one sampling rate, which is the recording's.
   Annotations are not read (labels come from file names, see `tinymyo_jax.data.generic`).
@@ -53,7 +54,7 @@ DATASETS: tuple[str, ...] = ("generic",)
 
 SUFFIXES: tuple[str, ...] = (".csv", ".tsv", ".txt", ".npy", ".npz", ".mat", ".edf", ".bdf", ".hea")
 # Scalar MAT variables taken as the sampling rate (Hz), first found wins.
-MAT_FS_VARIABLES: tuple[str, ...] = ("fs", "frequency")
+MAT_FS_VARIABLES: tuple[str, ...] = ("fs", "frequency", "SamplingFrequency")  # ours, NinaPro's, OTBioLab's
 _TIME_UNITS_TO_S = {"s": 1.0, "ms": 1e-3}
 _MISSING_AS_NAN = {token: "nan" for token in ("", "null", "na", "n/a", "nan", "none")}
 
@@ -253,7 +254,7 @@ def _read_mat(
             labels = labels[0]
     name = next((n for n in MAT_FS_VARIABLES if n in values), None)
     stored = None if name is None else np.asarray(values[name])
-    rate, source = _stored_fs(path, fs, stored, name or "fs", f"no {' or '.join(MAT_FS_VARIABLES)} variable")
+    rate, source = _stored_fs(path, fs, stored, name or "fs", f"no {', '.join(MAT_FS_VARIABLES)} variable")
     return emg, labels, rate, source
 
 
