@@ -268,3 +268,26 @@ def test_unsupported_suffix_and_missing_file_are_refused(tmp_path):
     junk.write_bytes(b"MATLAB")
     _assert_refused(junk, "not a MAT file", fs=100.0)
     _assert_refused(tmp_path / "absent.npy", "file not found", fs=100.0)
+
+
+def test_edf_signals_at_different_rates_and_corrupt_edf_bdf_wfdb_files_are_refused(tmp_path):
+    import edfio
+
+    edfio.Edf([edfio.EdfSignal(_emg(1000, 1)[:, 0].astype(np.float64), 1000, label="EMG"),
+               edfio.EdfSignal(_emg(500, 1)[:, 0].astype(np.float64), 500, label="ACC")]).write(tmp_path / "mixed.edf")  # fmt: skip
+    _assert_refused(tmp_path / "mixed.edf", "different sampling rates .*EMG 1000 Hz, ACC 500 Hz")
+    edfio.Edf([edfio.EdfSignal(_emg(2000, 1)[:, 0].astype(np.float64), 1000, label="EMG")]).write(tmp_path / "one.edf")
+    good = (tmp_path / "one.edf").read_bytes()
+    (tmp_path / "cut.edf").write_bytes(good[: len(good) // 2])
+    _assert_refused(tmp_path / "cut.edf", "truncated: .*header indicates 2 data records, but file contains 0")
+    (tmp_path / "junk.bdf").write_bytes(b"\xffBIOSEMI" + b"x" * 300)
+    _assert_refused(tmp_path / "junk.bdf", "cannot read as BDF")
+    (tmp_path / "rec.hea").write_text("rec 2 500 1000\nrec.dat 16 200 16 0 0 0 0 a\n")  # one signal line of two, no .dat
+    _assert_refused(tmp_path / "rec.hea", "cannot read the WFDB record")
+    import wfdb
+
+    wfdb.wrsamp("cut", fs=1000, units=["mV"], sig_name=["a"], p_signal=_emg(400, 1).astype(np.float64), fmt=["16"],
+                write_dir=str(tmp_path))  # fmt: skip
+    data = (tmp_path / "cut.dat").read_bytes()
+    (tmp_path / "cut.dat").write_bytes(data[: len(data) // 2])
+    _assert_refused(tmp_path / "cut.hea", "cannot read the WFDB record")

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -263,8 +264,14 @@ def _read_edf(path: Path, fs: float | None) -> tuple[np.ndarray, float, list[str
 
     bdf = path.suffix.lower() == ".bdf"
     try:
-        # Annotation signals (EDF+ "EDF Annotations") are not in `.signals`.
-        recording = edfio.read_bdf(path) if bdf else edfio.read_edf(path, lazy_load_data=False)
+        # Annotation signals (EDF+ "EDF Annotations") are not in `.signals`. edfio only warns
+        # about a cut file (and drops the partial record): here that is a truncated file.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            recording = edfio.read_bdf(path) if bdf else edfio.read_edf(path, lazy_load_data=False)
+        cut = [str(w.message) for w in caught if "data record" in str(w.message)]
+        if cut:
+            raise RawFileError(path, f"truncated: {' '.join(cut)} Re-export or re-copy it")
         if not recording.is_continuous:
             raise RawFileError(path, "a discontinuous EDF+D/BDF+D file: its data records do not follow each other")
         signals = list(recording.signals)
