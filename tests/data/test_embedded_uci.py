@@ -49,7 +49,8 @@ def test_prepare_gives_the_windows_of_the_original_files(real_uci, tmp_path):
     for subject in embedded.SUBJECTS:
         shutil.copytree(real_uci / CORPUS / f"{subject:02d}", original / CORPUS / f"{subject:02d}")
     ours = embedded.prepare(tmp_path / "embedded")
-    assert tinymyo(["prep", "uci_emg", "--manual_dir", str(original), "--data_dir", str(tmp_path / "theirs"), "--no-progress"]) == 0
+    args = ["prep", "uci_emg", "--manual_dir", str(original), "--data_dir", str(tmp_path / "theirs"), "--no-progress"]
+    assert tinymyo(args) == 0
     assert ours == tmp_path / "embedded" / "uci_emg" / "w1000" / "1.0.0"
     for split in ("train", "validation", "test"):
         mine, theirs = read_split("uci_emg", split, tmp_path / "embedded"), read_split("uci_emg", split, tmp_path / "theirs")
