@@ -108,6 +108,7 @@ def test_dropout_is_on_in_the_compared_gradients(whole_batch):
     assert relative_error(without_dropout, reference) > 0.05
 
 
+@pytest.mark.slow
 def test_two_device_data_parallel_gradient_equals_the_single_device_gradient(whole_batch, tmp_path):
     """A 2-device mesh (JAX CPU devices in a subprocess), whole batch and 2 micro-batches of 2."""
     env = dict(os.environ, JAX_PLATFORMS="cpu", JAX_NUM_CPU_DEVICES="2", PYTHONPATH=str(REPO))

@@ -10,13 +10,19 @@ identity (see baselines.py): with several channels of different content the best
 predict for a masked patch is what all channels share at that time, which is what a
 cross-channel baseline predicts too; one channel makes the test about the trained model alone.
 
-Measured when written (2026-12-02, 300 steps at batch 32, 2-core CPU, ~12 s of CPU per case),
+The step runs as 4 micro-batches of 8 (the accumulation path of the demo and `runlocal`; the
+numbers are the same to 4 digits with the whole batch at once).
+Measured when written (2026-12-02, 300 steps at batch 32, 2-core CPU, ~15 s of CPU per case),
 validation masked loss against the best baseline, `zero` 0.1403 (`neighbour_level` 0.1419,
 `neighbour_mean` 0.2108):
 - the trainer as it is: 0.0651, ratio 0.46 (criterion: <= 0.70);
 - update sign flipped (`optax.scale(-1)` after AdamW): 19.8, ratio 141;
 - loss weights swapped (masked x 0.1, visible x 1.0): 0.1158, ratio 0.83 (the visible
   reconstruction is learned, the masked one hardly).
+The same two defects written into train/step.py itself (negated updates; the loss expression
+with the weights exchanged) gave the same numbers in the un-injected case. With the
+`time_interp` and `channel_mean` baselines of the h-tokens branch: 0.2058 and 0.1403 (one
+channel: no other channel to average, so it predicts 0), ratio unchanged at 0.46.
 The two defect cases are run below and must miss the criterion.
 """
 
@@ -60,7 +66,7 @@ def _config():
     config.model.embed_dim, config.model.depth, config.model.num_heads = 32, 2, 2
     config.model.dropout = config.model.attention_dropout = config.model.drop_path = 0.0
     config.global_batch_size = BATCH
-    config.micro_batch_size = 0
+    config.micro_batch_size = 8  # the accumulation path the demo and runlocal take (4 micro-batches)
     config.total_steps = STEPS
     config.optimizer.lr = 2e-3
     config.optimizer.warmup_steps = 20
