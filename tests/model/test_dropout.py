@@ -30,6 +30,14 @@ def test_mask_is_a_function_of_key_and_shape_alone():
     assert bool(jnp.array_equal(a, b))
 
 
+def test_rows_key_each_slice_by_its_global_index():
+    """A micro-batch holding rows 1, 3, 5, 7 of a batch gets exactly those rows' masks."""
+    full = keep_mask(jax.random.key(7), (8, 5, 7), 0.3)
+    part = keep_mask(jax.random.key(7), (4, 5, 7), 0.3, rows=jnp.arange(1, 8, 2))
+    assert bool(jnp.array_equal(part, full[1::2]))
+    assert not bool(jnp.array_equal(part, full[:4]))
+
+
 def test_masks_of_different_keys_agree_only_by_chance():
     rate = 0.1
     a = np.asarray(keep_mask(jax.random.key(1), SHAPE, rate))

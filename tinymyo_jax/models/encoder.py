@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from tinymyo_jax.models.config import ModelConfig
-from tinymyo_jax.models.dropout import Dropout, keep_mask
+from tinymyo_jax.models.dropout import Dropout, keep_mask, rows_of
 from tinymyo_jax.models.rope import apply_rotary, rope_tables_for
 
 
@@ -99,7 +99,7 @@ def attend(q: jax.Array, k: jax.Array, v: jax.Array, key_mask: jax.Array | None,
     unnormalised = jnp.exp(logits - jax.lax.stop_gradient(logits.max(axis=-1, keepdims=True)))
     denominator = unnormalised.sum(axis=-1, keepdims=True)
     if dropout_rate > 0.0:
-        keep = keep_mask(rngs.dropout(), unnormalised.shape, dropout_rate)
+        keep = keep_mask(rngs.dropout(), unnormalised.shape, dropout_rate, rows_of(rngs))
         unnormalised = jnp.where(keep, unnormalised, 0.0)
         denominator = denominator * (1.0 - dropout_rate)
     out = (unnormalised.astype(v.dtype) @ v).astype(jnp.float32) / denominator

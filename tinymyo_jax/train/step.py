@@ -6,7 +6,8 @@ shard, donate and compile ahead of time.
 
 Randomness: the mask key and the dropout key are `fold_in(key(seed), step)`, split in two, so a
 step's masks and dropout depend only on the seed and the global step: resumed runs, and runs on
-other device or process counts, draw the same masks.
+other device or process counts, draw the same masks. Dropout masks are keyed per sample by its
+index in the global batch (not by micro-batch), so micro-batch sizes change nothing either.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import optax
 from flax import nnx
 
 from tinymyo_jax.models.config import ModelConfig
+from tinymyo_jax.models.dropout import DropoutStream
 from tinymyo_jax.models.objective import (
     combine_loss_terms,
     minmax_normalize,
@@ -70,6 +72,65 @@ def _split_micro(tree, micro_batches: int, sharding):
     return jax.tree.map(split, tree, is_leaf=lambda x: x is None)
 
 
+def make_gradient_fn(
+    graphdef: nnx.GraphDef,
+    model_config: ModelConfig,
+    config: ml_collections.ConfigDict,
+    micro_batch_sharding=None,
+) -> Callable[[Any, Batch, jax.Array], tuple[Any, dict[str, jax.Array]]]:
+    """The pure function (params, batch, step) -> (gradients, loss terms) of one global batch.
+
+    With `micro_batch_size` > 0 the batch runs as `global / micro` micro-batches in a scan and
+    the gradients are summed. Every micro-batch normalises its loss sums by the *global* element
+    counts and draws its dropout masks keyed by each sample's global batch index (a
+    `DropoutStream`), so the sum is the whole batch's gradient whatever the micro-batch size or
+    device count (tests/train/test_accumulation.py checks it to 1e-5).
+    """
+    compute_dtype = jnp.dtype(config.compute_dtype)
+    visible_weight = config.loss.visible_weight
+    micro = config.micro_batch_size or config.global_batch_size
+    if config.global_batch_size % micro:
+        raise ValueError(f"global_batch_size {config.global_batch_size} is not a multiple of micro_batch_size {micro}")
+    micro_batches = config.global_batch_size // micro
+
+    def gradients(params, batch: Batch, step: jax.Array):
+        mask_key, dropout_key = step_keys(config.seed, step)
+        x, channel_mask, token_mask, sample_mask = prepare_batch(batch, mask_key, model_config, config)
+        num_channels = x.shape[1]
+        # Global element counts: every micro-batch's sums are normalised by them, so the
+        # accumulated gradient is exactly the gradient of the whole batch's loss.
+        totals = reconstruction_loss_terms(jnp.zeros_like(x), x, sample_mask, channel_mask)
+        counts = {"masked_count": totals["masked_count"], "visible_count": totals["visible_count"]}
+
+        def loss_fn(params, inputs):
+            xb, tokens, samples, channels, rows = inputs
+            model = nnx.merge(graphdef, jax.tree.map(lambda p: p.astype(compute_dtype), params))
+            patches = model(xb.astype(compute_dtype), token_mask=tokens, channel_mask=channels,
+                            rngs=DropoutStream(dropout_key, rows))
+            terms = reconstruction_loss_terms(patches_to_signal(patches, num_channels), xb, samples, channels)
+            loss = combine_loss_terms({**terms, **counts}, visible_weight)["loss"]
+            return loss, terms
+
+        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+        inputs = (x, token_mask, sample_mask, channel_mask, jnp.arange(x.shape[0], dtype=jnp.uint32))
+        if micro_batches == 1:
+            (_, terms), grads = grad_fn(params, inputs)
+            return grads, terms
+        chunks = _split_micro(inputs, micro_batches, micro_batch_sharding)
+
+        def accumulate(carry, chunk_inputs):
+            grads_sum, terms_sum = carry
+            (_, terms), grads = grad_fn(params, chunk_inputs)
+            return (jax.tree.map(jnp.add, grads_sum, grads), jax.tree.map(jnp.add, terms_sum, terms)), None
+
+        zero_grads = jax.tree.map(jnp.zeros_like, params)
+        zero_terms = {k: jnp.zeros((), jnp.float32) for k in totals}
+        (grads, terms), _ = jax.lax.scan(accumulate, (zero_grads, zero_terms), chunks)
+        return grads, terms
+
+    return gradients
+
+
 def make_train_step(
     graphdef: nnx.GraphDef,
     model_config: ModelConfig,
@@ -78,49 +139,12 @@ def make_train_step(
     config: ml_collections.ConfigDict,
     micro_batch_sharding=None,
 ) -> Callable[[TrainState, Batch], tuple[TrainState, dict[str, jax.Array]]]:
-    """The un-jitted train step: forward, loss, backward (with accumulation), AdamW update."""
-    compute_dtype = jnp.dtype(config.compute_dtype)
+    """The un-jitted train step: `make_gradient_fn`'s gradients, then the AdamW update."""
+    gradients = make_gradient_fn(graphdef, model_config, config, micro_batch_sharding)
     visible_weight = config.loss.visible_weight
-    micro = config.micro_batch_size or config.global_batch_size
-    if config.global_batch_size % micro:
-        raise ValueError(f"global_batch_size {config.global_batch_size} is not a multiple of micro_batch_size {micro}")
-    micro_batches = config.global_batch_size // micro
 
     def train_step(state: TrainState, batch: Batch):
-        mask_key, dropout_key = step_keys(config.seed, state["step"])
-        x, channel_mask, token_mask, sample_mask = prepare_batch(batch, mask_key, model_config, config)
-        num_channels = x.shape[1]
-        # Global element counts: every micro-batch's sums are normalised by them, so the
-        # accumulated gradient is exactly the gradient of the whole batch's loss.
-        totals = reconstruction_loss_terms(jnp.zeros_like(x), x, sample_mask, channel_mask)
-        masked_total = jnp.maximum(totals["masked_count"], 1.0)
-        visible_total = jnp.maximum(totals["visible_count"], 1.0)
-
-        def loss_fn(params, inputs, key):
-            xb, tokens, samples, channels = inputs
-            model = nnx.merge(graphdef, jax.tree.map(lambda p: p.astype(compute_dtype), params))
-            patches = model(xb.astype(compute_dtype), token_mask=tokens, channel_mask=channels, rngs=nnx.Rngs(dropout=key))
-            terms = reconstruction_loss_terms(patches_to_signal(patches, num_channels), xb, samples, channels)
-            loss = terms["masked_sum"] / masked_total + visible_weight * terms["visible_sum"] / visible_total
-            return loss, terms
-
-        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-        inputs = (x, token_mask, sample_mask, channel_mask)
-        if micro_batches == 1:
-            (_, terms), grads = grad_fn(state["params"], inputs, dropout_key)
-        else:
-            chunks = _split_micro(inputs, micro_batches, micro_batch_sharding)
-
-            def accumulate(carry, chunk):
-                grads_sum, terms_sum = carry
-                index, chunk_inputs = chunk
-                (_, terms), grads = grad_fn(state["params"], chunk_inputs, jax.random.fold_in(dropout_key, index))
-                return (jax.tree.map(jnp.add, grads_sum, grads), jax.tree.map(jnp.add, terms_sum, terms)), None
-
-            zero_grads = jax.tree.map(jnp.zeros_like, state["params"])
-            zero_terms = {k: jnp.zeros((), jnp.float32) for k in totals}
-            (grads, terms), _ = jax.lax.scan(accumulate, (zero_grads, zero_terms), (jnp.arange(micro_batches), chunks))
-
+        grads, terms = gradients(state["params"], batch, state["step"])
         updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)
         metrics = combine_loss_terms(terms, visible_weight)
