@@ -48,9 +48,11 @@ def uninterrupted(downstream_data_dir, tmp_path_factory) -> tuple[Path, dict]:
 def test_a_finetune_writes_results_and_the_selected_model(uninterrupted):
     workdir, results = uninterrupted
     training = results["details"]["training"]
-    assert training["steps"] == 20 and training["steps_per_epoch"] == 10 and training["monitor"] == "loss"
-    assert [h["step"] for h in training["history"]] == [10, 20]
-    assert training["best_step"] in (10, 20)
+    assert training["steps"] == 20 and training["steps_per_epoch"] == 10 and training["monitor"] == "accuracy"
+    assert [h["step"] for h in training["history"]] == [0, 10, 20]  # the probe-initialised start is a candidate
+    assert training["best_step"] in (0, 10, 20)
+    # the head starts as the frozen encoder's linear probe: the same validation accuracy at step 0
+    assert training["history"][0]["accuracy"] == pytest.approx(results["baselines"]["probe"]["validation"]["accuracy"])
     assert {"accuracy", "balanced_accuracy", "macro_f1", "per_subject_accuracy", "confusion_matrix"} <= set(results["metrics"])
     assert set(results["baselines"]) == {"probe", "classic_lda"}  # init=random: the frozen probe is the random one
     assert (workdir / "plots" / "confusion_finetune.png").is_file() and (workdir / "report.md").is_file()
@@ -97,8 +99,8 @@ def test_regression_with_l1_on_standardised_doa_stops_early_and_stays_stopped(do
     config.baselines.frozen_probe = config.baselines.random_encoder = False
     results = finetune(config, tmp_path / "db8")
     training = results["details"]["training"]
-    assert training["stopped_early"] and training["steps"] == 10 and training["total_steps"] == 20
-    assert training["best_step"] == 5  # an equal loss is not an improvement
+    assert training["monitor"] == "mae" and training["stopped_early"] and training["total_steps"] == 20
+    assert training["steps"] == 5 and training["best_step"] == 0  # an equal MAE is not an improvement on the start
     assert len(training["target_mean"]) == 5 and min(training["target_std"]) > 0
     assert set(results["metrics"]["mae_per_target"]) == {f"doa_{i}" for i in range(1, 6)}
     assert np.isfinite(results["metrics"]["mae"]) and "classic_ridge" in results["baselines"]
@@ -107,5 +109,5 @@ def test_regression_with_l1_on_standardised_doa_stops_early_and_stays_stopped(do
     assert best.config.head == "regression" and best.config.reg_target_len == 1000
     # running it again trains no further: the stopped state is in the checkpoint
     again = finetune(config, tmp_path / "db8")
-    assert again["details"]["training"]["steps"] == 10 and again["details"]["training"]["start_step"] == 10
+    assert again["details"]["training"]["steps"] == 5 and again["details"]["training"]["start_step"] == 5
     assert again["metrics"] == results["metrics"]
