@@ -276,7 +276,7 @@ def export_function(constants: dict[str, Any], config: ModelConfig, spec: Export
         if spec.output == "tokens":
             return normed * jnp.asarray(constants["norm_scale"]) + jnp.asarray(constants["norm_bias"])
         if spec.output == "embedding":
-            pooled = jnp.mean(normed, axis=1)
+            pooled = numerics.mean_axis(normed, 1)
             return pooled * jnp.asarray(constants["norm_scale"]) + jnp.asarray(constants["norm_bias"])
         return _head(normed, constants["head"], config, channels, patches)
 
@@ -290,15 +290,15 @@ def _head(normed: jax.Array, head: dict, config: ModelConfig, channels: int, pat
     per_channel = normed.reshape(batch, channels, patches, dim)
     if config.head == "classification":
         if config.fusion == "concat":
-            features = jnp.mean(per_channel, axis=2).reshape(batch, channels * dim)  # channel-major
+            features = numerics.mean_axis(per_channel, 2).reshape(batch, channels * dim)  # channel-major
         else:
-            features = jnp.mean(normed, axis=1)
+            features = numerics.mean_axis(normed, 1)
         return features @ jnp.asarray(head["kernel"]) + jnp.asarray(head["bias"])
     # regression
     if config.fusion == "concat":
         fused = per_channel.transpose(0, 2, 1, 3).reshape(batch, patches, channels * dim)
     else:
-        fused = jnp.mean(per_channel, axis=1)
+        fused = numerics.mean_axis(per_channel, 1)
     x = fused @ jnp.asarray(head["w_in"]) + jnp.asarray(head["b_in"])
     x = x * jax.nn.sigmoid(x)
     padded = jnp.pad(x, ((0, 0), (1, 1), (0, 0)))
