@@ -1,4 +1,4 @@
-"""Shared test fixtures: where the golden reference files live."""
+"""Shared test fixtures: where the golden reference files and the real recordings live."""
 
 from __future__ import annotations
 
@@ -15,9 +15,24 @@ def golden_dir() -> Path:
     return Path(os.environ.get("TINYMYO_GOLDEN", REPO.parent / "shared" / "golden"))
 
 
+def real_dir() -> Path:
+    """../shared/real beside the checkout (CI lays shared/ there); override with TINYMYO_REAL."""
+    return Path(os.environ.get("TINYMYO_REAL", REPO.parent / "shared" / "real"))
+
+
 @pytest.fixture(scope="session")
 def golden() -> Path:
     path = golden_dir()
     if not (path / "pretraining.safetensors").is_file():
         pytest.fail(f"golden reference files not found at {path}; set TINYMYO_GOLDEN")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_uci() -> Path:
+    """The real UCI "EMG data for gestures" files (9 subjects, original layout): the folder
+    holding EMG_data_for_gestures-master/. Missing is a failure, not a skip."""
+    path = real_dir() / "uci_emg"
+    if not (path / "EMG_data_for_gestures-master").is_dir():
+        pytest.fail(f"real UCI EMG files not found at {path}/EMG_data_for_gestures-master; set TINYMYO_REAL")
     return path

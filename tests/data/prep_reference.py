@@ -91,3 +91,11 @@ def assert_emg_matches(stored: np.ndarray, expected: np.ndarray, channels: int) 
 def sliding_starts(num_samples: int, length: int, stride: int) -> list[int]:
     """Windows that fit: 0, S, 2S, ... while start + W <= T."""
     return list(range(0, num_samples - length + 1, stride))
+
+
+def uci_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A UCI text file as (time ms, emg [T, 8], class): the rows of exactly 10 fields after the
+    header, as datasets.md §7.2 defines them (plain numpy, not the reader)."""
+    rows = [line.split() for line in path.read_text().splitlines()[1:]]
+    table = np.array([r for r in rows if len(r) == 10], dtype=float)
+    return table[:, 0], table[:, 1:9], table[:, 9].astype(int)

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 
-from tests.data.prep_reference import assert_emg_matches, build, by_key, read_split, reference_preprocess, sliding_starts, window
+from tests.data.prep_reference import (
+    assert_emg_matches, build, by_key, read_split, reference_preprocess, sliding_starts, uci_rows, window,
+)  # fmt: skip
 from tinymyo_jax.data.synth import write_raw_corpus
-
-
-def _parse(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(time ms, emg [T, 8], class) from rows of exactly 10 fields after the header."""
-    rows = [line.split() for line in path.read_text().splitlines()[1:]]
-    table = np.array([r for r in rows if len(r) == 10], dtype=float)
-    return table[:, 0], table[:, 1:9], table[:, 9].astype(int)
 
 
 def test_windows_inside_class_runs_split_by_subject(tmp_path):
@@ -31,7 +25,7 @@ def test_windows_inside_class_runs_split_by_subject(tmp_path):
     class7 = 0
     for entry in report["files"]:
         path = base.parent / entry["file"]
-        time_ms, emg, classes = _parse(path)
+        time_ms, emg, classes = uci_rows(path)
         fs = 1000.0 / np.median(np.diff(time_ms))
         assert abs(fs - 1000.0) < 1e-6  # the synthetic files step by 1 ms, like the published ones
         z = reference_preprocess(emg, fs, (20.0, 90.0))

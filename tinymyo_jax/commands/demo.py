@@ -6,13 +6,16 @@ Stages (each prints what it did and the numbers that show it worked):
               load_torch_checkpoint; our outputs and losses against the reference's
   3. convert  reference safetensors -> orbax checkpoint (import-torch) -> reloaded, and back
               to safetensors: both round trips must be exact
-  4. synth    synthetic raw corpora in the published layouts (NinaPro DB6, emg2pose, NinaPro DB5)
-  5. prep     TinyMyo's protocol -> TFDS ArrayRecord shards, with per-file reports
+  4. synth    synthetic raw corpora in the published layouts (NinaPro DB6, emg2pose, NinaPro DB5),
+              which exercise the readers and the pretraining mechanics
+  5. prep     TinyMyo's protocol -> TFDS ArrayRecord shards, with per-file reports: the synthetic
+              corpora, and the real UCI gesture recordings embedded in the package (3 subjects,
+              one per split, CC BY 4.0; tinymyo_jax/data/embedded.py)
   6. pretrain the `smoke` config (configs/pretrain/smoke.py) on DB6 + emg2pose; its validation
               masked loss beside the no-model baselines
-  7. probe    linear probe of the pretrained encoder on the synthetic NinaPro DB5 gestures, beside a
-              random encoder and the classic RMS/MAV/WL/ZC/SSC + LDA pipeline
-  8. export   `tinymyo finetune` of the pretrained model into a gesture classifier (its test
+  7. probe    linear probe of the pretrained encoder on the real UCI gestures (held-out test
+              subject), beside a random encoder and the classic RMS/MAV/WL/ZC/SSC + LDA pipeline
+  8. export   `tinymyo finetune` of the pretrained model into a UCI gesture classifier (its test
               accuracy beside its encoder's linear probe and the classic pipeline), exported to
               int8 TFLite + TFLite Micro C sources, with its measured report and int8 agreement
 """
@@ -114,15 +117,17 @@ def stage_convert(asset_dir: Path, workdir: Path) -> None:
 
 
 PRETRAIN_CORPORA = ("ninapro_db6", "emg2pose")
-DOWNSTREAM_CORPUS = "ninapro_db5"
+READER_CORPORA = ("ninapro_db5",)  # synthesised and prepared to exercise their reader only
+DOWNSTREAM_CORPUS = "uci_emg"  # the real subjects embedded in the package (data/embedded.py)
 
 
 def stage_data(workdir: Path) -> Path:
     from tinymyo_jax.cli import main as tinymyo
+    from tinymyo_jax.data import embedded
 
     _banner("4. synthetic raw corpora (published file layouts)")
     raw, tfds_dir = workdir / "raw", workdir / "tfds"
-    corpora = (*PRETRAIN_CORPORA, DOWNSTREAM_CORPUS)
+    corpora = (*PRETRAIN_CORPORA, *READER_CORPORA)
     if tinymyo(["synth", *corpora, "--out", str(raw), "--seed", "0"]) != 0:
         raise UserError("tinymyo synth failed")
     _banner("5. preparation: TinyMyo protocol -> TFDS ArrayRecord shards")
@@ -130,6 +135,9 @@ def stage_data(workdir: Path) -> Path:
         if tinymyo(["prep", name, "--manual_dir", str(raw / name), "--data_dir", str(tfds_dir), "--overwrite",
                     "--no-progress"]) != 0:
             raise UserError(f"tinymyo prep {name} failed")
+    subjects = ", ".join(f"{s:02d}" for s in embedded.SUBJECTS)
+    print(f"\nreal UCI EMG gestures embedded in the package (subjects {subjects}; Lobov et al. 2018, CC BY 4.0):")
+    embedded.prepare(tfds_dir, raw_dir=raw / DOWNSTREAM_CORPUS, overwrite=True)
     return tfds_dir
 
 
@@ -161,7 +169,7 @@ def stage_probe(workdir: Path, tfds_dir: Path, pretrain_dir: Path) -> None:
     from tinymyo_jax.evaluate.probe import run_probe
     from tinymyo_jax.evaluate.report import format_table
 
-    _banner(f"7. linear probe on synthetic {DOWNSTREAM_CORPUS} gestures")
+    _banner("7. linear probe on real gestures (embedded UCI EMG, held-out test subject)")
     config = probe_config(DOWNSTREAM_CORPUS, "runlocal")
     config.init = str(pretrain_dir / "checkpoints")
     config.data.data_dir = str(tfds_dir)
@@ -176,11 +184,10 @@ def stage_export(workdir: Path, tfds_dir: Path, pretrain_dir: Path) -> None:
     from tinymyo_jax.evaluate.config import finetune_config
     from tinymyo_jax.evaluate.data import Splits
     from tinymyo_jax.evaluate.finetune import finetune
+    from tinymyo_jax.evaluate.report import format_table
     from tinymyo_jax.export.pipeline import export_for_demo, format_report
 
-    from tinymyo_jax.evaluate.report import format_table
-
-    _banner("8. fine-tuning (tinymyo finetune) and int8 export of the classifier (TFLite Micro)")
+    _banner("8. fine-tuning (tinymyo finetune) and int8 export of the classifier (TFLite Micro, embedded UCI gestures)")
     config = finetune_config(DOWNSTREAM_CORPUS, "runlocal")
     config.init = str(pretrain_dir / "checkpoints")
     config.data.data_dir = str(tfds_dir)

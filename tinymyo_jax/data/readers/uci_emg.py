@@ -30,6 +30,13 @@ Decisions:
   protocol choices too. A class outside 0..7 or a non-integer class raises.
 - NaN/Inf in emg or time follow the policy of every reader (`readers/checks.py`): up to 1 % of
   the rows are interpolated and counted, more is refused.
+
+Checked on the published files of 9 subjects (`../shared/real/uci_emg`, docs/data.md "What the
+real files show", tests/data/test_real_uci.py): header, names, the 1-ms time column, class 0 and
+the absent class 7 are as assumed above. What the description does not say: the values are
+8-bit device levels x 1e-5 held between the Myo's updates (~89 % of rows repeat the previous
+one), and 3-6 % of the time steps are gaps of 2-48 ms; both are left as they are (rows are
+taken as consecutive at 1 kHz; gaps are counted in `time_gaps`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,60 @@
+"""The UCI subjects embedded in the package (tinymyo_jax/data/embedded.py): lossless against the
+published files in ../shared/real/uci_emg, and prepared into exactly the windows that preparing
+those original files gives."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from tests.data.prep_reference import read_split
+from tinymyo_jax.cli import main as tinymyo
+from tinymyo_jax.data import embedded
+from tinymyo_jax.errors import UserError
+
+CORPUS = "EMG_data_for_gestures-master"
+
+
+def test_embedded_files_are_the_published_bytes_and_attributed(real_uci, tmp_path):
+    written = embedded.write_raw(tmp_path / "raw") / CORPUS
+    files = sorted(p.relative_to(written) for p in written.glob("*/*.txt"))
+    assert {int(f.parent.name) for f in files} == set(embedded.SUBJECTS) and len(files) == 2 * len(embedded.SUBJECTS)
+    for relative in files:
+        assert (written / relative).read_bytes() == (real_uci / CORPUS / relative).read_bytes(), relative
+    with np.load(embedded.asset_path()) as packed:  # int8 device levels: exactly value x 1e5
+        assert all(packed[k].dtype == np.int8 for k in packed.files if k.startswith("levels_"))
+    readme = (embedded.asset_path().parent / "README.md").read_text()
+    assert "CC BY 4.0" in readme and "Lobov" in readme and "10.24432/C5ZP5C" in readme
+
+
+def test_pack_refuses_a_value_that_is_not_a_device_level(real_uci, tmp_path):
+    root = tmp_path / "raw"
+    shutil.copytree(real_uci / CORPUS / "01", root / CORPUS / "01")
+    path = sorted((root / CORPUS / "01").glob("*.txt"))[0]
+    lines = path.read_text().splitlines(keepends=True)
+    fields = lines[5].split("\t")
+    fields[3] = "1.5e-05"  # half a level: an int8 store would change it
+    lines[5] = "\t".join(fields)
+    path.write_text("".join(lines))
+    with pytest.raises(UserError, match="not reproducible"):
+        embedded.pack(root, tmp_path / "subset.npz", subjects=(1,))
+
+
+def test_prepare_gives_the_windows_of_the_original_files(real_uci, tmp_path):
+    """`embedded.prepare` == `tinymyo prep uci_emg` on the same subjects' published files, record
+    for record, with one subject in each of train, validation and test."""
+    original = tmp_path / "original"
+    for subject in embedded.SUBJECTS:
+        shutil.copytree(real_uci / CORPUS / f"{subject:02d}", original / CORPUS / f"{subject:02d}")
+    ours = embedded.prepare(tmp_path / "embedded")
+    args = ["prep", "uci_emg", "--manual_dir", str(original), "--data_dir", str(tmp_path / "theirs"), "--no-progress"]
+    assert tinymyo(args) == 0
+    assert ours == tmp_path / "embedded" / "uci_emg" / "w1000" / "1.0.0"
+    for split in ("train", "validation", "test"):
+        mine, theirs = read_split("uci_emg", split, tmp_path / "embedded"), read_split("uci_emg", split, tmp_path / "theirs")
+        assert len(np.unique(mine["subject"])) == 1 and len(mine["label"]) > 30, split
+        assert mine.keys() == theirs.keys()
+        for key in mine:
+            np.testing.assert_array_equal(mine[key], theirs[key], err_msg=f"{split}/{key}")
