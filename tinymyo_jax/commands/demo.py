@@ -206,7 +206,7 @@ def stage_export(workdir: Path, tfds_dir: Path, pretrain_dir: Path) -> None:
     test = splits.read("test", splits.indices["test"])
     report = export_for_demo(
         finetune_dir / "best", workdir / "export", np.asarray(train["emg"], np.float32), labels=train["label"],
-        evaluation_windows=np.asarray(test["emg"], np.float32), evaluation_labels=test["label"],
+        evaluation_windows=np.asarray(test["emg"], np.float32), evaluation_labels=test["label"], int16x8=True,
     )
     print("\n" + format_report(report))
     quality = report["quality"]
@@ -215,6 +215,10 @@ def stage_export(workdir: Path, tfds_dir: Path, pretrain_dir: Path) -> None:
           f"(float {quality['float']['task']['accuracy']:.1%}); int8 and float agree on {agreement:.1%} of "
           f"{quality['int8_tflm']['windows']} held-out test windows; {report['int8']['bytes']:,} bytes of flash, "
           f"{report['int8']['tflm_arena']['total']:,} bytes of arena")
+    mixed = quality["int16x8_tflm"]
+    print(f"  16x8 (int16 activations): test accuracy {mixed['task']['accuracy']:.1%}, agreement with float "
+          f"{mixed['vs_float']['top1_agreement']:.1%}; {report['int16x8']['bytes']:,} bytes, "
+          f"{report['int16x8']['tflm_arena']['total']:,} bytes of arena")
     print(f"  files: {workdir / 'export'} (model_int8.tflite, model_data.h/.cc, op_resolver.h, report.json)")
 
 
