@@ -24,7 +24,9 @@ function of one input (B, C, T) -> output that computes what `reference_function
 - GELU in the form `spec.gelu` names (numerics.GELU_FORMS: "erf_as" for float, "tanh" for
   int8), means as constant matrix products (numerics.normalize); with
   `spec.rescale_first_norm` (int8) the first LayerNorm is recomputed from per-token rescaled
-  patches (numerics.normalize_rescaled), which int8 needs and float does not.
+  patches (numerics.normalize_rescaled), which int8 needs and float does not, and every other
+  LayerNorm in stages (numerics.normalize_staged, floors from the calibration windows), so each
+  RSQRT sees a narrow range; pooling over time patches is a constant 1/n product (no SUM).
 
 Outputs (`ExportSpec.output`): "head" (classification logits (B, K), regression (B, L, K),
 reconstruction (B, C·P, patch)), "embedding" (B, D): the mean of the latent tokens after the final
