@@ -211,12 +211,12 @@ def stage_export(workdir: Path, tfds_dir: Path, pretrain_dir: Path) -> None:
     print("\n" + format_report(report))
     quality = report["quality"]
     agreement = quality["int8_tflm"]["vs_float"]["top1_agreement"]
-    print(f"\nthe deployable model: int8 (TFLite Micro) test accuracy {quality['int8_tflm']['task']['accuracy']:.1%} "
+    print(f"\nfull int8 (TFLite Micro): test accuracy {quality['int8_tflm']['task']['accuracy']:.1%} "
           f"(float {quality['float']['task']['accuracy']:.1%}); int8 and float agree on {agreement:.1%} of "
           f"{quality['int8_tflm']['windows']} held-out test windows; {report['int8']['bytes']:,} bytes of flash, "
           f"{report['int8']['tflm_arena']['total']:,} bytes of arena")
     mixed = quality["int16x8_tflm"]
-    print(f"  16x8 (int16 activations): test accuracy {mixed['task']['accuracy']:.1%}, agreement with float "
+    print(f"16x8 (int16 activations, int8 weights; model_int16x8.tflite): test accuracy {mixed['task']['accuracy']:.1%}, agreement with float "
           f"{mixed['vs_float']['top1_agreement']:.1%}; {report['int16x8']['bytes']:,} bytes, "
           f"{report['int16x8']['tflm_arena']['total']:,} bytes of arena")
     print(f"  files: {workdir / 'export'} (model_int8.tflite, model_data.h/.cc, op_resolver.h, report.json)")
