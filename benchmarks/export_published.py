@@ -3,13 +3,13 @@ print what a microcontroller needs: flash, arena, ops, host latency, int8 qualit
 
     .venv/bin/python benchmarks/export_published.py                 # both shapes
     .venv/bin/python benchmarks/export_published.py --shapes db5 --eval-windows 64
-    .venv/bin/python benchmarks/export_published.py --shapes db5 --train-steps 150 --classes 6
+    .venv/bin/python benchmarks/export_published.py --shapes epn --checkpoint runs/finetune_epn/best
 
 Shapes: db5 = 16 channels x 200 samples (NinaPro DB5, 53 classes), epn = 8 x 1000 (EPN-612,
 6 classes). Weights are freshly initialised (no published fine-tuned weights ship with the
-package; arena and flash do not depend on the values) or, with --train-steps, trained that many
-AdamW steps on synthetic gesture windows first, so that int8-vs-float agreement means something
-(random logits sit within int8 noise of each other). The classification head concatenates
+package; arena and flash do not depend on the values) or, with --checkpoint, a model made by
+`tinymyo finetune` (its WORKDIR/best, the one training loop for classifiers), so that
+int8-vs-float agreement means something (random logits sit within int8 noise of each other). The classification head concatenates
 channels; calibration / evaluation windows are synthetic gesture windows. Each export goes
 through an orbax checkpoint and `export_checkpoint`, as `tinymyo export` does. Writes
 <out>/<shape>/ (the export) and <out>/summary.json; docs/export.md quotes the numbers.
@@ -34,13 +34,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/export_published"))
     parser.add_argument("--calibration-windows", type=int, default=200)
     parser.add_argument("--eval-windows", type=int, default=64)
-    parser.add_argument("--train-steps", type=int, default=0, help="train on synthetic windows first (batch 16, AdamW 5e-4)")
+    parser.add_argument("--checkpoint", type=Path, help="export this `tinymyo finetune` model (WORKDIR/best) instead of random weights (one shape)")
     parser.add_argument("--classes", type=int, help="override the number of classes (synthetic gestures)")
     args = parser.parse_args()
 
     from tinymyo_jax.export.pipeline import export_checkpoint, format_report
-    from tinymyo_jax.export.windows import synthetic_windows, train_classifier
-    from tinymyo_jax.models.checkpoint import save_model_checkpoint
+    from tinymyo_jax.export.windows import synthetic_windows
+    from tinymyo_jax.models.checkpoint import load_model_checkpoint, save_model_checkpoint
     from tinymyo_jax.models.config import preset
     from tinymyo_jax.models.tinymyo import build_model
 
@@ -51,9 +51,9 @@ def main() -> None:
         classes = args.classes or shape["classes"]
         config = preset("tinymyo", head="classification", num_outputs=classes, num_channels=channels, fusion="concat")
         model = build_model(config, seed=0)
-        if args.train_steps:
-            train_classifier(model, synthetic_windows(1024, channels, samples, num_classes=classes, seed=5),
-                             args.train_steps, learning_rate=5e-4, batch_size=16, log_every=25)
+        if args.checkpoint:
+            model = load_model_checkpoint(args.checkpoint)
+            config, classes = model.config, model.config.num_outputs
         checkpoint = save_model_checkpoint(args.out / name / "checkpoint", model).parent
         calibration = synthetic_windows(args.calibration_windows, channels, samples, num_classes=classes, seed=0)
         evaluation = synthetic_windows(args.eval_windows, channels, samples, num_classes=classes, seed=1)
@@ -68,7 +68,7 @@ def main() -> None:
         summary[name] = {
             "input": [channels, samples],
             "classes": classes,
-            "train_steps": args.train_steps,
+            "checkpoint": str(args.checkpoint) if args.checkpoint else None,
             "tokens": channels * samples // config.patch_size,
             "parameters": report["model"]["parameters"],
             "int8_flash_bytes": q["bytes"],

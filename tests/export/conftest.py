@@ -1,57 +1,70 @@
-"""Shared fixtures for the export tests: a small classifier trained on separable synthetic
-gesture windows, and its int8 export made through the `tinymyo export` command line."""
+"""Shared fixtures for the export tests: a classifier made by `tinymyo finetune` on the real UCI
+gestures embedded in the package (the one training loop for classifiers), and its int8 export
+made through the `tinymyo export` command line."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-CHANNELS, SAMPLES, CLASSES = 8, 200, 6
-TRAIN_STEPS = 200
-
-
-def train_small_classifier(directory: Path) -> Path:
-    """Train a 2-block, dim-64 TinyMyo classifier (time_channel RoPE) on synthetic gesture windows
-    (8 x 200, 6 classes; ~1 min on two CPU cores) and save it as an orbax checkpoint."""
-    from tinymyo_jax.export.windows import synthetic_windows, train_classifier
-    from tinymyo_jax.models.checkpoint import save_model_checkpoint
-    from tinymyo_jax.models.config import preset
-    from tinymyo_jax.models.tinymyo import build_model
-
-    train = synthetic_windows(768, CHANNELS, SAMPLES, num_classes=CLASSES, seed=0)
-    config = preset(
-        "tinymyo", depth=2, embed_dim=64, num_heads=2, head="classification", num_outputs=CLASSES,
-        num_channels=CHANNELS, fusion="concat", dropout=0.0, attention_dropout=0.0, drop_path=0.0,
-        rope="time_channel",  # the end-to-end export covers the channel-aware RoPE (its tables vary
-                              # by channel as well as time); "time" is covered by the other exports
-    )  # fmt: skip
-    model = build_model(config, seed=0)
-    loss = train_classifier(model, train, TRAIN_STEPS, learning_rate=1e-3, batch_size=32)
-    assert float(loss) < 0.2, f"the test classifier did not train (loss {float(loss):.3f})"
-    return save_model_checkpoint(directory, model).parent
+CHANNELS, SAMPLES, CLASSES = 8, 1000, 6  # UCI's protocol: 8 Myo channels x 1000 samples, 6 gestures
+UCI = "uci_emg/w1000"
 
 
 @pytest.fixture(scope="session")
-def trained_classifier(tmp_path_factory) -> Path:
-    return train_small_classifier(tmp_path_factory.mktemp("classifier") / "checkpoint")
+def gesture_data_dir(tmp_path_factory) -> Path:
+    """The embedded UCI subjects prepared by `tinymyo prep uci_emg` (49 / 43 / 39 windows,
+    one subject per split)."""
+    from tinymyo_jax.data import embedded
+
+    data_dir = tmp_path_factory.mktemp("gestures") / "tfds"
+    embedded.prepare(data_dir)
+    return data_dir
+
+
+def held_out_windows(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The validation and test windows (never trained on, never calibrated on): emg (n, C, T), labels (n,)."""
+    from tinymyo_jax.export.windows import load_windows
+
+    parts = [load_windows(f"{UCI}/{split}", channels=CHANNELS, samples=SAMPLES, count=0, data_dir=data_dir)
+             for split in ("validation", "test")]  # fmt: skip
+    return np.concatenate([p.emg for p in parts]), np.concatenate([p.labels for p in parts])
 
 
 @pytest.fixture(scope="session")
-def int8_export(trained_classifier, tmp_path_factory) -> tuple[Path, dict]:
-    """`tinymyo export --int8 --calibration synthetic` of the trained classifier: (out, report).
+def trained_classifier(gesture_data_dir, tmp_path_factory) -> Path:
+    """`tinymyo finetune configs/finetune/uci_emg.py:tiny` from a random time_channel-RoPE encoder
+    (2 blocks, dim 32; its head starts as that encoder's linear probe); returns its selected model (WORKDIR/best)."""
+    from tinymyo_jax.cli import main
 
-    Calibration: 200 synthetic windows (seed 0, the training distribution); evaluation: 300
-    held-out synthetic windows (seed 1, never trained on).
-    """
+    workdir = tmp_path_factory.mktemp("finetune") / "uci_emg"
+    code = main([
+        "finetune", "--config", str(Path(__file__).resolve().parents[2] / "configs/finetune/uci_emg.py:tiny"),
+        "--workdir", str(workdir), f"--config.data.data_dir={gesture_data_dir}",
+        "--config.baselines.random_encoder=False", "--config.baselines.classic=False",
+        # the end-to-end export covers the channel-aware RoPE (its tables vary by channel as well
+        # as time); "time" is covered by the CLI and dataset exports
+        "--config.model.rope=time_channel",
+    ])  # fmt: skip
+    assert code == 0
+    results = json.loads((workdir / "results.json").read_text())
+    assert results["metrics"]["accuracy"] >= 0.5, f"the fine-tuned test classifier is near chance: {results['metrics']}"
+    return workdir / "best"
+
+
+@pytest.fixture(scope="session")
+def int8_export(trained_classifier, gesture_data_dir, tmp_path_factory) -> tuple[Path, dict]:
+    """`tinymyo export --int8 --int16x8 --calibration uci_emg/w1000/train` of the fine-tuned
+    classifier: (out, report). Calibration: the training windows; evaluation: the test split."""
     from tinymyo_jax.cli import main
 
     out = tmp_path_factory.mktemp("export") / "int8"
     code = main([
-        "export", "--checkpoint", str(trained_classifier), "--out", str(out), "--int8",
-        "--channels", str(CHANNELS), "--samples", str(SAMPLES),
-        "--calibration", "synthetic", "--calibration-windows", "200", "--eval-windows", "300",
+        "export", "--checkpoint", str(trained_classifier), "--out", str(out), "--int8", "--int16x8", "--data-dir", str(gesture_data_dir),
+        "--calibration", f"{UCI}/train", "--calibration-windows", "300", "--eval", f"{UCI}/test", "--eval-windows", "0",
     ])  # fmt: skip
     assert code == 0
     return out, json.loads((out / "report.json").read_text())

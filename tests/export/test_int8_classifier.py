@@ -1,5 +1,6 @@
-"""End to end: a trained classifier exported by `tinymyo export --int8`, checked independently
-of the export's own report (interpreters run in child processes)."""
+"""End to end: a classifier made by `tinymyo finetune` (real UCI gestures) exported by
+`tinymyo export --int8`, checked independently of the export's own report (interpreters run in
+child processes)."""
 
 from __future__ import annotations
 
@@ -12,18 +13,19 @@ import pytest
 from tinymyo_jax.export.c_source import RESOLVER_METHODS
 from tinymyo_jax.export.interpreters import InterpreterCrash, dequantize_output, quantize_input, run_model
 from tinymyo_jax.export.tflite_file import check_integer_only, read_tflite
-from tinymyo_jax.export.windows import synthetic_windows
+from tinymyo_jax.export.windows import Windows, load_windows
 from tinymyo_jax.models.checkpoint import load_model_checkpoint
 
-from .conftest import CHANNELS, CLASSES, SAMPLES
+from .conftest import CHANNELS, SAMPLES, UCI, held_out_windows
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def held_out():
-    """Synthetic windows from a seed neither training (0) nor the export's evaluation (1) used."""
-    return synthetic_windows(300, CHANNELS, SAMPLES, num_classes=CLASSES, seed=2)
+def held_out(gesture_data_dir) -> Windows:
+    """The validation and test subjects' windows: never trained on, never calibrated on."""
+    emg, labels = held_out_windows(gesture_data_dir)
+    return Windows(emg, labels, None, "UCI validation + test subjects")
 
 
 def test_float_export_matches_jax_within_1e_4(int8_export, trained_classifier, held_out):
@@ -41,17 +43,28 @@ def test_int8_model_is_integer_only_with_int8_input_and_output(int8_export):
     assert not summary.float_tensors() and report["int8"]["integer_only"]
 
 
-def test_int8_in_tflm_agrees_with_jax_top1_on_held_out_windows(int8_export, trained_classifier, held_out):
+def _tflm_top1(path, windows: np.ndarray) -> np.ndarray:
+    summary = read_tflite(path.read_bytes())
+    raw, _ = run_model(path, quantize_input(windows[:, None], summary.io(0)), engine="tflm")
+    return dequantize_output(raw[:, 0], summary.io(0, output=True)).argmax(-1)
+
+
+def test_quantised_models_in_tflm_keep_the_decisions_on_held_out_windows(int8_export, trained_classifier, held_out):
+    """16x8 (int16 activations, int8 weights): >= 99% top-1 agreement with the training model
+    and accuracy within one point. Full int8: >= 90% (measured 2026-12-02 on this classifier:
+    16x8 100% of 39 test windows, full int8 94.9%; at 400 tokens int8 SOFTMAX's fixed output step
+    and the residual stream's quiet tokens are where int8 still loses, docs/export.md)."""
     out, _ = int8_export
     model = load_model_checkpoint(trained_classifier)
     reference = np.asarray(model(jnp.asarray(held_out.emg))).argmax(-1)
-    summary = read_tflite((out / "model_int8.tflite").read_bytes())
-    raw, _ = run_model(out / "model_int8.tflite", quantize_input(held_out.emg[:, None], summary.io(0)), engine="tflm")
-    int8 = dequantize_output(raw[:, 0], summary.io(0, output=True)).argmax(-1)
-    agreement = float(np.mean(int8 == reference))
-    assert agreement >= 0.99, f"int8 (TFLM) vs JAX top-1 agreement {agreement:.4f}"
-    # and it is a working classifier, not a constant that happens to agree
-    assert np.mean(int8 == held_out.labels) > 0.9
+    accuracy = np.mean(reference == held_out.labels)
+    assert accuracy >= 0.5  # a working classifier (3x chance), not a constant that happens to agree
+    mixed = _tflm_top1(out / "model_int16x8.tflite", held_out.emg)
+    agreement = float(np.mean(mixed == reference))
+    assert agreement >= 0.99, f"16x8 (TFLM) vs JAX top-1 agreement {agreement:.4f}"
+    assert abs(np.mean(mixed == held_out.labels) - accuracy) <= 0.01
+    int8 = _tflm_top1(out / "model_int8.tflite", held_out.emg)
+    assert np.mean(int8 == reference) >= 0.9, f"int8 (TFLM) vs JAX top-1 agreement {np.mean(int8 == reference):.4f}"
 
 
 def test_tflm_runs_in_the_measured_arena_and_not_in_much_less(int8_export):
@@ -82,23 +95,26 @@ def test_report_carries_every_measurement(int8_export):
     assert flt["vs_jax"]["max_abs_error"] <= 1e-4
     for engine in ("litert", "tflm"):
         assert int8["latency_ms"][engine]["median"] > 0 and flt["latency_ms"][engine]["median"] > 0
-    assert quality["int8_tflm"]["vs_float"]["top1_agreement"] >= 0.99
-    assert quality["int8_tflm"]["task"]["accuracy"] > 0.9
+    assert quality["int8_tflm"]["vs_float"]["top1_agreement"] >= 0.9
+    assert quality["int8_tflm"]["task"]["accuracy"] >= 0.5
+    assert report["int16x8"]["bytes"] > 0 and report["int16x8"]["tflm_arena"]["total"] > 0
+    assert quality["int16x8_tflm"]["vs_float"]["top1_agreement"] >= 0.99
     assert report["export_form"]["int8"]["deviation_from_training_model"]["max_abs_error"] < 5e-3
     layers = int8["layers"]["all"]
     assert layers and all(np.isfinite(row["relative_rms_error"]) for row in layers)
     assert report["c_sources"]["arena_bytes_to_reserve"] >= int8["tflm_arena"]["total"]
 
 
-def test_export_for_demo_returns_the_report(trained_classifier, tmp_path):
+def test_export_for_demo_returns_the_report(trained_classifier, gesture_data_dir, tmp_path):
     from tinymyo_jax.export.pipeline import export_for_demo, format_report
 
-    windows = synthetic_windows(160, CHANNELS, SAMPLES, num_classes=CLASSES, seed=4)
-    padded = np.concatenate([windows.emg, np.zeros((160, 16 - CHANNELS, SAMPLES), np.float32)], axis=1)  # as records store them
-    report = export_for_demo(trained_classifier, tmp_path / "demo", padded, labels=windows.labels, log=lambda _: None)
+    # the training windows as records store them: 8 real channels, then 8 zero rows
+    windows = load_windows(f"{UCI}/train", channels=16, samples=SAMPLES, count=0, data_dir=gesture_data_dir)
+    assert windows.emg.shape[1] == 16 and not windows.emg[:, CHANNELS:].any()
+    report = export_for_demo(trained_classifier, tmp_path / "demo", windows.emg, labels=windows.labels, log=lambda _: None)
     assert report["model"]["input_shape"] == [1, CHANNELS, SAMPLES]  # the zero padding is not exported
     assert report["int8"]["integer_only"] and (tmp_path / "demo" / "model_data.cc").is_file()
-    assert report["int8"]["calibration"]["windows"] == 120
-    assert report["quality"]["int8_tflm"]["windows"] == 40
-    assert report["quality"]["int8_tflm"]["task"]["accuracy"] > 0.8
+    held_out = len(windows) - len(windows) * 3 // 4
+    assert report["int8"]["calibration"]["windows"] == len(windows) - held_out
+    assert report["quality"]["int8_tflm"]["windows"] == held_out
     assert "int8:" in format_report(report)

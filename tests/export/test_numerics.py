@@ -71,6 +71,19 @@ def test_rescaled_first_norm_equals_layer_norm_for_tokens_of_any_scale():
     np.testing.assert_allclose(np.asarray(ours), _layer_norm(patches @ kernel + bias, 1e-5), atol=2e-5)
 
 
+def test_staged_norm_equals_layer_norm_and_narrows_every_rsqrt_input():
+    rng = np.random.default_rng(3)
+    # Centred residual-stream tokens whose scale spans four orders of magnitude.
+    tokens = rng.standard_normal((2, 12, 16)) * np.logspace(-3, 1, 12)[None, :, None]
+    tokens -= tokens.mean(axis=-1, keepdims=True)
+    floors = numerics.variance_floors(np.mean(tokens**2, axis=-1))
+    ours = numerics.normalize_staged(jnp.asarray(tokens, jnp.float32), 1e-5, floors)
+    np.testing.assert_allclose(np.asarray(ours), _layer_norm(tokens, 1e-5), atol=2e-5)
+    # the first stage's floor bounds its RSQRT output to a range 1/sqrt(floor) wide, not 1/sqrt(eps)
+    variance = np.mean(tokens**2, axis=-1)
+    assert 1 / np.sqrt(floors[0]) < 1 / np.sqrt(variance.min() + 1e-5) / 10
+
+
 @pytest.mark.parametrize("size, length", [(10, 500), (50, 500), (7, 7), (12, 5)])
 def test_resize_matrix_matches_the_heads_linear_resize(size, length):
     x = np.random.default_rng(3).standard_normal((2, size, 3)).astype(np.float32)

@@ -15,8 +15,9 @@ Stages (each prints what it did and the numbers that show it worked):
               masked loss beside the no-model baselines
   7. probe    linear probe of the pretrained encoder on the real UCI gestures (held-out test
               subject), beside a random encoder and the classic RMS/MAV/WL/ZC/SSC + LDA pipeline
-  8. export   a short fine-tune of the pretrained model into a UCI gesture classifier, exported to
-              int8 TFLite + TFLite Micro C sources, with its measured report
+  8. export   `tinymyo finetune` of the pretrained model into a UCI gesture classifier (its test
+              accuracy beside its encoder's linear probe and the classic pipeline), exported to
+              int8 TFLite + TFLite Micro C sources, with its measured report and int8 agreement
 """
 
 from __future__ import annotations
@@ -185,25 +186,41 @@ def stage_export(workdir: Path, tfds_dir: Path, pretrain_dir: Path) -> None:
     from tinymyo_jax.evaluate.config import finetune_config
     from tinymyo_jax.evaluate.data import Splits
     from tinymyo_jax.evaluate.finetune import finetune
+    from tinymyo_jax.evaluate.report import format_table
     from tinymyo_jax.export.pipeline import export_for_demo, format_report
 
-    _banner("8. int8 export of the demo classifier (TFLite Micro, embedded UCI gestures)")
+    _banner("8. fine-tuning (tinymyo finetune) and int8 export of the classifier (TFLite Micro, embedded UCI gestures)")
     config = finetune_config(DOWNSTREAM_CORPUS, "runlocal")
     config.init = str(pretrain_dir / "checkpoints")
     config.data.data_dir = str(tfds_dir)
+    config.baselines.random_encoder = False  # stage 7 showed it
     finetune_dir = workdir / "finetune"
     import shutil
 
     shutil.rmtree(finetune_dir, ignore_errors=True)
-    finetune(config, finetune_dir)
+    results = finetune(config, finetune_dir)
+    training = results["details"]["training"]
+    print(f"\nfine-tuned from the stage-6 encoder, head started as its linear probe; best validation step "
+          f"{training['best_step']} of {training['steps']}; test windows {results['data']['split_sizes']['test']}:")
+    print(format_table(results))
     splits = Splits(config)
     train = splits.read("train", splits.indices["train"])
     test = splits.read("test", splits.indices["test"])
     report = export_for_demo(
         finetune_dir / "best", workdir / "export", np.asarray(train["emg"], np.float32), labels=train["label"],
-        evaluation_windows=np.asarray(test["emg"], np.float32), evaluation_labels=test["label"],
+        evaluation_windows=np.asarray(test["emg"], np.float32), evaluation_labels=test["label"], int16x8=True,
     )
     print("\n" + format_report(report))
+    quality = report["quality"]
+    agreement = quality["int8_tflm"]["vs_float"]["top1_agreement"]
+    print(f"\nfull int8 (TFLite Micro): test accuracy {quality['int8_tflm']['task']['accuracy']:.1%} "
+          f"(float {quality['float']['task']['accuracy']:.1%}); int8 and float agree on {agreement:.1%} of "
+          f"{quality['int8_tflm']['windows']} held-out test windows; {report['int8']['bytes']:,} bytes of flash, "
+          f"{report['int8']['tflm_arena']['total']:,} bytes of arena")
+    mixed = quality["int16x8_tflm"]
+    print(f"16x8 (int16 activations, int8 weights; model_int16x8.tflite): test accuracy {mixed['task']['accuracy']:.1%}, agreement with float "
+          f"{mixed['vs_float']['top1_agreement']:.1%}; {report['int16x8']['bytes']:,} bytes, "
+          f"{report['int16x8']['tflm_arena']['total']:,} bytes of arena")
     print(f"  files: {workdir / 'export'} (model_int8.tflite, model_data.h/.cc, op_resolver.h, report.json)")
 
 

@@ -33,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=int, help="samples per window T, a multiple of the patch size (default: from the calibration data, else 1000)")
     parser.add_argument("--output", choices=["head", "embedding", "tokens"], help="what the model outputs (default: the head, or the pooled embedding for head 'none')")
     parser.add_argument("--int8", action="store_true", help="also export the full-integer int8 model (needs --calibration); the C sources are then int8")
+    parser.add_argument("--int16x8", action="store_true", help="with --int8, also export and measure the 16x8 model (int8 weights, int16 activations): model_int16x8.tflite")
     parser.add_argument("--calibration", help="calibration windows: <tfds dataset>/<split> or 'synthetic'")
     parser.add_argument("--calibration-windows", type=int, default=300, help="calibration windows to use (default 300)")
     parser.add_argument("--eval", dest="evaluation", help="held-out windows for every comparison (default: the calibration dataset's test split, else synthetic)")
@@ -88,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
     from tinymyo_jax.export.windows import load_windows
     from tinymyo_jax.models.checkpoint import load_model_checkpoint
 
+    if args.int16x8 and not args.int8:
+        raise UserError("--int16x8 is measured beside the int8 model: add --int8 (and --calibration)")
     if args.int8 and not args.calibration:
         raise UserError("--int8 needs --calibration <tfds dataset>/<split> (or 'synthetic' to try the tool)")
     if args.calibration_windows < 1 or args.eval_windows < 0 or (args.tflm_windows is not None and args.tflm_windows < 1):
@@ -107,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = export_model(
             model, args.out, channels=channels, samples=samples, output=args.output, int8=args.int8,
-            calibration=calibration, evaluation=evaluation, tflm_windows=args.tflm_windows,
+            calibration=calibration, evaluation=evaluation, tflm_windows=args.tflm_windows, int16x8=args.int16x8,
             log=lambda line: print(line, flush=True),
         )  # fmt: skip
     except InterpreterCrash as err:

@@ -158,6 +158,9 @@ def finetune_config(name: str, arg: str | None = None) -> ml_collections.ConfigD
     config.finetune.epochs = 50
     config.finetune.batch_size = 32
     config.finetune.eval_every_epochs = 1
+    # "probe": the head starts as the frozen encoder's linear probe (fitted first, standardisation
+    # folded in; classification only), "random": a fresh head (TinyMyo's recipe). docs/evaluate.md.
+    config.finetune.head_init = "probe"
     config.baselines.frozen_probe = True  # the linear probe of the same (frozen) encoder
 
     config.optimizer = ml_collections.ConfigDict()
@@ -180,7 +183,9 @@ def finetune_config(name: str, arg: str | None = None) -> ml_collections.ConfigD
     config.loss.standardize_targets = True
 
     config.early_stopping = ml_collections.ConfigDict()
-    config.early_stopping.metric = "loss"  # validation loss (min), as the reference's callback
+    # The benchmark's selection metric (accuracy; DB8: MAE), the one the probe's L2 is chosen on.
+    # (The reference stops on the validation loss; measured in docs/evaluate.md.)
+    config.early_stopping.metric = config.probe.selection_metric
     config.early_stopping.patience = 7  # evaluations without improvement before stopping
 
     config.checkpoint = ml_collections.ConfigDict()

@@ -79,6 +79,24 @@ def build_model(config: ml_collections.ConfigDict, info: DatasetInfo) -> tuple[T
     return model, initial, encoder
 
 
+def probe_head(params: dict, readout: dict) -> dict:
+    """`params` with the classification head set to the linear probe's read-out.
+
+    The probe standardises the features the head sees (the same fusion and mean pooling), so
+    ((f − mean) / std) @ w + b = f @ (w / std) + (b − (mean / std) @ w): one linear layer.
+    """
+    std = np.asarray(readout["std"], np.float64)
+    kernel = np.asarray(readout["w"], np.float64) / std[:, None]
+    bias = np.asarray(readout["b"], np.float64) - (np.asarray(readout["mean"], np.float64) / std) @ np.asarray(readout["w"], np.float64)
+    classifier = params["head"]["classifier"]
+    if classifier["kernel"].shape != kernel.shape:
+        raise UserError(f"the probe's read-out is {kernel.shape}, the head {classifier['kernel'].shape}: "
+                        "features.pooling must be mean and features.segments 1 for finetune.head_init=probe")
+    params = dict(params, head={**params["head"], "classifier": {
+        "kernel": jnp.asarray(kernel, classifier["kernel"].dtype), "bias": jnp.asarray(bias, classifier["bias"].dtype)}})
+    return params
+
+
 # ----------------------------------------------------------------------------- optimizer
 
 
@@ -331,6 +349,12 @@ def finetune(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
                                         async_save=config.checkpoint.async_save)  # fmt: skip
     abstract_state = jax.eval_shape(lambda p: {"params": p, "opt_state": optimizer.init(p), "step": jnp.zeros((), jnp.int32)}, params)
     early = {"best_value": None, "best_step": 0, "evals_since_best": 0, "stopped": False, "history": []}
+    head_init = config.finetune.get("head_init", "random")
+    if head_init not in ("probe", "random"):
+        raise UserError(f"finetune.head_init must be probe or random, got {head_init!r}")
+    if info.task != "classification":
+        head_init = "random"  # the regression head is convolutional: no linear read-out to start from
+    initial_probe = None
     latest = checkpointer.latest_step()
     if latest is not None:
         state, data_state, early, best_params = checkpointer.restore_finetune(latest, abstract_state)
@@ -339,7 +363,12 @@ def finetune(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
         print(f"resumed from step {latest}", flush=True)
     else:
         state = {"params": params, "opt_state": optimizer.init(params), "step": jnp.zeros((), jnp.int32)}
-        best_params = jax.tree.map(jnp.copy, params)
+        if head_init == "probe":  # start from the frozen encoder's linear probe (docs/evaluate.md)
+            initial_probe = encoder_probe(initial, encoder, splits, config, workdir, "init")
+            state["params"] = probe_head(state["params"], initial_probe["_readout"])
+            print(f"head initialised from the linear probe of the starting encoder: validation "
+                  f"{config.probe.selection_metric} {initial_probe['validation'][config.probe.selection_metric]:.4f}", flush=True)
+        best_params = jax.tree.map(jnp.copy, state["params"])
     start_step = int(jax.device_get(state["step"]))
 
     train_step = jax.jit(make_train_step(graphdef, optimizer, schedule, config, num_outputs), donate_argnums=0)
@@ -352,7 +381,30 @@ def finetune(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
         checkpointer.save_finetune(step, state, best_params, early, seed=config.seed, model_config_json=model_config_json,
                                    run_config_json=run_config_json, force=force)  # fmt: skip
 
+    def validate(done: int, prefix: str):
+        """Evaluate state["params"] on the validation split, update the early-stopping state;
+        returns the best parameters so far."""
+        validation, _, _ = evaluate_split(eval_step, state["params"], splits, "validation", config, info, scaler)
+        value = monitor_value(validation, config.early_stopping.metric)
+        improved = early["best_value"] is None or value > early["best_value"]
+        best = best_params
+        if improved:
+            best = jax.tree.map(jnp.copy, state["params"])
+            early.update(best_value=value, best_step=done, evals_since_best=0)
+        else:
+            early["evals_since_best"] += 1
+        scalars = {k: v for k, v in validation.items() if not isinstance(v, (dict, list))}
+        early["history"].append({"step": done, **scalars})
+        early["stopped"] = early["evals_since_best"] >= config.early_stopping.patience
+        writer.write(done, scalars, prefix="validation")
+        print(f"step {done}: {prefix}validation " + ", ".join(f"{k} {v:.4f}" for k, v in scalars.items() if k != "num_windows")
+              + (" (best)" if improved else ""), flush=True)  # fmt: skip
+        return best
+
     # --- loop
+    if start_step == 0 and not early["history"]:
+        # the starting point is a candidate too: early stopping never returns worse than it
+        best_params = validate(0, "before training, ")
     step_times: list[float] = []
     step = start_step
     try:
@@ -374,21 +426,7 @@ def finetune(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
                 writer.write(done, {**metrics, **timing})
             evaluated = done % eval_every == 0 or done == total_steps
             if evaluated:
-                validation, _, _ = evaluate_split(eval_step, state["params"], splits, "validation", config, info, scaler)
-                value = monitor_value(validation, config.early_stopping.metric)
-                improved = early["best_value"] is None or value > early["best_value"]
-                if improved:
-                    best_params = jax.tree.map(jnp.copy, state["params"])
-                    early.update(best_value=value, best_step=done, evals_since_best=0)
-                else:
-                    early["evals_since_best"] += 1
-                scalars = {k: v for k, v in validation.items() if not isinstance(v, (dict, list))}
-                early["history"].append({"step": done, **scalars})
-                early["stopped"] = early["evals_since_best"] >= config.early_stopping.patience
-                writer.write(done, scalars, prefix="validation")
-                print(f"step {done}: train loss {metrics['loss']:.4f}, validation "
-                      + ", ".join(f"{k} {v:.4f}" for k, v in scalars.items() if k != "num_windows")
-                      + (" (best)" if improved else ""), flush=True)  # fmt: skip
+                best_params = validate(done, f"train loss {metrics['loss']:.4f}, ")
             preempted = preemption.requested or checkpointer.reached_preemption(done)
             periodic = config.checkpoint.every_steps > 0 and done % config.checkpoint.every_steps == 0
             if evaluated or periodic or preempted:
@@ -434,7 +472,7 @@ def finetune(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
     # --- baselines: the frozen evaluated encoder's probe, a random encoder's probe, classic features
     methods = {"finetune": record}
     if config.baselines.frozen_probe:
-        methods["probe"] = encoder_probe(initial, encoder, splits, config, workdir, "init")
+        methods["probe"] = initial_probe or encoder_probe(initial, encoder, splits, config, workdir, "init")
     methods.update(baselines(initial, encoder, splits, config, workdir))
     results = report.results_record("finetune", config, encoder, info, main="finetune", methods=methods,
                                     wall_time_s=time.perf_counter() - start_time)  # fmt: skip

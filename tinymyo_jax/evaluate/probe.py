@@ -42,8 +42,10 @@ format_table = report.format_table  # re-exported: run_probe(...) then print(for
 def fit_readout(data: dict[str, dict[str, np.ndarray]], info: DatasetInfo, config: ml_collections.ConfigDict) -> dict:
     """Linear read-out on features (N, S, F): fit on train per L2, choose on validation, test.
 
-    Returns the method record (test `metrics`, `validation` metrics, `selection`) and, under
-    "_predictions", the test predictions (labels (N,), or (N, W, K) trajectories) for plots.
+    Returns the method record (test `metrics`, `validation` metrics, `selection`), under
+    "_predictions" the test predictions (labels (N,), or (N, W, K) trajectories) for plots, and
+    for classification under "_readout" the chosen read-out {"w" (F, K), "b" (K,), "mean" (F,),
+    "std" (F,)}: logits = ((features − mean) / std) @ w + b (fine-tuning starts its head there).
     """
     grid = [float(v) for v in config.probe.l2_grid]
     metric = config.probe.selection_metric
@@ -63,6 +65,7 @@ def fit_readout(data: dict[str, dict[str, np.ndarray]], info: DatasetInfo, confi
             return classification_metrics(data[key]["label"], prediction, info.num_classes, data[key]["subject"])
 
         extra = {"lbfgs_iterations": iterations.tolist()}
+        readout = lambda i: {"w": w[i], "b": b[i], "mean": standardize.mean, "std": standardize.std}  # noqa: E731
     else:
         segments = data["train"]["features"].shape[1]
         w, b = fit_ridge(x["train"], _rows(data["train"]["target"]), grid)
@@ -74,7 +77,11 @@ def fit_readout(data: dict[str, dict[str, np.ndarray]], info: DatasetInfo, confi
             return regression_metrics(data[key]["target"], prediction, info.target_names, data[key]["subject"])
 
         extra = {}
-    return _select_and_test(grid, "l2", metric, predict, evaluate, data, info, extra, time.perf_counter() - start)
+        readout = None
+    record = _select_and_test(grid, "l2", metric, predict, evaluate, data, info, extra, time.perf_counter() - start)
+    if readout is not None:  # the chosen read-out, for a fine-tune head that starts from it
+        record["_readout"] = readout(grid.index(record["selection"]["chosen"]))
+    return record
 
 
 def _select_and_test(grid, parameter, metric, predict, evaluate, data, info, extra, fit_seconds) -> dict:

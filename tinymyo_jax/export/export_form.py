@@ -24,7 +24,9 @@ function of one input (B, C, T) -> output that computes what `reference_function
 - GELU in the form `spec.gelu` names (numerics.GELU_FORMS: "erf_as" for float, "tanh" for
   int8), means as constant matrix products (numerics.normalize); with
   `spec.rescale_first_norm` (int8) the first LayerNorm is recomputed from per-token rescaled
-  patches (numerics.normalize_rescaled), which int8 needs and float does not.
+  patches (numerics.normalize_rescaled), which int8 needs and float does not, and every other
+  LayerNorm in stages (numerics.normalize_staged, floors from the calibration windows), so each
+  RSQRT sees a narrow range; pooling over time patches is a constant 1/n product (no SUM).
 
 Outputs (`ExportSpec.output`): "head" (classification logits (B, K), regression (B, L, K),
 reconstruction (B, C·P, patch)), "embedding" (B, D): the mean of the latent tokens after the final
@@ -47,6 +49,7 @@ from tinymyo_jax.models.config import ModelConfig
 from tinymyo_jax.models.rope import rope_tables_for
 
 OUTPUT_KINDS: tuple[str, ...] = ("head", "embedding", "tokens")
+STAGED_NORM_WINDOWS = 64  # calibration windows that set the staged LayerNorms' floors
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,6 +175,16 @@ def export_constants(model: Any, spec: ExportSpec, calibration: np.ndarray | Non
         constants["first_norm_floors"] = numerics.rescale_floors(rows, patch_kernel, patch_bias)
     if spec.output == "head":
         constants["head"] = _head_constants(config, spec, params["head"], enc["norm"])
+    if spec.rescale_first_norm:
+        # Every other LayerNorm in stages, floors from its input's variances on the calibration
+        # windows (the floors bound ranges only, so measuring them with the unstaged form is exact).
+        variances: dict[str, list[np.ndarray]] = {}
+        unstaged = export_function(constants, config, spec, collect=variances)
+        windows = np.asarray(calibration, np.float32)[:STAGED_NORM_WINDOWS]
+        for start in range(0, len(windows), 16):
+            unstaged(jnp.asarray(windows[start:start + 16]))
+        constants["norm_floors"] = {key: numerics.variance_floors(np.concatenate(parts, axis=None))
+                                    for key, parts in variances.items()}  # fmt: skip
     return constants
 
 
@@ -227,8 +240,13 @@ def resize_matrix(size: int, length: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- the function
 
 
-def export_function(constants: dict[str, Any], config: ModelConfig, spec: ExportSpec) -> Callable[[jax.Array], jax.Array]:
-    """The export form as a pure function (B, C, T) float32 -> output; constants are baked in."""
+def export_function(constants: dict[str, Any], config: ModelConfig, spec: ExportSpec,
+                    collect: dict[str, list] | None = None) -> Callable[[jax.Array], jax.Array]:  # fmt: skip
+    """The export form as a pure function (B, C, T) float32 -> output; constants are baked in.
+
+    collect (eager calls only): receives each residual LayerNorm's input variances E[x²] per
+    token under its key ("block{i}.norm1", "block{i}.norm2", "final"), for the staged floors.
+    """
     dim, heads, hd = config.embed_dim, config.num_heads, config.head_dim
     channels, patches = spec.channels, spec.patches(config)
     tokens_n = channels * patches
@@ -258,6 +276,15 @@ def export_function(constants: dict[str, Any], config: ModelConfig, spec: Export
         out = jnp.einsum("bhnm,bhdm->bhnd", weights, v).transpose(0, 2, 1, 3).reshape(batch, tokens_n, dim)
         return linear(out, p["wo"], p["bo"])
 
+    floors = constants.get("norm_floors", {})
+
+    def norm(tokens, key):
+        if collect is not None:
+            collect.setdefault(key, []).append(np.asarray(jnp.mean(tokens * tokens, axis=-1)))
+        if key in floors:
+            return numerics.normalize_staged(tokens, eps, floors[key])
+        return numerics.normalize(tokens, eps, centred=True)
+
     def forward(x):
         batch = x.shape[0]
         patch_rows = x.reshape(batch, tokens_n, config.patch_size)
@@ -268,15 +295,15 @@ def export_function(constants: dict[str, Any], config: ModelConfig, spec: Export
                     patch_rows, constants["patch_kernel"], constants["patch_bias"], eps, constants["first_norm_floors"]
                 )
             else:
-                normed = numerics.normalize(tokens, eps, centred=True)
+                normed = norm(tokens, f"block{index}.norm1")
             tokens = tokens + attention(normed, p)
-            hidden = numerics.gelu(linear(numerics.normalize(tokens, eps, centred=True), p["w1"], p["b1"]), spec.gelu)
+            hidden = numerics.gelu(linear(norm(tokens, f"block{index}.norm2"), p["w1"], p["b1"]), spec.gelu)
             tokens = tokens + linear(hidden, p["w2"], p["b2"])
-        normed = numerics.normalize(tokens, eps, centred=True)  # (B, N, D), affine folded or applied below
+        normed = norm(tokens, "final")  # (B, N, D), affine folded or applied below
         if spec.output == "tokens":
             return normed * jnp.asarray(constants["norm_scale"]) + jnp.asarray(constants["norm_bias"])
         if spec.output == "embedding":
-            pooled = jnp.mean(normed, axis=1)
+            pooled = numerics.mean_axis(normed, 1)
             return pooled * jnp.asarray(constants["norm_scale"]) + jnp.asarray(constants["norm_bias"])
         return _head(normed, constants["head"], config, channels, patches)
 
@@ -290,15 +317,15 @@ def _head(normed: jax.Array, head: dict, config: ModelConfig, channels: int, pat
     per_channel = normed.reshape(batch, channels, patches, dim)
     if config.head == "classification":
         if config.fusion == "concat":
-            features = jnp.mean(per_channel, axis=2).reshape(batch, channels * dim)  # channel-major
+            features = numerics.mean_axis(per_channel, 2).reshape(batch, channels * dim)  # channel-major
         else:
-            features = jnp.mean(normed, axis=1)
+            features = numerics.mean_axis(normed, 1)
         return features @ jnp.asarray(head["kernel"]) + jnp.asarray(head["bias"])
     # regression
     if config.fusion == "concat":
         fused = per_channel.transpose(0, 2, 1, 3).reshape(batch, patches, channels * dim)
     else:
-        fused = jnp.mean(per_channel, axis=1)
+        fused = numerics.mean_axis(per_channel, 1)
     x = fused @ jnp.asarray(head["w_in"]) + jnp.asarray(head["b_in"])
     x = x * jax.nn.sigmoid(x)
     padded = jnp.pad(x, ((0, 0), (1, 1), (0, 0)))

@@ -70,13 +70,14 @@ def _call_worker(request: dict, arrays: dict[str, np.ndarray], *, timeout: float
 
 
 def quantize_input(x: np.ndarray, tensor: TensorInfo) -> np.ndarray:
-    """Float windows -> the model's input dtype (int8: round(x / scale) + zero_point, clipped)."""
+    """Float windows -> the model's input dtype (int8 / int16: round(x / scale) + zero_point, clipped)."""
     if tensor.dtype == "FLOAT32":
         return np.asarray(x, np.float32)
-    if tensor.dtype != "INT8":
+    if tensor.dtype not in ("INT8", "INT16"):
         raise ValueError(f"unsupported input type {tensor.dtype}")
     scale, zero = tensor.scale[0], tensor.zero_point[0]
-    return np.clip(np.round(np.asarray(x, np.float64) / scale) + zero, -128, 127).astype(np.int8)
+    limits = np.iinfo(np.int8 if tensor.dtype == "INT8" else np.int16)
+    return np.clip(np.round(np.asarray(x, np.float64) / scale) + zero, limits.min, limits.max).astype(limits.dtype)
 
 
 def dequantize_output(y: np.ndarray, tensor: TensorInfo) -> np.ndarray:

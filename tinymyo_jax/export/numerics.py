@@ -104,6 +104,17 @@ def mean_last(x: jax.Array) -> jax.Array:
     return x @ jnp.full((n, 1), 1.0 / n, dtype=x.dtype)
 
 
+def mean_axis(x: jax.Array, axis: int) -> jax.Array:
+    """Mean over `axis` (dropped) as a product with a constant 1/n vector, like `mean_last`.
+
+    Pooling over time patches (the heads, the embedding output) would otherwise lower to SUM,
+    whose int16 (16x8) kernel lost the pooled features (relative error 0.65 added at that op
+    in a fine-tuned DB5 classifier, docs/export.md).
+    """
+    moved = jnp.moveaxis(x, axis, -1)
+    return mean_last(moved)[..., 0]
+
+
 def normalize(x: jax.Array, eps: float, *, centred: bool = False) -> jax.Array:
     """LayerNorm without its affine part, (x − E[x]) / sqrt(Var[x] + eps), centred variance.
 
@@ -143,6 +154,39 @@ def normalize_rescaled(
     # eps·c² as (c·sqrt(eps))²: the int8 tensor of c² alone would span c_max² (~1e3).
     eps_term = scale * float(np.sqrt(eps))
     return rescaled * jax.lax.rsqrt(mean_last(rescaled * rescaled) + eps_term * eps_term)
+
+
+def normalize_staged(x: jax.Array, eps: float, floors: tuple[float, ...]) -> jax.Array:
+    """normalize(x, eps, centred=True), computed in stages so that each RSQRT sees a narrow range.
+
+    The residual stream's per-token variance spans orders of magnitude (quiet and active
+    channels), and one RSQRT over that range is the worst int8 / int16 op after the first norm
+    (relative error 0.30 at block 0's second norm of a fine-tuned DB5 classifier in 16x8 mode;
+    docs/export.md). As in `normalize_rescaled`: c = rsqrt(E[x²] + floor_1), refined by each
+    further floor on the rescaled tokens y = c·x, then y · rsqrt(E[y²] + eps·c²), which equals
+    x · rsqrt(E[x²] + eps) for any c > 0: the floors only bound the ranges, not the result.
+    """
+    scale = jax.lax.rsqrt(mean_last(x * x) + floors[0])
+    for floor in floors[1:]:
+        rescaled = x * scale
+        scale = scale * jax.lax.rsqrt(mean_last(rescaled * rescaled) + floor)
+    rescaled = x * scale
+    eps_term = scale * float(np.sqrt(eps))
+    return rescaled * jax.lax.rsqrt(mean_last(rescaled * rescaled) + eps_term * eps_term)
+
+
+def variance_floors(variance: np.ndarray, steps: int = 2, levels: int = 255) -> tuple[float, ...]:
+    """Floors for normalize_staged from the calibration tokens' variances E[x²] (any shape): at
+    each step the variance that one int8 step of the calibrated range represents."""
+    variance = np.asarray(variance, np.float64)
+    floors, scale = [], np.ones_like(variance)
+    current = variance
+    for _ in range(steps):
+        floor = float(max(current.max() / levels, 1e-12))
+        floors.append(floor)
+        scale = scale / np.sqrt(current + floor)
+        current = variance * scale**2
+    return tuple(floors)
 
 
 def rescale_floors(patches: np.ndarray, kernel: np.ndarray, bias: np.ndarray, steps: int = 2, levels: int = 255) -> tuple[float, ...]:

@@ -119,6 +119,7 @@ def export_model(
     tflm_windows: int | None = None,
     processes: int | None = None,
     rescale_first_norm: bool = True,
+    int16x8: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Export `model` (a TinyMyo) to `out_dir`; returns the report (also written as report.json).
@@ -128,6 +129,9 @@ def export_model(
     Both in the prepared units: the model's `config.normalization` is applied to them here.
     tflm_windows: how many of them run through the TFLM interpreter (default all; LiteRT runs
         all), in `processes` concurrent children (default: one per CPU core).
+    int16x8: with int8, also the 16x8 model (int8 weights, int16 activations) from the same
+        export form and calibration, measured the same way (report["int16x8"], quality
+        ["int16x8_tflm"]); the C sources stay the full-int8 model's.
     """
     processes = processes or max(1, os.cpu_count() or 1)
     config = model.config
@@ -278,6 +282,34 @@ def export_model(
         vs_float = quality_block["int8_tflm"]["vs_float"]
         log(f"  int8 (TFLM) vs float: " + ", ".join(f"{k} {v:.4g}" for k, v in vs_float.items())
             + f"; arena {arena['total']:,} bytes")  # fmt: skip
+    if int8 and int16x8:
+        tick = time.perf_counter()
+        mixed_bytes = convert_int8(functions["int8"], input_shape, calibration.emg, activations="int16")
+        mixed_path = out_dir / "model_int16x8.tflite"
+        summary16 = read_tflite(mixed_bytes)
+        try:
+            check_integer_only(summary16, io_type="INT16")
+        except ValueError as err:
+            raise UserError(f"{err}; the export form should not produce this: please report it") from err
+        mixed_path.write_bytes(mixed_bytes)
+        section = _tflite_section(mixed_path, mixed_bytes)
+        section["convert_seconds"] = round(time.perf_counter() - tick, 2)
+        q_x16 = quantize_input(eval_x[:, None], summary16.io(0))
+        section["latency_ms"] = _latencies(mixed_path, q_x16[:LATENCY_WINDOWS])
+        section["tflm_arena"] = tflm_arena_bytes(mixed_path, q_x16[0])
+        tflm_count = len(q_x16) if tflm_windows is None else min(tflm_windows, len(q_x16))
+        raw16, _ = run_model(mixed_path, q_x16[:tflm_count], engine="tflm", processes=processes)
+        out16 = dequantize_output(raw16[:, 0], summary16.io(0, output=True))
+        labels = None if evaluation.labels is None else evaluation.labels[:tflm_count]
+        targets = None if evaluation.targets is None else evaluation.targets[:tflm_count]
+        quality_block["int16x8_tflm"] = {
+            "windows": tflm_count,
+            "vs_float": quality.compare(kind, float_out[:tflm_count], out16),
+            "task": quality.task_metric(kind, out16, labels, targets),
+        }
+        report["int16x8"] = section
+        log(f"  int16x8: {len(mixed_bytes):,} bytes, TFLM arena {section['tflm_arena']['total']:,} bytes; (TFLM) vs float: "
+            + ", ".join(f"{k} {v:.4g}" for k, v in quality_block["int16x8_tflm"]["vs_float"].items()))  # fmt: skip
     report["quality"] = quality_block
 
     # -- TFLite Micro C sources -----------------------------------------------------------------
@@ -314,7 +346,8 @@ def export_checkpoint(checkpoint_dir: str | Path, out_dir: str | Path, **kwargs:
 
 def export_for_demo(checkpoint_dir: str | Path, out_dir: str | Path, calibration_windows: np.ndarray, *,
                     labels: np.ndarray | None = None, evaluation_windows: np.ndarray | None = None,
-                    evaluation_labels: np.ndarray | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+                    evaluation_labels: np.ndarray | None = None, int16x8: bool = False,
+                    log: Callable[[str], None] = print) -> dict[str, Any]:
     """The demo's last stage: int8 export of its classifier; returns the report dict.
 
     calibration_windows: float (n, C, T) windows the model was trained on; trailing channels that
@@ -340,7 +373,7 @@ def export_for_demo(checkpoint_dir: str | Path, out_dir: str | Path, calibration
         checkpoint_dir, out_dir, channels=channels, samples=samples, int8=True,
         calibration=Windows(calibration_windows, labels, None, "demo windows"),
         evaluation=Windows(np.asarray(evaluation_windows, np.float32), evaluation_labels, None, "demo held-out windows"),
-        log=log,
+        int16x8=int16x8, log=log,
     )  # fmt: skip
 
 
@@ -362,6 +395,11 @@ def format_report(report: dict[str, Any]) -> str:
             task = report["quality"].get(name, {}).get("task")
             if task:
                 lines.append(f"task metric {name}: " + ", ".join(f"{k} {v:.4f}" for k, v in task.items()))
+        if "int16x8" in report:
+            m = report["int16x8"]
+            lines.append(f"int16x8 (int8 weights, int16 activations): {m['bytes']:,} bytes, TFLM arena {m['tflm_arena']['total']:,} "
+                         f"bytes, TFLM {m['latency_ms']['tflm']['median']:.1f} ms; vs float: "
+                         + ", ".join(f"{k} {v:.4g}" for k, v in report["quality"]["int16x8_tflm"]["vs_float"].items()))  # fmt: skip
         worst = q["layers"]["worst"][:3]
         lines.append("int8 hurts most at: " + "; ".join(f"{w['op']} {w['tensor'][:40]} (+{w['error_added']:.3f})" for w in worst))
     return "\n".join(lines)

@@ -139,14 +139,14 @@ def read_tflite(model: bytes) -> TfliteSummary:
     )
 
 
-def check_integer_only(summary: TfliteSummary) -> None:
+def check_integer_only(summary: TfliteSummary, io_type: str = "INT8") -> None:
     """Raise ValueError unless the model is full-integer int8: int8 input and output, no float
     tensor anywhere (a float island would need float kernels and DEQUANTIZE/QUANTIZE on the
     device). QUANTIZE from int8 to int8 (a requantisation) is integer-only and allowed."""
     problems = []
     for kind, tensor in (("input", summary.io(0)), ("output", summary.io(0, output=True))):
-        if tensor.dtype != "INT8":
-            problems.append(f"the {kind} tensor {tensor.name!r} is {tensor.dtype}, not INT8")
+        if tensor.dtype != io_type:
+            problems.append(f"the {kind} tensor {tensor.name!r} is {tensor.dtype}, not {io_type}")
     floats = summary.float_tensors()
     if floats:
         names = ", ".join(f"{t.name!r} ({t.dtype})" for t in floats[:5])

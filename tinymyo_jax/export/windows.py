@@ -122,38 +122,3 @@ def synthetic_windows(
     emg = signal.preprocess(emg, fs, band=(20.0, 450.0), notch_hz=50.0)
     windows = emg.reshape(count, samples, channels).transpose(0, 2, 1)
     return Windows(np.ascontiguousarray(windows, np.float32), labels.astype(np.int64), None, f"synthetic (seed {seed})")
-
-
-def train_classifier(model, windows: "Windows", steps: int, *, learning_rate: float, batch_size: int,
-                     seed: int = 0, log_every: int = 0) -> float:
-    """Quick AdamW cross-entropy training of a classification model on labelled windows.
-
-    For the export tests and benchmarks, which need a classifier that has learned something;
-    returns the last batch loss. `log_every` > 0 prints the loss that often.
-    """
-    import time
-
-    import jax.numpy as jnp
-    import optax
-    from flax import nnx
-
-    optimizer = nnx.Optimizer(model, optax.adamw(learning_rate), wrt=nnx.Param)
-
-    @nnx.jit
-    def step(model, optimizer, x, y):
-        def loss_fn(m):
-            return optax.softmax_cross_entropy_with_integer_labels(m(x), y).mean()
-
-        loss, grads = nnx.value_and_grad(loss_fn)(model)
-        optimizer.update(model, grads)
-        return loss
-
-    rng = np.random.default_rng(seed)
-    start = time.perf_counter()
-    loss = float("nan")
-    for index in range(steps):
-        batch = rng.integers(0, len(windows.emg), batch_size)
-        loss = float(step(model, optimizer, jnp.asarray(windows.emg[batch]), jnp.asarray(windows.labels[batch])))
-        if log_every and (index % log_every == 0 or index == steps - 1):
-            print(f"  train step {index}: loss {loss:.4f} ({time.perf_counter() - start:.0f} s)", flush=True)
-    return loss
