@@ -116,4 +116,7 @@ def start_run(workdir: Path, record: Mapping[str, Any], mode: str, *, is_main: b
         return
     if is_main:
         workdir.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+        # written whole or not at all: the other processes of a job may read it at any moment
+        partial = path.with_name(f".{RECORD_FILE}.partial")
+        partial.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+        partial.replace(path)
