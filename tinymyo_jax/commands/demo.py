@@ -28,9 +28,12 @@ from importlib import resources
 from pathlib import Path
 
 from tinymyo_jax.errors import UserError
+from tinymyo_jax.replace import replace_on_success
 
 PARITY_ATOL = 1e-4
 LOSS_ATOL = 1e-5
+# Written into a workdir the demo created; a non-empty folder without it is not the demo's to overwrite.
+DEMO_MARKER = ".tinymyo-demo"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -142,17 +145,16 @@ def stage_data(workdir: Path) -> Path:
 
 
 def stage_pretrain(workdir: Path, tfds_dir: Path) -> Path:
-    import shutil
-
     from tinymyo_jax.config_files import load_config
     from tinymyo_jax.train.pretrain import pretrain
 
     _banner("6. pretraining (configs/pretrain/smoke.py)")
     run_dir = workdir / "pretrain"
-    shutil.rmtree(run_dir, ignore_errors=True)  # the demo always starts fresh
     config_file = Path(str(resources.files("tinymyo_jax"))).parent / "configs" / "pretrain" / "smoke.py"
     config = load_config(str(config_file), [f"data.data_dir={tfds_dir}"])
-    summary = pretrain(config, run_dir)
+    # the demo starts fresh, but a previous run's folder is replaced only once this one succeeded
+    with replace_on_success(run_dir) as staging:
+        summary = pretrain(config, staging)
     validation = summary["validation"]
     print(f"\nvalidation after {summary['end_step']} steps (SmoothL1 on masked samples, normalised units):")
     print(f"  {'model':<38}{validation['masked_loss']:.4f}")
@@ -195,10 +197,8 @@ def stage_export(workdir: Path, tfds_dir: Path, pretrain_dir: Path) -> None:
     config.data.data_dir = str(tfds_dir)
     config.baselines.random_encoder = False  # stage 7 showed it
     finetune_dir = workdir / "finetune"
-    import shutil
-
-    shutil.rmtree(finetune_dir, ignore_errors=True)
-    results = finetune(config, finetune_dir)
+    with replace_on_success(finetune_dir) as staging:  # the previous run stays until this one succeeded
+        results = finetune(config, staging)
     training = results["details"]["training"]
     print(f"\nfine-tuned from the stage-6 encoder, head started as its linear probe; best validation step "
           f"{training['best_step']} of {training['steps']}; test windows {results['data']['split_sizes']['test']}:")
@@ -224,9 +224,20 @@ def stage_export(workdir: Path, tfds_dir: Path, pretrain_dir: Path) -> None:
     print(f"  files: {workdir / 'export'} (model_int8.tflite, model_data.h/.cc, op_resolver.h, report.json)")
 
 
+def claim_workdir(workdir: Path) -> None:
+    """Create `workdir` for the demo, or accept one an earlier demo created; refuse any other
+    non-empty folder (the demo replaces its own outputs, never a user's files)."""
+    if workdir.exists() and not workdir.is_dir():
+        raise UserError(f"--workdir {workdir} is a file; give a new or empty folder")
+    if workdir.is_dir() and any(workdir.iterdir()) and not (workdir / DEMO_MARKER).is_file():
+        raise UserError(f"--workdir {workdir} is not empty and was not created by the demo; give a new or empty folder")
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / DEMO_MARKER).write_text("created by `tinymyo demo`; a rerun replaces the outputs here\n")
+
+
 def run(args: argparse.Namespace) -> int:
     workdir: Path = args.workdir
-    workdir.mkdir(parents=True, exist_ok=True)
+    claim_workdir(workdir)
     asset_dir = Path(str(resources.files("tinymyo_jax") / "assets" / "reference_small"))
     start = time.perf_counter()
     stage_model()

@@ -91,6 +91,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.int16x8 and not args.int8:
         raise UserError("--int16x8 is measured beside the int8 model: add --int8 (and --calibration)")
+    for flag, value in (("--channels", args.channels), ("--samples", args.samples), ("--step", args.step)):
+        if value is not None and value < (0 if flag == "--step" else 1):
+            raise UserError(f"{flag} must be >= {0 if flag == '--step' else 1}, got {value}")
+    if args.out.exists() and not args.out.is_dir():
+        raise UserError(f"--out {args.out} is a file; give a folder for the exported files")
     if args.int8 and not args.calibration:
         raise UserError("--int8 needs --calibration <tfds dataset>/<split> (or 'synthetic' to try the tool)")
     if args.calibration_windows < 1 or args.eval_windows < 0 or (args.tflm_windows is not None and args.tflm_windows < 1):
@@ -98,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"loading {args.checkpoint}", flush=True)
     model = load_model_checkpoint(args.checkpoint, step=args.step)
     channels, samples = _default_shape(args, model.config)
+    if samples % model.config.patch_size:
+        raise UserError(f"--samples {samples} is not a multiple of the model's patch size {model.config.patch_size}")
     num_classes = model.config.num_outputs if model.config.head == "classification" else 6
     calibration = None
     if args.calibration:

@@ -33,21 +33,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import shutil
-
     from tinymyo_jax.models.checkpoint import save_model_checkpoint
     from tinymyo_jax.models.summary import parameter_counts
     from tinymyo_jax.models.torch_io import load_torch_checkpoint
+    from tinymyo_jax.replace import replace_on_success
 
-    if args.out.exists() and any(args.out.iterdir()):
-        if not args.force:
-            raise UserError(f"{args.out} exists and is not empty; pass --force to overwrite it")
-        shutil.rmtree(args.out)
+    if args.num_heads < 1:
+        raise UserError(f"--num-heads must be >= 1, got {args.num_heads}")
+    if not args.safetensors.is_file():
+        raise UserError(f"--safetensors {args.safetensors} is not a file")
+    if args.out.exists() and not args.out.is_dir():
+        raise UserError(f"--out {args.out} is a file; give a folder for the checkpoint")
+    replacing = args.out.exists() and any(args.out.iterdir())
+    if replacing and not args.force:
+        raise UserError(f"{args.out} exists and is not empty; pass --force to overwrite it")
     model = load_torch_checkpoint(
         args.safetensors, num_heads=args.num_heads, rope=args.rope,
         reg_target_len=args.reg_target_len, reduction=args.reduction,
     )
-    path = save_model_checkpoint(args.out, model, step=0)
+    # the old checkpoint is replaced only once the new one is completely written
+    with replace_on_success(args.out) as staging:
+        save_model_checkpoint(staging, model, step=0)
+    path = args.out.absolute() / "0"
     c = model.config
     counts = parameter_counts(model)
     print(

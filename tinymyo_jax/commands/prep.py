@@ -18,9 +18,14 @@ DATA_DIR defaults as TFDS's does: $TFDS_DATA_DIR, else ~/tensorflow_datasets.
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import pathlib
 import shutil
 import time
+from typing import Any, Callable
+
+from tinymyo_jax import replace
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{name} has configs {', '.join(c.name for c in protocol.configs)}; got --config {args.config}")
     if not args.manual_dir.is_dir():
         raise UserError(f"--manual_dir {args.manual_dir} is not a folder")
+    if not any(args.manual_dir.iterdir()):
+        raise UserError(f"--manual_dir {args.manual_dir} is empty; put the raw corpus there (see tinymyo prep --help)")
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be >= 1, got {args.workers}")
     beam_options = None
@@ -77,39 +84,83 @@ def run(args: argparse.Namespace) -> int:
         beam_options = beam.options.pipeline_options.PipelineOptions(
             flags=[f"--{option}" for option in args.beam_pipeline_options.split(",") if option]
         )
+        runner = beam_options.get_all_options().get("runner")
+        if runner:
+            try:  # an unknown runner would otherwise fail deep inside the build, as a traceback
+                beam.runners.create_runner(runner)
+            except (ValueError, ImportError) as err:
+                raise UserError(f"--beam_pipeline_options: unknown Beam runner {runner!r} ({err})") from err
     if args.no_progress:
         tfds.disable_progress_bar()
-    mode = tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS
-    if args.overwrite:
-        mode = tfds.download.GenerateMode.FORCE_REDOWNLOAD
-
     # Read here rather than at TFDS's import, so that WindowShards and prep always agree.
     data_dir = args.data_dir or default_data_dir()
+    _check_data_dir(data_dir)
     for name in names:
         if generic is not None:
-            dataset = builder.generic_builder(generic, data_dir)
             name = f"generic/{generic.name}"
+            make = functools.partial(builder.generic_builder, generic)
         else:
-            cls = builder.builder_class(name)
             kwargs = {"config": args.config} if args.config else {}
-            dataset = cls(data_dir=str(data_dir), **kwargs)
-        dataset.num_workers = args.workers
-        dataset.show_progress = not args.no_progress
-        dataset.print_summary = False
-        target = pathlib.Path(dataset.data_dir)
-        if (target / "dataset_info.json").exists() and not args.overwrite:
+            make = functools.partial(_named_builder, name, kwargs)
+        target = pathlib.Path(make(data_dir).data_dir)
+        exists = (target / "dataset_info.json").exists()
+        if exists and not args.overwrite:
             print(f"{name}: already prepared at {target} (--overwrite rebuilds it)")
             continue
+        replace.remove_stale(target)
         _remove_stale_incomplete(target)
         started = time.perf_counter()
-        dataset.download_and_prepare(
-            download_config=tfds.download.DownloadConfig(
-                manual_dir=str(args.manual_dir), beam_options=beam_options, download_mode=mode
-            )
-        )
+        if exists:
+            # Rebuild beside the old dataset and swap it in only once complete: a failed or killed
+            # rebuild leaves the old dataset exactly as it was.
+            with replace.replace_on_success(target) as staging:
+                dataset = _build(make, staging / "build", args, beam_options)
+                for item in pathlib.Path(dataset.data_dir).iterdir():
+                    item.rename(staging / item.name)
+                shutil.rmtree(staging / "build")
+        else:
+            dataset = _build(make, data_dir, args, beam_options)
         print(prepare.summary(dataset.report, time.perf_counter() - started))
         print(f"  -> {target} (report: {target / prepare.REPORT_FILE})")
     return 0
+
+
+def _named_builder(name: str, kwargs: dict, data_dir: pathlib.Path) -> Any:
+    """The TFDS builder of a named corpus (its --config in `kwargs`) writing under `data_dir`."""
+    from tinymyo_jax.data import builder
+
+    return builder.builder_class(name)(data_dir=str(data_dir), **kwargs)
+
+
+def _build(make: Callable[[pathlib.Path], Any], data_dir: pathlib.Path, args: argparse.Namespace, beam_options) -> Any:
+    """Prepare one corpus into `data_dir` (TFDS layout) with the builder `make(data_dir)` gives;
+    return that builder (with `.report`)."""
+    import tensorflow_datasets as tfds
+
+    dataset = make(data_dir)
+    dataset.num_workers = args.workers
+    dataset.show_progress = not args.no_progress
+    dataset.print_summary = False
+    dataset.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(
+            manual_dir=str(args.manual_dir), beam_options=beam_options,
+            download_mode=tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS,
+        )
+    )
+    return dataset
+
+
+def _check_data_dir(data_dir: pathlib.Path) -> None:
+    """--data_dir must be (or become) a writable folder; say so before any work starts."""
+    from tinymyo_jax.errors import UserError
+
+    existing = data_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"--data_dir {data_dir}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"--data_dir {data_dir}: {existing} is not writable")
 
 
 def _remove_stale_incomplete(target: pathlib.Path) -> None:

@@ -11,6 +11,8 @@ Report (`prep_report.json`, beside the shards):
   `file`, `status` ("used" / "skipped"), `reason` (skipped), `recordings`, `samples`, `seconds`,
   `windows` {split: count}, `dropped` {reason: count}, `notes` (reader findings worth seeing:
   dead channels, repaired samples, truncated label vectors, malformed rows, ...);
+- `ignored`: files under the corpus root that the listing leaves out, each with `file` and
+  `reason` (wrong name or extension, broken symbolic link, not a regular file);
 - `splits`: per split the window count summed over files and the count TFDS wrote, `shards`,
   `bytes` (of the shard files on disk); `totals`; `consistent`: True when every split's two
   counts agree.
@@ -31,6 +33,8 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from tinymyo_jax.data import protocols, window_record
 from tinymyo_jax.data.protocols import Protocol, WindowConfig
+from tinymyo_jax.data.readers import checks
+from tinymyo_jax.data.readers.base import RawFileError
 from tinymyo_jax.errors import UserError
 
 # TFDS corpus name -> reader module.
@@ -52,6 +56,7 @@ NOTABLE_EXTRAS = (
     "truncated_samples", "nonfinite_emg_rows", "nonfinite_joint_angles_rows", "glove_nonfinite_rows_dropped",
     "malformed_rows", "malformed_lines", "unlabelled_trials_skipped", "time_gaps", "time_nonincreasing_steps",
     "labels_already_global", "dropped_columns_nonzero", "in_file_mismatch", "ik_failure_samples",
+    "absurd_emg_samples", "absurd_emg_channels", "saturated_channels", "flat_channels",
 )  # fmt: skip
 
 
@@ -98,6 +103,27 @@ def plan(protocol: Protocol, root: Path) -> tuple[list[FileJob], list[dict[str, 
     return jobs, entries
 
 
+def ignored_files(protocol: Protocol, root: Path) -> list[dict[str, str]]:
+    """Every file under `root` the corpus's listing leaves out, with why (for the report): a
+    wrong name or extension, a broken symbolic link, something that is not a regular file."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    listed = {os.path.abspath(f) for f in reader(protocol.name).list_files(root, protocol.name)}
+    ignored = []
+    for path in sorted(root.rglob("*")):
+        if path.is_dir() or os.path.abspath(path) in listed:
+            continue
+        if path.is_symlink() and not path.exists():
+            reason = "broken symbolic link"
+        elif not path.is_file():
+            reason = "not a regular file"
+        else:
+            reason = f"not a {protocol.name} raw file (name, extension or folder do not match the corpus layout)"
+        ignored.append({"file": _relative(path, root), "reason": reason})
+    return ignored
+
+
 def jobs_for(jobs: Sequence[FileJob], split: str) -> list[FileJob]:
     """The jobs a split's pass reads: files of that split, and files whose windows go to several."""
     return [job for job in jobs if job.split in (split, None)]
@@ -142,12 +168,23 @@ def _windows_of_file(
     notes: dict[str, Any] = {}
     dead: set[int] = set()
     samples, seconds = 0, 0.0
+    no_live: list[str] = []
     for number, recording in enumerate(recordings):
         samples += recording.num_samples
         seconds += recording.duration_s
+        try:  # degenerate channels: repaired or marked dead, the same for every corpus
+            emg = checks.channel_findings(path, protocol.name, recording.emg, recording.meta.extra,
+                                          where=f"recording {number}" if len(recordings) > 1 else "")  # fmt: skip
+        except RawFileError as err:
+            no_live.append(err.reason)
+            dropped["recording_without_live_channel"] += 1
+            continue
+        if emg is not recording.emg:
+            recording = dataclasses.replace(recording, emg=emg)
         dead.update(recording.meta.extra.get("dead_channels", []))
-        if number == 0:
-            notes.update({k: recording.meta.extra[k] for k in NOTABLE_EXTRAS if recording.meta.extra.get(k)})
+        for k in NOTABLE_EXTRAS:  # the first recording's finding of each kind
+            if recording.meta.extra.get(k) and k not in notes:
+                notes[k] = recording.meta.extra[k]
         if recording.num_samples < MIN_SAMPLES:
             dropped["recording_too_short_to_filter"] += 1
             continue
@@ -157,6 +194,8 @@ def _windows_of_file(
         records.extend(
             window_record.records(windows, protocol, recording, file_index=job.index, recording_index=number, split=split)
         )
+    if recordings and len(no_live) == len(recordings):
+        raise RawFileError(path, no_live[0] if len(no_live) == 1 else f"no recording has a live EMG channel ({no_live[0]})")
     if dead:
         notes["dead_channels"] = sorted(dead)
     entry = {
@@ -257,9 +296,33 @@ def worker_pool(workers: int) -> Iterator[Any]:
     if workers <= 1:
         yield _InProcess()
         return
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_die_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         pool.workers = workers  # type: ignore[attr-defined]
         yield pool
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: exit when the parent process is gone (SIGKILL gives it no chance to stop
+    its pool, and orphaned workers would hold ~200 MB each). Linux's PR_SET_PDEATHSIG signals at
+    once; a thread watching the parent's pid covers other systems (and a parent already gone)."""
+    import ctypes
+    import signal
+    import threading
+    import time
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 def _ordered(pool: Any, fn: Any, jobs: Iterable[FileJob], window: int) -> Iterator[Any]:
@@ -336,16 +399,19 @@ def write_report(
     dropped: collections.Counter[str] = collections.Counter()
     for entry in used:
         dropped.update(entry["dropped"])
+    ignored = ignored_files(protocol, root)
     report = {
         "dataset": protocol.name,
         "config": dataclasses.asdict(config),
         "raw_root": str(root),
         "files": files,
+        "ignored": ignored,
         "splits": splits,
         "totals": {
             "files": len(files),
             "files_used": len(used),
             "files_skipped": len(files) - len(used),
+            "files_ignored": len(ignored),
             "recordings": sum(e["recordings"] for e in used),
             "hours": round(sum(e["seconds"] for e in used) / 3600, 4),
             "windows": sum(s["windows"] for s in splits.values()),
@@ -379,6 +445,8 @@ def summary(report: Mapping[str, Any], seconds: float | None = None) -> str:
     for entry in report["files"]:
         if entry["status"] == "skipped":
             lines.append(f"  skipped {entry['file']}: {entry['reason']}")
+    if report.get("ignored"):
+        lines.append(f"  ignored {len(report['ignored'])} file(s) that are not raw files of the corpus (listed in the report)")
     if not report["consistent"]:
         lines.append("  WARNING: window counts per file do not add up to the records written; see the report")
     return "\n".join(lines)

@@ -34,6 +34,17 @@ _VERSION_DIR = re.compile(r"^\d+\.\d+\.\d+$")
 _READER_OPTIONS = "readahead_buffer_size:0,max_parallelism:0"  # random access, no thread pool
 
 
+def _damage_errors() -> tuple[type[BaseException], ...]:
+    """What a truncated or corrupted shard raises: the ArrayRecord reader (RuntimeError, OSError),
+    the protobuf parser (DecodeError) and the decoders (a missing field, a wrong byte count)."""
+    from google.protobuf.message import DecodeError
+
+    return (RuntimeError, OSError, ValueError, KeyError, IndexError, TypeError, DecodeError)
+
+
+_DAMAGE = _damage_errors()
+
+
 def default_data_dir() -> Path:
     """Where TFDS keeps prepared datasets: $TFDS_DATA_DIR, else ~/tensorflow_datasets."""
     return Path(os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets").expanduser()
@@ -158,10 +169,21 @@ class WindowShards:
         decoders = [(k, spec.decode, out[k]) for k, spec in self.specs.items()]
         read = self._read
         for row, (shard, local) in enumerate(zip(shards.tolist(), locals_.tolist())):
-            feature = _parse(read(shard, local)).features.feature
-            for key, decode, array in decoders:
-                array[row] = decode(feature[key])
+            try:
+                feature = _parse(read(shard, local)).features.feature
+                for key, decode, array in decoders:
+                    array[row] = decode(feature[key])
+            except _DAMAGE as err:
+                raise self._damaged(shard, local, err) from err
         return out
+
+    def _damaged(self, shard: int, local: int, err: Exception) -> Exception:
+        from tinymyo_jax.errors import UserError
+
+        return UserError(
+            f"{self.paths[shard]}: record {local} cannot be read ({type(err).__name__}: {str(err).splitlines()[0][:160] if str(err) else ''}); "
+            f"the shard is damaged: re-prepare it with `tinymyo prep {self.name} --overwrite`"
+        )
 
     def _read(self, shard: int, local: int) -> bytes:
         """Serialized record `local` of shard `shard` (readers opened on first use)."""
@@ -171,11 +193,20 @@ class WindowShards:
                     from array_record.python import array_record_module
 
                     self._locks = [threading.Lock() for _ in self.paths]
-                    self._readers = [array_record_module.ArrayRecordReader(p, _READER_OPTIONS) for p in self.paths]
+                    readers = []
+                    for index, path in enumerate(self.paths):
+                        try:
+                            readers.append(array_record_module.ArrayRecordReader(path, _READER_OPTIONS))
+                        except _DAMAGE as err:  # a truncated or missing shard file
+                            raise self._damaged(index, 0, err) from err
+                    self._readers = readers
         reader = self._readers[shard]
         with self._locks[shard]:
-            reader.seek(local)
-            return reader.read()
+            try:
+                reader.seek(local)
+                return reader.read()
+            except _DAMAGE as err:
+                raise self._damaged(shard, local, err) from err
 
     def close(self) -> None:
         for reader in self._readers or []:

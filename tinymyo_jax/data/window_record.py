@@ -119,7 +119,8 @@ def records(
             start = int(windows.starts[index])
             record: dict[str, Any] = {
                 "emg": padded[row],
-                "channel_mask": mask,
+                # a channel constant over this window carries nothing here, whatever the recording
+                "channel_mask": mask & (padded[row].max(axis=-1) != padded[row].min(axis=-1)),
                 "subject": int(recording.meta.subject),
                 "dataset": protocol.dataset_id,
                 "file_index": file_index,

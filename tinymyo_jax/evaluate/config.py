@@ -192,6 +192,9 @@ def finetune_config(name: str, arg: str | None = None) -> ml_collections.ConfigD
     config.checkpoint.every_steps = 0  # 0: at every evaluation only
     config.checkpoint.keep = 2
     config.checkpoint.async_save = True
+    # "resume" continues the run in the workdir, refusing one started with another init, model or
+    # data; "fresh" moves a previous run aside and starts over (train/workdir.py)
+    config.workdir_mode = "resume"
     config.log_every_steps = 10
     if arg in ("runlocal", "tiny"):
         _shrink(config, arg)

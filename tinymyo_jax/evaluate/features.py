@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import time
+import zipfile
 from pathlib import Path
 from typing import Callable
 
@@ -160,8 +161,11 @@ def cached(workdir: Path, name: str, settings: dict, enabled: bool, compute: Cal
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
     path = Path(workdir) / "features" / f"{name}-{key}.npz"
     if enabled and path.is_file():
-        with np.load(path) as stored:
-            return {k: stored[k] for k in stored.files}
+        try:
+            with np.load(path) as stored:
+                return {k: stored[k] for k in stored.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:  # truncated or corrupted by hand
+            print(f"feature cache {path} is damaged ({type(err).__name__}); computing it again", flush=True)
     arrays = compute()
     if enabled:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -45,6 +45,7 @@ from tinymyo_jax.models.tinymyo import TinyMyo
 from tinymyo_jax.train.checkpointing import PreemptionFlag, RunCheckpointer
 from tinymyo_jax.train.metrics import MetricsWriter
 from tinymyo_jax.train.optimizer import decay_mask
+from tinymyo_jax.train.workdir import start_run
 
 log = logging.getLogger("tinymyo.finetune")
 
@@ -314,13 +315,26 @@ class FinetuneCheckpointer(RunCheckpointer):
 # ----------------------------------------------------------------------------- run
 
 
+def run_record(config: ml_collections.ConfigDict) -> dict:
+    """What a fine-tuning workdir is started with (train/workdir.py): a rerun must match."""
+    from tinymyo_jax.data.source import dataset_dir
+    from tinymyo_jax.train.workdir import dataset_fingerprint
+
+    data = config.data
+    directory = dataset_dir(data.name, data.data_dir or None, data.builder_config or None)
+    return {"init": config.init, "model": config.model.to_dict(), "seed": config.seed, "benchmark": config.benchmark,
+            "data": {"name": data.name, "builder_config": data.builder_config, "max_windows": data.max_windows,
+                     "fingerprint": dataset_fingerprint(directory)}}  # fmt: skip
+
+
 def finetune(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
     """Fine-tune (or resume) in `workdir`; returns the results dict written to results.json."""
     start_time = time.perf_counter()
     workdir = Path(workdir).absolute()
-    workdir.mkdir(parents=True, exist_ok=True)
     if config.get("kind") != "finetune":
         raise UserError("finetune needs a fine-tuning config (configs/finetune/*.py)")
+    # a rerun with another init, model or data refuses here, before anything is written
+    start_run(workdir, run_record(config), config.get("workdir_mode", "resume"))
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2, sort_keys=True))
 
     # --- data
@@ -355,9 +369,9 @@ def finetune(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
     if info.task != "classification":
         head_init = "random"  # the regression head is convolutional: no linear read-out to start from
     initial_probe = None
-    latest = checkpointer.latest_step()
-    if latest is not None:
-        state, data_state, early, best_params = checkpointer.restore_finetune(latest, abstract_state)
+    restored = checkpointer.restore_newest_intact(lambda step: checkpointer.restore_finetune(step, abstract_state))
+    if restored is not None:
+        latest, (state, data_state, early, best_params) = restored
         if data_state["seed"] != config.seed:
             raise UserError(f"{workdir} was fine-tuned with seed {data_state['seed']}, the config says {config.seed}")
         print(f"resumed from step {latest}", flush=True)

@@ -61,6 +61,8 @@ def load_model_checkpoint(directory: str | Path, *, step: int | None = None) -> 
         step = manager.latest_step() if step is None else step
         if step is None:
             raise UserError(f"{directory}: holds no checkpoint steps")
+        if step not in manager.all_steps():
+            raise UserError(f"{directory} has no step {step}; it holds steps {sorted(manager.all_steps())}")
         config_dict = manager.restore(step, args=ocp.args.Composite(**{CONFIG_ITEM: ocp.args.JsonRestore()}))[CONFIG_ITEM]
         config = ModelConfig.from_json(json.dumps(config_dict))
         abstract_model = nnx.eval_shape(lambda: TinyMyo(config, rngs=nnx.Rngs(params=0)))

@@ -14,15 +14,25 @@ moment restarts from the last complete step. Restores take abstract targets carr
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
 import signal
+import sys
+import tempfile
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import jax
 import orbax.checkpoint as ocp
 
+from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.checkpoint import CONFIG_ITEM, PARAMS_ITEM
+
+T = TypeVar("T")
+DAMAGED_FOLDER = "damaged_checkpoints"
 
 
 class PreemptionFlag:
@@ -90,6 +100,45 @@ class RunCheckpointer:
         state = {"params": restored[PARAMS_ITEM], "opt_state": train_state["opt_state"], "step": train_state["step"]}
         return state, dict(restored["data"])
 
+    def restore_newest_intact(self, restore: Callable[[int], T]) -> tuple[int, T] | None:
+        """(step, restore(step)) for the newest step that restores; None when there is none.
+
+        A step that fails to restore (a partly deleted or truncated checkpoint: orbax and
+        TensorStore raise many kinds of errors) is skipped with a message, and once an older
+        step restores, the damaged newer ones are moved to WORKDIR/damaged_checkpoints/ (kept,
+        not deleted) so that the run can save those steps again. When no step restores,
+        nothing is moved and the error names the newest step's problem.
+        """
+        steps = sorted(self.manager.all_steps(), reverse=True)
+        damaged: list[int] = []
+        first_error: Exception | None = None
+        for step in steps:
+            try:
+                with _stderr_dropped_on_failure():
+                    result = restore(step)
+            except Exception as err:  # noqa: BLE001 - any failure to read a step means it is damaged
+                first_error = first_error or err
+                damaged.append(step)
+                print(f"checkpoint step {step} in {self.directory} cannot be restored "
+                      f"({type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''})", flush=True)
+                continue
+            if damaged:
+                aside = self.directory.parent / DAMAGED_FOLDER
+                aside.mkdir(parents=True, exist_ok=True)
+                for bad in damaged:
+                    name, n = str(bad), 1
+                    while (aside / name).exists():  # the same step damaged in an earlier run
+                        name, n = f"{bad}.{n}", n + 1
+                    shutil.move(str(self.directory / str(bad)), str(aside / name))
+                self.manager.reload()
+                print(f"fell back to step {step}, the newest intact checkpoint; damaged step(s) "
+                      f"{', '.join(map(str, damaged))} moved to {aside}", flush=True)
+            return step, result
+        if steps:
+            raise UserError(f"no checkpoint in {self.directory} can be restored (newest, step {steps[0]}: "
+                            f"{type(first_error).__name__}); use --config.workdir_mode=fresh or another --workdir")
+        return None
+
     def reached_preemption(self, step: int) -> bool:
         return self.manager.reached_preemption(step)
 
@@ -99,6 +148,34 @@ class RunCheckpointer:
     def close(self) -> None:
         self.manager.wait_until_finished()
         self.manager.close()
+
+
+@contextlib.contextmanager
+def _stderr_dropped_on_failure(settle_s: float = 1.0):
+    """Hold back what is written to fd 2 while the block runs; pass it on if the block succeeds.
+
+    A failed orbax restore leaves TensorStore reads in flight whose callbacks, once orbax has
+    closed its event loop, print dozens of "Event loop is closed" tracebacks from C++ threads:
+    noise after the one line that says which step was damaged. On failure they are dropped
+    (after `settle_s` for the stragglers)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            time.sleep(settle_s)
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            if not failed:
+                held.seek(0)
+                sys.stderr.write(held.read().decode(errors="replace"))
 
 
 def abstract_with_shardings(tree, shardings):

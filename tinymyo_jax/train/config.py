@@ -69,6 +69,9 @@ def base_config() -> ml_collections.ConfigDict:
     config.checkpoint.keep = 3
     config.checkpoint.async_save = True
     config.init_from = ""  # checkpoint dir (e.g. from `tinymyo import-torch`) to start from
+    # "resume": continue the run in the workdir, refusing one started with other settings;
+    # "fresh": move a previous run aside (WORKDIR.previous-<time>) and start over (train/workdir.py)
+    config.workdir_mode = "resume"
 
     config.log_every_steps = 10
     config.eval_every_steps = 1000
@@ -77,3 +80,26 @@ def base_config() -> ml_collections.ConfigDict:
     config.peak_flops_per_device = 0.0  # 0: look the device kind up in the table in metrics.py
     config.profile_steps = 0  # > 0: capture a jax profiler trace of this many steps after warm-up
     return config
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+    """The checks of a pretraining config that need no data or model: one-line UserErrors
+    naming the field, before anything is read, written or compiled."""
+    import math
+
+    from tinymyo_jax.errors import UserError
+
+    for name in ("total_steps", "global_batch_size", "log_every_steps", "eval_every_steps", "eval_batches",
+                 "plot_every_steps"):  # fmt: skip
+        if int(config[name]) < 1:
+            raise UserError(f"config.{name} must be >= 1, got {config[name]}")
+    if config.micro_batch_size < 0:
+        raise UserError(f"config.micro_batch_size must be >= 0, got {config.micro_batch_size}")
+    if config.micro_batch_size and config.global_batch_size % config.micro_batch_size:
+        raise UserError(f"config.global_batch_size {config.global_batch_size} is not a multiple of "
+                        f"config.micro_batch_size {config.micro_batch_size}")  # fmt: skip
+    for name, weight in config.data.mixture.items():
+        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not math.isfinite(weight) or weight <= 0:
+            raise UserError(f"config.data.mixture[{name!r}] = {weight!r}: weights must be > 0 (remove the entry to leave a dataset out)")
+    if not config.data.mixture:
+        raise UserError("config.data.mixture is empty: name at least one prepared dataset")

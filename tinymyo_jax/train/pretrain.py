@@ -33,6 +33,8 @@ from tinymyo_jax.models.summary import forward_flops
 from tinymyo_jax.models.tinymyo import TinyMyo
 from tinymyo_jax.train import mesh as mesh_lib
 from tinymyo_jax.train.baselines import baseline_predictions
+from tinymyo_jax.train.config import validate as validate_config
+from tinymyo_jax.train.workdir import dataset_fingerprint, start_run
 from tinymyo_jax.train.checkpointing import PreemptionFlag, RunCheckpointer, abstract_with_shardings
 from tinymyo_jax.train.metrics import MetricsWriter, peak_flops_per_device
 from tinymyo_jax.train.optimizer import learning_rate_schedule, make_optimizer
@@ -75,16 +77,27 @@ def model_config_from(config: ml_collections.ConfigDict) -> ModelConfig:
             overrides[name] = config.model[name]
     try:
         return preset(config.model.preset, **overrides)
-    except ValueError as err:  # a bad override (rope, normalization, sizes) is a user mistake
+    except ValueError as err:  # an unknown preset, rope mode, normalisation, or shapes that do not fit
         raise UserError(f"config: {err}") from err
+
+
+def run_record(config: ml_collections.ConfigDict, model_config: ModelConfig) -> dict:
+    """What a pretraining workdir is started with (train/workdir.py): a rerun must match."""
+    from tinymyo_jax.data.source import dataset_dir
+
+    data = {}
+    for name, weight in sorted(config.data.mixture.items()):
+        dataset, _, builder_config = name.partition("/")
+        directory = dataset_dir(dataset, config.data.data_dir or None, builder_config or None)
+        data[name] = {"weight": float(weight), "fingerprint": dataset_fingerprint(directory)}
+    return {"init": config.init_from, "model": json.loads(model_config.to_json()), "data": data,
+            "seed": config.seed, "global_batch_size": config.global_batch_size}
 
 
 def open_sources(config: ml_collections.ConfigDict, split: str) -> tuple[list[str], list[WindowSource], list[float]]:
     from tinymyo_jax.data.source import WindowShards
 
-    names = sorted(name for name, weight in config.data.mixture.items() if weight > 0)
-    if not names:
-        raise UserError("config.data.mixture has no dataset with a positive weight")
+    names = sorted(config.data.mixture)  # weights are > 0 (train.config.validate)
     # a mixture key is a TFDS name, optionally with a builder config: "ninapro_db8/w1000"
     sources = []
     for name in names:
@@ -94,7 +107,18 @@ def open_sources(config: ml_collections.ConfigDict, split: str) -> tuple[list[st
     for name, source in zip(names, sources):
         if len(source) == 0:
             raise UserError(f"dataset {name!r} split {split!r} has no windows")
+        require_live_channels(name, split, source)
     return names, sources, [float(config.data.mixture[name]) for name in names]
+
+
+def require_live_channels(name: str, split: str, source: WindowSource, samples: int = 256) -> None:
+    """Refuse a split whose windows have no live channel (all-zero or dead recordings): it would
+    train on nothing (loss 0 at every step). Checks up to `samples` evenly spaced windows."""
+    indices = np.unique(np.linspace(0, len(source) - 1, min(samples, len(source))).astype(np.int64))
+    masks = source.read_batch(indices)["channel_mask"]
+    if not np.asarray(masks).any():
+        raise UserError(f"dataset {name!r} split {split!r}: none of {len(indices)} windows checked has a live channel "
+                        "(every channel_mask is False); see its prep_report.json for dead channels")
 
 
 def _global_batch(host_batch: dict, sharding, global_batch: int) -> dict:
@@ -113,8 +137,11 @@ def pretrain(config: ml_collections.ConfigDict, workdir: Path) -> dict:
     maybe_initialize_distributed()
     workdir = Path(workdir).absolute()
     is_main = jax.process_index() == 0
+    # every check that needs no compilation, before anything in the workdir is written
+    validate_config(config)
+    model_config = model_config_from(config)
+    start_run(workdir, run_record(config, model_config), config.workdir_mode, is_main=is_main)
     if is_main:
-        workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "config.json").write_text(config.to_json_best_effort(indent=2, sort_keys=True))
 
     # --- mesh
@@ -129,7 +156,6 @@ def pretrain(config: ml_collections.ConfigDict, workdir: Path) -> dict:
     reader = HostBatchReader(train_sources, order, jax.process_index(), jax.process_count())
 
     # --- model & optimizer
-    model_config = model_config_from(config)
     model = TinyMyo(model_config, rngs=nnx.Rngs(params=config.seed))
     if config.init_from:
         # the encoder of a pretrained or imported checkpoint; the reconstruction head stays fresh
@@ -152,9 +178,10 @@ def pretrain(config: ml_collections.ConfigDict, workdir: Path) -> dict:
         workdir / "checkpoints", every_steps=config.checkpoint.every_steps,
         keep=config.checkpoint.keep, async_save=config.checkpoint.async_save,
     )
-    latest = checkpointer.latest_step()
-    if latest is not None:
-        state, data_state = checkpointer.restore(latest, abstract_with_shardings(abstract_state, state_sharding))
+    restored = checkpointer.restore_newest_intact(
+        lambda step: checkpointer.restore(step, abstract_with_shardings(abstract_state, state_sharding)))
+    if restored is not None:
+        latest, (state, data_state) = restored
         if data_state["seed"] != config.seed:
             raise UserError(f"{workdir} was trained with seed {data_state['seed']}, the config says {config.seed}")
         log.info("resumed from step %d", latest)

@@ -15,6 +15,14 @@ Bad-input policy, the same for every corpus (a reader documents only its excepti
 - **Dead channels** (exactly constant over the recording) are not an error, since real corpora
   contain them (NinaPro DB6 stores two always-zero columns, DB8's amputee three); `dead_channels`
   lists them for `extra["dead_channels"]` so later stages can mask them.
+- **Degenerate channels** (`channel_findings`, applied by preparation to every recording of
+  every corpus after its reader): samples beyond a physical bound in the file's unit
+  (`EMG_BOUNDS`, e.g. 10 V for corpora stored in volts; a 3e38 glitch) or non-finite are
+  repaired by interpolation when they are at most 1 % of the channel, else the channel is
+  marked dead (and zeroed, so no filter spreads it); a channel that sits at its minimum or
+  maximum for at least `SATURATED_FRACTION` of the samples (clipped at the rails) is dead, as is
+  a flat one. A recording with no live channel left is a RawFileError: such a file is skipped
+  with the reason instead of giving windows whose every channel is masked.
 - **Lengths**: per-sample arrays stored separately (emg, labels, targets, masks) may differ by a
   few samples in real exports (NinaPro); `align_lengths` truncates all to the shortest, records
   what was cut in `extra["truncated_samples"]` with a warning, and refuses a difference above
@@ -41,6 +49,21 @@ log = logging.getLogger(__name__)
 
 # At most this fraction of a signal's time steps may be non-finite and still be repaired.
 MAX_NONFINITE_FRACTION = 0.01
+# Largest |sample| an EMG channel can physically hold in each corpus's file unit; beyond it a value
+# is a glitch (a 3e38 in a float file), not signal. Volts: sEMG is millivolts and amplifier
+# outputs stay within a few volts. Myo counts: 8-bit (-128..127). emg2pose: unit-scale floats
+# (units undocumented), so a generous bound. Unknown corpora (the generic reader): DEFAULT_EMG_BOUND,
+# far above 16-bit ADC counts or microvolts.
+EMG_BOUNDS = {
+    "ninapro_db5": 1e3, "epn612": 1e3,
+    "ninapro_db6": 10.0, "ninapro_db7": 10.0, "ninapro_db8": 10.0, "uci_emg": 10.0,
+    "emg2pose": 1e4,
+}  # fmt: skip
+DEFAULT_EMG_BOUND = 1e6
+# A channel at its own minimum or maximum for at least this fraction of its samples is clipped at
+# the rails (saturated): no usable signal. Live EMG, even quantised, spends far less time at its
+# two extremes.
+SATURATED_FRACTION = 0.5
 # Per-sample arrays may differ in length by this fraction of the longest before the file is judged
 # damaged rather than exported a few samples off.
 MAX_LENGTH_MISMATCH_FRACTION = 0.01
@@ -157,6 +180,71 @@ def dead_channels(emg: np.ndarray) -> list[int]:
     """
     flat = np.max(emg, axis=0) == np.min(emg, axis=0)
     return [int(c) for c in np.flatnonzero(flat)]
+
+
+def channel_findings(
+    path: Path | str, dataset: str, emg: np.ndarray, extra: dict[str, Any], *, where: str = ""
+) -> np.ndarray:
+    """Per-channel checks of a recording's EMG (see the module docstring); `emg` with repairs.
+
+    Args:
+      path: the raw file, for messages.
+      dataset: the corpus name, which gives the physical bound (`EMG_BOUNDS`).
+      emg: [T, C] float, T >= 1.
+      extra: the recording's `meta.extra`, updated in place: `dead_channels` (the union of the
+        reader's and these findings), and when there are any `absurd_emg_samples` {channel:
+        samples repaired}, `absurd_emg_channels` (dead: too many), `saturated_channels`,
+        `flat_channels`.
+
+    Returns:
+      `emg` itself when nothing was repaired or zeroed, else a copy.
+
+    Raises:
+      RawFileError: no channel is live.
+    """
+    bound = EMG_BOUNDS.get(dataset, DEFAULT_EMG_BOUND)
+    total, channels = emg.shape
+    dead = set(int(c) for c in extra.get("dead_channels", []))
+    bad = ~np.isfinite(emg) | (np.abs(np.nan_to_num(emg, nan=0.0, posinf=np.inf, neginf=np.inf)) > bound)
+    repaired: dict[int, int] = {}
+    absurd_dead: list[int] = []
+    out = emg
+    if bad.any():
+        out = emg.copy()
+        time = np.arange(total)
+        for channel in np.flatnonzero(bad.any(axis=0)):
+            channel = int(channel)
+            count = int(bad[:, channel].sum())
+            if count <= MAX_NONFINITE_FRACTION * total:
+                good = ~bad[:, channel]
+                out[~good, channel] = np.interp(time[~good], time[good], out[good, channel].astype(np.float64))
+                repaired[channel] = count
+            else:
+                out[:, channel] = 0.0
+                absurd_dead.append(channel)
+        log.warning("%s: %semg beyond +-%g (the file's unit) or non-finite: repaired %s, channels marked dead %s",
+                    path, _prefix(where), bound, repaired or "none", absurd_dead or "none")  # fmt: skip
+    low, high = out.min(axis=0), out.max(axis=0)
+    flat = [int(c) for c in np.flatnonzero(high == low)]
+    at_rails = ((out == low) | (out == high)).mean(axis=0)
+    saturated = [int(c) for c in np.flatnonzero((high != low) & (at_rails >= SATURATED_FRACTION))]
+    dead.update(absurd_dead, flat, saturated)
+    if repaired:
+        extra["absurd_emg_samples"] = repaired
+    if absurd_dead:
+        extra["absurd_emg_channels"] = absurd_dead
+    if saturated:
+        extra["saturated_channels"] = saturated
+    if flat and set(flat) - set(int(c) for c in extra.get("dead_channels", [])):
+        extra["flat_channels"] = flat
+    extra["dead_channels"] = sorted(dead)
+    if len(dead) >= channels:
+        reasons = ", ".join(
+            f"{name} {values}" for name, values in
+            (("flat", flat), ("saturated", saturated), (f"beyond +-{bound:g} or non-finite", absurd_dead)) if values
+        )  # fmt: skip
+        raise RawFileError(path, f"{_prefix(where)}no live EMG channel of {channels} ({reasons})")
+    return out
 
 
 def align_lengths(

@@ -1,0 +1,122 @@
+"""What a run's workdir was started with, so a rerun with other settings refuses instead of mixing.
+
+`WORKDIR/run_record.json` holds the settings that make checkpoints and results mean something:
+the initial checkpoint (`init`), the model config, the data (each dataset's fingerprint) and the
+seed and batch that fix the data order. Pretraining and fine-tuning call `start_run` first,
+before they write anything:
+
+- a new (or empty) workdir gets the record;
+- a workdir holding a run with the same record resumes;
+- a different record is a UserError naming the first difference and the two ways out:
+  `--config.workdir_mode=fresh` (the previous run is moved aside to `WORKDIR.previous-<time>`,
+  nothing is deleted) or another `--workdir`.
+
+A workdir written before records existed (checkpoints but no record) is adopted: its record is
+written from this run's settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from tinymyo_jax.errors import UserError
+
+RECORD_FILE = "run_record.json"
+MODES = ("resume", "fresh")
+
+
+def dataset_fingerprint(directory: Path | str) -> str:
+    """A short hash of a prepared dataset's content description: per split its shard lengths
+    and bytes, and the features. A rebuild from the same raw files gives the same fingerprint;
+    other files, another protocol version or window size give another."""
+    directory = Path(directory)
+    info = json.loads((directory / "dataset_info.json").read_text())
+    splits = sorted((s["name"], s.get("shardLengths", []), s.get("numBytes", "0")) for s in info.get("splits", []))
+    features = (directory / "features.json").read_text() if (directory / "features.json").is_file() else ""
+    text = json.dumps({"name": info.get("name"), "version": info.get("version"), "splits": splits, "features": features},
+                      sort_keys=True)  # fmt: skip
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key in sorted(value):
+            out.update(_flatten(value[key], f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: value}
+
+
+def first_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, Any, Any] | None:
+    """(dotted key, old value, new value) of the first setting that differs, or None."""
+    flat_old, flat_new = _flatten(old), _flatten(new)
+    for key in sorted(set(flat_old) | set(flat_new)):
+        if flat_old.get(key, "<unset>") != flat_new.get(key, "<unset>"):
+            return key, flat_old.get(key, "<unset>"), flat_new.get(key, "<unset>")
+    return None
+
+
+def check_workdir_path(workdir: Path) -> None:
+    """A workdir must be (or become) a folder."""
+    if workdir.exists() and not workdir.is_dir():
+        raise UserError(f"--workdir {workdir} is a file; give a folder")
+    existing = workdir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"--workdir {workdir}: {existing} is a file, not a folder")
+
+
+def _has_run(workdir: Path) -> bool:
+    checkpoints = workdir / "checkpoints"
+    return (workdir / RECORD_FILE).is_file() or (checkpoints.is_dir() and any(checkpoints.iterdir()))
+
+
+def start_run(workdir: Path, record: Mapping[str, Any], mode: str, *, is_main: bool = True) -> None:
+    """Check `workdir` against `record` (what this run is started with) and record it.
+
+    Args:
+      workdir: the run directory.
+      record: JSON-able settings, nested dicts allowed; compared key by key.
+      mode: "resume" (refuse a different record) or "fresh" (move a previous run aside).
+      is_main: only the main process moves, creates or writes; the others only check.
+
+    Raises:
+      UserError: a bad mode, a workdir that is a file, or a record that differs (before anything
+        is written).
+    """
+    if mode not in MODES:
+        raise UserError(f"config.workdir_mode must be one of {', '.join(MODES)}; got {mode!r}")
+    workdir = Path(workdir)
+    check_workdir_path(workdir)
+    record = json.loads(json.dumps(record))
+    path = workdir / RECORD_FILE
+    if _has_run(workdir) and mode == "fresh":
+        if not is_main:
+            return
+        aside = workdir.with_name(f"{workdir.name}.previous-{time.strftime('%Y%m%d-%H%M%S')}")
+        workdir.rename(aside)
+        print(f"workdir_mode=fresh: the previous run in {workdir} was moved to {aside}", flush=True)
+    elif path.is_file():
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise UserError(f"{path} is unreadable ({err}); use --config.workdir_mode=fresh or another --workdir") from err
+        difference = first_difference(old, record)
+        if difference is not None:
+            key, was, now = difference
+            raise UserError(
+                f"{workdir} holds a run started with {key}={was!r}, this run has {key}={now!r}; "
+                "pass --config.workdir_mode=fresh to start over (the old run is moved aside) or use another --workdir"
+            )
+        return
+    if is_main:
+        workdir.mkdir(parents=True, exist_ok=True)
+        # written whole or not at all: the other processes of a job may read it at any moment
+        partial = path.with_name(f".{RECORD_FILE}.partial")
+        partial.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+        partial.replace(path)
