@@ -134,13 +134,16 @@ class Compiled:
         return " ".join(parts) or "(as configured)"
 
 
-_OOM = re.compile(r"Used ([\d.]+)\s*([KMGT]?)i?B? of ([\d.]+)\s*([KMGT]?)i?B? hbm")
+# XLA:TPU says it in one of two ways: after buffer assignment (everything resident) or, earlier,
+# when the temporaries alone exceed the chip.
+_OOM = (re.compile(r"Used ([\d.]+)\s*([KMGT]?)i?B? of ([\d.]+)\s*([KMGT]?)i?B? hbm"),
+        re.compile(r"HLO temporaries \(([\d.]+)\s*([KMGT]?)i?B?\) exceeds available HBM \(([\d.]+)\s*([KMGT]?)i?B?\)"))
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
 def parse_hbm_oom(message: str) -> tuple[int, int] | None:
-    """(used, limit) bytes from XLA's 'Ran out of memory in memory space hbm. Used X of Y hbm.'"""
-    match = _OOM.search(message)
+    """(used, limit) bytes from XLA's HBM refusal, or None when the message is not one."""
+    match = _OOM[0].search(message) or _OOM[1].search(message)
     if not match:
         return None
     return int(float(match[1]) * _UNITS[match[2]]), int(float(match[3]) * _UNITS[match[4]])
@@ -196,7 +199,7 @@ def compile_train_step(config: ml_collections.ConfigDict, devices: list, channel
         result.compile_s = time.perf_counter() - start
         message = str(err)
         oom = parse_hbm_oom(message)
-        if oom is None and "Ran out of memory in memory space hbm" not in message:
+        if oom is None and "Ran out of memory" not in message:
             raise
         result.used_bytes, result.hbm_limit = oom or (0, chip.hbm_bytes)
         result.error = "HBM out of memory"
