@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("tinymyo_jax.commands.demo", "run the end-to-end demo on the embedded default data"),
     "summary": ("tinymyo_jax.commands.summary", "print a model's parameter counts per part and FLOPs per window"),
     "pretrain": ("tinymyo_jax.commands.pretrain", "masked-reconstruction pretraining from a config (resumable, multi-host)"),
+    "plan": ("tinymyo_jax.commands.plan", "compile the train step for a TPU topology ahead of time: memory, FLOPs, collectives, fit"),
     "import-torch": ("tinymyo_jax.commands.import_torch", "convert reference PyTorch safetensors into an orbax checkpoint"),
     "synth": ("tinymyo_jax.commands.synth", "write small synthetic raw corpora in the original file layouts"),
     "prep": ("tinymyo_jax.commands.prep", "prepare raw corpora into TFDS ArrayRecord window records"),

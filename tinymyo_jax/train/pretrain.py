@@ -129,6 +129,21 @@ def _global_batch(host_batch: dict, sharding, global_batch: int) -> dict:
     return out
 
 
+def sharded_train_step(config: ml_collections.ConfigDict, mesh, graphdef, model_config: ModelConfig,
+                       optimizer, schedule, state_sharding):
+    """The jitted train step with the trainer's shardings: state as `state_sharding`, batch split
+    over every device, donated state. `pretrain` runs it; `tinymyo plan` compiles it for a TPU
+    topology it does not have, so both see the same program."""
+    data_sharding = mesh_lib.batch_sharding(mesh)
+    micro_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(None, mesh_lib.BATCH_AXES))
+    return jax.jit(
+        make_train_step(graphdef, model_config, optimizer, schedule, config, micro_sharding),
+        in_shardings=(state_sharding, {"emg": data_sharding, "channel_mask": data_sharding}),
+        out_shardings=(state_sharding, mesh_lib.replicated(mesh)),
+        donate_argnums=0,
+    )
+
+
 # ----------------------------------------------------------------------------- run
 
 
@@ -190,13 +205,7 @@ def pretrain(config: ml_collections.ConfigDict, workdir: Path) -> dict:
     start_step = int(jax.device_get(state["step"]))
 
     # --- compile the step ahead of time
-    micro_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(None, mesh_lib.BATCH_AXES))
-    train_step = jax.jit(
-        make_train_step(graphdef, model_config, optimizer, schedule, config, micro_sharding),
-        in_shardings=(state_sharding, {"emg": data_sharding, "channel_mask": data_sharding}),
-        out_shardings=(state_sharding, mesh_lib.replicated(mesh)),
-        donate_argnums=0,
-    )
+    train_step = sharded_train_step(config, mesh, graphdef, model_config, optimizer, schedule, state_sharding)
     batches = iterate_batches(reader, start_step, config.total_steps,
                               worker_count=config.data.worker_count, prefetch=config.data.prefetch)
     first_batch = next(batches, None)
