@@ -218,7 +218,10 @@ def test_missing_label_column_is_refused(tmp_path):
 
 
 def test_unsupported_suffix_and_missing_file_are_refused(tmp_path):
-    path = tmp_path / "v.mat"
-    path.write_bytes(b"MATLAB")
-    _assert_refused(path, "unsupported file type '.mat'", fs=100.0)
+    path = tmp_path / "v.wav"
+    path.write_bytes(b"RIFF")
+    _assert_refused(path, "unsupported file type '.wav'", fs=100.0)
+    junk = tmp_path / "v.mat"
+    junk.write_bytes(b"MATLAB")
+    _assert_refused(junk, "not a MAT file", fs=100.0)
     _assert_refused(tmp_path / "absent.npy", "file not found", fs=100.0)

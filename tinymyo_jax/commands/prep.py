@@ -8,6 +8,7 @@ prep_report.json (every raw file, its windows, skipped files and why) beside the
 Examples:
   tinymyo synth ninapro_db5 --out /tmp/raw && tinymyo prep ninapro_db5 --manual_dir /tmp/raw --data_dir /tmp/tfds
   tinymyo prep ninapro_db8 --config w200 --manual_dir ~/raw/DB8
+  tinymyo prep generic --manual_dir ~/my_emg --name lab --fs 1000 --channels 0-7   # your own recordings
   tinymyo prep emg2pose --manual_dir ~/raw/emg2pose --beam_pipeline_options \\
       "runner=DirectRunner,direct_num_workers=8,direct_running_mode=multi_processing"
 
@@ -25,7 +26,8 @@ import time
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from tinymyo_jax.data.protocols import PROTOCOLS
 
-    parser.add_argument("names", nargs="+", metavar="NAME", help=f"corpora, or 'all': {', '.join(PROTOCOLS)}")
+    parser.add_argument("names", nargs="+", metavar="NAME",
+                        help=f"corpora, or 'all': {', '.join(PROTOCOLS)}; or 'generic' with --name for your own recordings")  # fmt: skip
     parser.add_argument("--manual_dir", "--manual-dir", required=True, type=pathlib.Path,
                         help="raw corpus root (or a folder holding <name>/ roots)")  # fmt: skip
     parser.add_argument("--data_dir", "--data-dir", type=pathlib.Path, default=None,
@@ -38,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run on Apache Beam with these comma-separated options, as `tfds build` takes them")  # fmt: skip
     parser.add_argument("--overwrite", action="store_true", help="rebuild a dataset that already exists")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    from tinymyo_jax.commands import prep_generic
+
+    prep_generic.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,9 +52,20 @@ def run(args: argparse.Namespace) -> int:
     from tinymyo_jax.data.source import default_data_dir
     from tinymyo_jax.errors import UserError
 
+    from tinymyo_jax.commands import prep_generic
+
     names = list(protocols.PROTOCOLS) if "all" in args.names else list(dict.fromkeys(args.names))
+    generic = None
+    if "generic" in names:
+        if len(names) > 1:
+            raise UserError("prepare your own recordings alone: tinymyo prep generic --manual_dir DIR --name NAME")
+        generic = prep_generic.config_from(args, progress=not args.no_progress)
+    elif prep_generic.used_without_generic(args):
+        raise UserError(f"{', '.join(prep_generic.used_without_generic(args))} apply to `tinymyo prep generic` only")
     for name in names:  # check every name and config before preparing anything
         protocol = protocols.get(name)
+        if name == "generic":
+            continue
         if args.config is not None and args.config not in [c.name for c in protocol.configs]:
             raise UserError(f"{name} has configs {', '.join(c.name for c in protocol.configs)}; got --config {args.config}")
     if not args.manual_dir.is_dir():
@@ -71,9 +87,13 @@ def run(args: argparse.Namespace) -> int:
     # Read here rather than at TFDS's import, so that WindowShards and prep always agree.
     data_dir = args.data_dir or default_data_dir()
     for name in names:
-        cls = builder.builder_class(name)
-        kwargs = {"config": args.config} if args.config else {}
-        dataset = cls(data_dir=str(data_dir), **kwargs)
+        if generic is not None:
+            dataset = builder.generic_builder(generic, data_dir)
+            name = f"generic/{generic.name}"
+        else:
+            cls = builder.builder_class(name)
+            kwargs = {"config": args.config} if args.config else {}
+            dataset = cls(data_dir=str(data_dir), **kwargs)
         dataset.num_workers = args.workers
         dataset.show_progress = not args.no_progress
         dataset.print_summary = False

@@ -165,13 +165,13 @@ class EmgBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     def _generate_examples(self, split: str, jobs: list[prepare.FileJob]) -> Any:
         protocol, config = self.protocol, self.window_config
         if getattr(self, "_use_beam", False):
-            return _beam_split(protocol.name, config.name, str(self._root), split, self._parts_dir, jobs)
+            return _beam_split(protocol.name, config, str(self._root), split, self._parts_dir, jobs)
         return prepare.generate_local(
             protocol, config, self._root, jobs, split, Path(self._parts_dir), self._pool, progress=self.show_progress
         )
 
 
-def _beam_split(name: str, config_name: str, root: str, split: str, parts_dir: str, jobs: list[prepare.FileJob]) -> Any:
+def _beam_split(name: str, config_name: str | protocols.WindowConfig, root: str, split: str, parts_dir: str, jobs: list[prepare.FileJob]) -> Any:
     """The split's PTransform: raw files spread over workers, each prepared by `prepare_file`."""
     beam = tfds.core.lazy_imports.apache_beam
 
@@ -188,6 +188,42 @@ def _beam_split(name: str, config_name: str, root: str, split: str, parts_dir: s
         )
 
     return prepare_split()
+
+
+@dataclasses.dataclass(eq=False)
+class GenericBuilderConfig(WindowBuilderConfig):
+    """The builder config of a `generic/NAME` corpus: its name is NAME, `generic` its options."""
+
+    generic: Any = None  # data.generic.GenericConfig
+
+
+class GenericBuilder(EmgBuilder, skip_registration=True):
+    """Users' own recordings (`tinymyo prep generic`): one builder config per corpus NAME, made
+    from the command's options (`generic_builder`), so there are no predefined BUILDER_CONFIGS and
+    no `tfds build` folder (`tfds build` cannot pass the options)."""
+
+    PROTOCOL = "generic"
+
+    @property
+    def protocol(self) -> Protocol:
+        base = protocols.get(self.PROTOCOL)
+        return base.bind(base, self.window_config)  # type: ignore[misc]
+
+    @property
+    def window_config(self) -> protocols.WindowConfig:
+        config = getattr(self.builder_config, "generic", None)
+        if config is None:
+            raise UserError("a generic corpus is prepared with `tinymyo prep generic --name NAME ...`")
+        return config
+
+
+def generic_builder(config: Any, data_dir: str | Path) -> GenericBuilder:
+    """The builder of the `generic/<config.name>` corpus described by a GenericConfig."""
+    builder_config = GenericBuilderConfig(
+        name=config.name, window=config.window, stride=config.stride, generic=config,
+        description=f"users' recordings {config.name}: window {config.window} samples, stride {config.stride} at 2000 Hz",
+    )  # fmt: skip
+    return GenericBuilder(data_dir=str(data_dir), config=builder_config)
 
 
 def builder_class(name: str) -> type[EmgBuilder]:

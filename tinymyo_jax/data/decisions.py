@@ -98,4 +98,17 @@ DECISIONS: dict[str, str] = {
   (unmarked) rows give no windows.
 - Split by subject: 1-24 train, 25-30 validation, 31-36 test.
 """,
+    "generic": """\
+- Users' own recordings (`tinymyo prep generic`, tinymyo_jax/data/generic.py): the pretraining
+  protocol of the corpora (resampled to 2 kHz by polyphase filtering, band-pass 20-450 Hz,
+  window 1000 / stride 500, windows that fit). Channels chosen with --channels; more than 16
+  without it is refused.
+- Held out: whole subjects (10 %, at least one, per held-out split) when there are more subjects
+  than held-out splits, else whole recordings, else the end of each recording in time
+  (validation the last 10 % or one window, test as much before; straddling windows dropped). Unlabelled:
+  train / validation; labelled: train / validation / test.
+- Labels (optional): a file-name regex (one class per file) or per-sample labels (a CSV column,
+  NPZ key or MAT variable; a window's label is its majority label); classes are the distinct
+  values, sorted, indexed from 0.
+""",
 }

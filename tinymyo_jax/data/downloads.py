@@ -17,6 +17,7 @@ HOMEPAGES: dict[str, str] = {
     "emg2pose": "https://github.com/facebookresearch/emg2pose",
     "epn612": "https://zenodo.org/records/4421500",
     "uci_emg": "https://archive.ics.uci.edu/dataset/481/emg+data+for+gestures",
+    "generic": "",  # the user's own recordings
 }
 
 INSTRUCTIONS: dict[str, str] = {
@@ -53,6 +54,12 @@ user<N>/user<N>.json.
 Download the UCI "EMG data for gestures" archive
 (https://archive.ics.uci.edu/static/public/481/emg+data+for+gestures.zip) and unzip it into the
 manual dir, giving EMG_data_for_gestures-master/<NN>/<series>_raw_data_*.txt, NN = 01..36.
+""",
+    "generic": """\
+Your own recordings: a folder of CSV/TSV/TXT (header row), .npy, .npz, .mat, .edf/.bdf or WFDB
+(.hea + .dat) files, one continuous recording each, one sub-folder per subject by default.
+Prepare it with `tinymyo prep generic --manual_dir DIR --name NAME` (see docs/data.md, "Your
+own recordings").
 """,
 }
 

@@ -42,6 +42,7 @@ READERS: dict[str, str] = {
     "emg2pose": "tinymyo_jax.data.readers.emg2pose",
     "epn612": "tinymyo_jax.data.readers.epn612",
     "uci_emg": "tinymyo_jax.data.readers.uci_emg",
+    "generic": "tinymyo_jax.data.readers.generic",
 }
 REPORT_FILE = "prep_report.json"
 # Order-4 band-pass sections need more than 27 samples for zero-phase filtering (scipy's padlen).
@@ -73,8 +74,10 @@ class FileJob:
 
 def resolve_root(manual_dir: Path | str, name: str) -> Path:
     """The corpus root: `manual_dir/<name>` when it exists (as `tinymyo synth --out` lays out
-    several corpora), else `manual_dir` itself."""
+    several corpora), else `manual_dir` itself (always for users' own `generic` recordings)."""
     manual_dir = Path(manual_dir)
+    if name == "generic":
+        return manual_dir
     nested = manual_dir / name
     return nested if nested.is_dir() else manual_dir
 
@@ -101,16 +104,16 @@ def jobs_for(jobs: Sequence[FileJob], split: str) -> list[FileJob]:
 
 
 def prepare_file(
-    name: str, config_name: str, root: str, split: str, parts_dir: str | None, job: FileJob
+    name: str, config_name: str | WindowConfig, root: str, split: str, parts_dir: str | None, job: FileJob
 ) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
     """Read, preprocess and window one raw file; keep the records of `split`.
 
     Returns (report entry, [(key, record)]). A file the reader or the protocol cannot use
     (UserError, including RawFileError) gives a "skipped" entry with the reason and no records.
-    Writes the entry to `parts_dir` when given.
+    Writes the entry to `parts_dir` when given. `config_name`: a config name, or the WindowConfig
+    itself (a `generic/NAME` corpus's options travel this way, see `protocols.resolve`).
     """
-    protocol = protocols.get(name)
-    config = protocol.config(config_name)
+    protocol, config = protocols.resolve(name, config_name)
     path, root_path = Path(job.path), Path(root)
     shown = _relative(path, root_path)
     try:
@@ -129,7 +132,10 @@ def prepare_file(
 def _windows_of_file(
     protocol: Protocol, config: WindowConfig, path: Path, root: Path, job: FileJob, split: str
 ) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
-    recordings = reader(protocol.name).read_file(path, root, protocol.name)
+    if protocol.read is not None:
+        recordings = protocol.read(path, root)
+    else:
+        recordings = reader(protocol.name).read_file(path, root, protocol.name)
     counts: collections.Counter[str] = collections.Counter()
     dropped: collections.Counter[str] = collections.Counter()
     records: list[tuple[str, dict[str, Any]]] = []
@@ -202,7 +208,7 @@ def generate_local(
     """
     from tqdm.auto import tqdm
 
-    run = _bind(protocol.name, config.name, str(root), split, str(parts_dir))
+    run = _bind(protocol.name, config, str(root), split, str(parts_dir))
     total = sum(job.size for job in jobs)
     bar = tqdm(total=total, unit="B", unit_scale=True, desc=f"{protocol.name} {split}: raw files", disable=not progress)
     yielded = 0

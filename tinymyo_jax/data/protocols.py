@@ -27,7 +27,7 @@ import dataclasses
 import hashlib
 import re
 from pathlib import Path
-from typing import Callable, Literal, Mapping, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence
 
 import numpy as np
 
@@ -36,8 +36,9 @@ from tinymyo_jax.data.decisions import COMMON, DECISIONS
 from tinymyo_jax.data.recording import Recording
 
 # Every corpus a window record can come from; the record's `dataset` field is the index here.
+# "generic": users' own recordings (`tinymyo prep generic`, data/generic.py).
 CORPORA: tuple[str, ...] = (
-    "ninapro_db5", "ninapro_db6", "ninapro_db7", "ninapro_db8", "emg2pose", "epn612", "uci_emg",
+    "ninapro_db5", "ninapro_db6", "ninapro_db7", "ninapro_db8", "emg2pose", "epn612", "uci_emg", "generic",
 )  # fmt: skip
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 PRETRAIN_SPLITS: tuple[str, ...] = ("train", "validation")
@@ -102,6 +103,13 @@ class Protocol:
     # True: every window of a file goes to one split, known from its name (or emg2pose's
     # metadata.csv) before reading; False: windows of one file go to several splits (DB5, EPN-612).
     files_decide_split: bool = True
+    # Hooks of corpora whose options live in their WindowConfig (`generic/NAME`, data/generic.py):
+    # read(path, root) -> recordings, instead of the reader module's read_file;
+    # assign(files, root) -> (assigned, skipped), instead of `assign_files`'s rules;
+    # bind(protocol, config) -> the protocol of one config (with read / assign set).
+    read: Callable[[Path, Path], list[Recording]] | None = None
+    assign: Callable[[Sequence[Path], Path], tuple[dict[Path, str | None], dict[Path, str]]] | None = None
+    bind: Callable[["Protocol", WindowConfig], "Protocol"] | None = None
 
     @property
     def dataset_id(self) -> int:
@@ -165,8 +173,13 @@ def held_out_subjects(dataset: str, subjects: Sequence[int], fraction: float = H
     if len(unique) < 2:
         return set()
     count = min(len(unique) - 1, max(1, round(fraction * len(unique))))
-    ranked = sorted(unique, key=lambda s: hashlib.sha256(f"{dataset}/{s}".encode()).hexdigest())
-    return set(ranked[:count])
+    return set(hash_order(dataset, unique)[:count])
+
+
+def hash_order(dataset: str, keys: Sequence[Any]) -> list[Any]:
+    """`keys` ordered by the SHA-256 of "<dataset>/<key>": the order held-out subjects (or
+    recordings) are taken in, a function of the keys alone."""
+    return sorted(keys, key=lambda k: hashlib.sha256(f"{dataset}/{k}".encode()).hexdigest())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,6 +356,8 @@ def assign_files(protocol: Protocol, files: Sequence[Path], root: Path) -> tuple
       several splits (read by every split's pass); skipped maps a file to why it belongs to no
       split (it is reported, never dropped silently).
     """
+    if protocol.assign is not None:
+        return protocol.assign(files, root)
     assigned: dict[Path, str | None] = {}
     skipped: dict[Path, str] = {}
     if not protocol.files_decide_split:
@@ -413,9 +428,24 @@ PROTOCOLS: dict[str, Protocol] = {
 
 
 def get(name: str) -> Protocol:
-    """The protocol of a corpus by TFDS name; UserError for an unknown name."""
+    """The protocol of a corpus by TFDS name ("generic": the base of users' corpora, to `bind`
+    to a GenericConfig); UserError for an unknown name."""
     from tinymyo_jax.errors import UserError
 
+    if name == "generic":
+        from tinymyo_jax.data.generic import GENERIC
+
+        return GENERIC
     if name not in PROTOCOLS:
         raise UserError(f"no preparation protocol for {name!r}; choose from {', '.join(PROTOCOLS)}")
     return PROTOCOLS[name]
+
+
+def resolve(name: str, config: str | WindowConfig | None) -> tuple[Protocol, WindowConfig]:
+    """(protocol, window config) of a preparation: `config` is a config name of the corpus (None:
+    its default), or a WindowConfig object, which is how a `generic/NAME` corpus's options reach
+    worker processes (the protocol is then bound to it)."""
+    protocol = get(name)
+    if isinstance(config, WindowConfig):
+        return (protocol.bind(protocol, config) if protocol.bind else protocol), config
+    return protocol, protocol.config(config)

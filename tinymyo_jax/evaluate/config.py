@@ -42,6 +42,10 @@ VARIANTS = (None, "runlocal", "tiny")
 
 
 def benchmark(name: str) -> Benchmark:
+    """A named benchmark, or `generic/NAME`: a labelled corpus of your own recordings
+    (`tinymyo prep generic --name NAME --label-...`), classified like the gesture benchmarks."""
+    if name.startswith("generic/") and name.count("/") == 1 and name.split("/")[1]:
+        return Benchmark("generic", name.split("/")[1], "classification", "accuracy", 1)
     if name not in BENCHMARKS:
         raise UserError(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
     return BENCHMARKS[name]
@@ -119,6 +123,14 @@ def _common(name: str, arg: str | None) -> ml_collections.ConfigDict:
     config.report = ml_collections.ConfigDict()
     config.report.trajectory_windows = 3  # regression: test windows drawn in trajectories.png
     return config
+
+
+def generic_arg(arg: str | None, kind: str) -> tuple[str, str | None]:
+    """`configs/<kind>/generic.py:NAME[:VARIANT]` -> ("generic/NAME", VARIANT or None)."""
+    name, _, variant = (arg or "").partition(":")
+    if not name:
+        raise UserError(f"name the corpus: --config configs/{kind}/generic.py:NAME (NAME as given to tinymyo prep generic --name)")
+    return f"generic/{name}", variant or None
 
 
 def probe_config(name: str, arg: str | None = None) -> ml_collections.ConfigDict:

@@ -68,6 +68,8 @@ class Splits:
         features = json.loads((directory / "features.json").read_text())["featuresDict"]["features"]
         window = int(train.specs["emg"].shape[1])
         channels = _protocol_channels(config.data.name)
+        if config.data.name == "generic":  # users' corpora fix no channel count: the data's own
+            channels = self._real_channels()
         num_classes, class_names, target_names = 0, (), ()
         if config.task == "classification":
             if "label" not in features:
@@ -84,6 +86,16 @@ class Splits:
             num_classes=num_classes, class_names=class_names, target_names=target_names, fingerprint=fingerprint,
             split_sizes={key: int(len(self.indices[key])) for key in SPLIT_KEYS}, fs=_protocol_fs(config.data.name),
         )  # fmt: skip
+
+    def _real_channels(self) -> int:
+        """The rows that hold a real channel in any used window (the last live row + 1)."""
+        last = 0
+        for key, shards in self.shards.items():
+            for start in range(0, len(self.indices[key]), 256):
+                mask = shards.read_batch(self.indices[key][start : start + 256])["channel_mask"]
+                live = np.flatnonzero(mask.any(axis=0))
+                last = max(last, int(live[-1]) + 1 if live.size else 0)
+        return max(last, 1)
 
     def batches(self, key: str, batch_size: int, fields: tuple[str, ...] | None = None) -> Iterator[dict[str, np.ndarray]]:
         """The used windows of split `key` in order, `batch_size` at a time (the last batch may be
@@ -125,6 +137,10 @@ def _protocol_channels(dataset: str) -> int:
 def _protocol_fs(dataset: str) -> float | None:
     from tinymyo_jax.data.protocols import PROTOCOLS
 
+    if dataset == "generic":
+        from tinymyo_jax.data.generic import GENERIC
+
+        return GENERIC.fs
     protocol = PROTOCOLS.get(dataset)
     return None if protocol is None else protocol.fs
 

@@ -1,4 +1,5 @@
-"""Reader for users' own recordings: CSV, `.npy` or `.npz` files, one continuous recording each.
+"""Reader for users' own recordings: CSV, NumPy, MATLAB, EDF/BDF or WFDB files, one continuous
+recording each (what `tinymyo prep generic` reads; see docs/data.md, "Your own recordings").
 
 Accepted files (one Recording per file, `dataset = "generic"`):
 
@@ -7,8 +8,18 @@ Accepted files (one Recording per file, `dataset = "generic"`):
   not passed; an optional integer label column (`label_column`); every other column is an EMG
   channel, in file order. Without `delimiter`, the most frequent of `,` `;` tab in the header.
 - **`.npy`**: a float array `[T, C]`. It carries no rate, so `fs` must be passed.
-- **`.npz`**: key `emg` `[T, C]` (required), `labels` int `[T]` (optional), `fs` scalar Hz
-  (optional; when it and `fs=` are both given they must agree within 1 %).
+- **`.npz`**: key `emg` `[T, C]` (required; another key with `variable=`), `labels` int `[T]`
+  (optional; another key with `label_column=`), `fs` scalar Hz (optional; when it and `fs=` are
+  both given they must agree within 1 %).
+- **`.mat`** (MATLAB v5/v7 through scipy.io, v7.3 through h5py: `readers/matfile.py`): variable
+  `emg` `[T, C]` (another with `variable=`), labels from the variable `label_column` when given,
+  fs from a numeric scalar `fs` or `frequency` (NinaPro's name) when present, else `fs=`.
+- **EDF / EDF+ / BDF / BDF+** (`.edf`, `.bdf`, read with edfio): every ordinary signal is a
+  channel, in physical units; all must share one sampling rate, which is the recording's.
+  Annotations are not read (labels come from file names, see `tinymyo_jax.data.generic`).
+  Discontinuous EDF+D/BDF+D files are refused: their data records do not follow each other.
+- **WFDB** (`.hea` header + its signal files, read with wfdb): every signal is a channel, in
+  physical units, at the header's frame rate.
 
 Bad-input policy: that of every corpus reader (`readers/checks.py`): up to 1 % of NaN/Inf time
 steps in emg or time are interpolated and counted (`nonfinite_<name>_rows`), more is refused;
@@ -36,7 +47,9 @@ from tinymyo_jax.data.recording import Recording, RecordingMeta
 
 DATASETS: tuple[str, ...] = ("generic",)
 
-SUFFIXES: tuple[str, ...] = (".csv", ".tsv", ".txt", ".npy", ".npz")
+SUFFIXES: tuple[str, ...] = (".csv", ".tsv", ".txt", ".npy", ".npz", ".mat", ".edf", ".bdf", ".hea")
+# Scalar MAT variables taken as the sampling rate (Hz), first found wins.
+MAT_FS_VARIABLES: tuple[str, ...] = ("fs", "frequency")
 _TIME_UNITS_TO_S = {"s": 1.0, "ms": 1e-3}
 
 
@@ -56,22 +69,25 @@ def read_generic(
     time_tolerance: float = 0.1,
     subject: int = 0,
     root: Path | str | None = None,
+    variable: str = "emg",
 ) -> Recording:
     """Read one user recording.
 
     Args:
-      path: a `.csv`/`.tsv`/`.txt`, `.npy` or `.npz` file.
-      fs: sampling rate in Hz. Required for `.npy`; for CSV/npz it must agree (1 %) with the time
-        column / stored fs when those exist.
+      path: a file with one of `SUFFIXES` (a WFDB record is named by its `.hea` file).
+      fs: sampling rate in Hz. Required where the file carries none (`.npy`, CSV without a time
+        column, npz/MAT without `fs`); where it does, the two must agree (1 %).
       time_column: CSV column holding sample times (ignored for numpy files). If absent, fs is
         required.
       time_unit: "s" or "ms", the unit of `time_column`.
-      label_column: CSV column of integer per-sample labels, or None.
+      label_column: integer per-sample labels: a CSV column, an npz key or a MAT variable of that
+        name, or None (npz: then the key `labels` when present).
       delimiter: CSV delimiter; None takes the most frequent of `,` `;` tab in the header.
       time_tolerance: largest allowed relative deviation of one time step from the median step
         (0.1 = 10 %, which accepts USB/Bluetooth timestamp jitter but not dropped packets).
       subject: subject id to put in the metadata.
       root: when given, `meta.file` is `path` relative to it.
+      variable: the npz key / MAT variable holding emg [T, C].
 
     Returns:
       Recording with emg float32 [T, C] in the file's units, labels int32 [T] or None.
@@ -94,8 +110,17 @@ def read_generic(
         emg, labels, rate = _read_npy(path, fs)
         extra["format"], extra["fs_source"] = "npy", "argument"
     elif suffix == ".npz":
-        emg, labels, rate, source = _read_npz(path, fs)
+        emg, labels, rate, source = _read_npz(path, fs, variable, label_column or "labels")
         extra["format"], extra["fs_source"] = "npz", source
+    elif suffix == ".mat":
+        emg, labels, rate, source = _read_mat(path, fs, variable, label_column)
+        extra["format"], extra["fs_source"] = "mat", source
+    elif suffix in (".edf", ".bdf"):
+        emg, rate, names = _read_edf(path, fs)
+        labels, extra["format"], extra["fs_source"], extra["channel_names"] = None, suffix[1:], "file", names
+    elif suffix == ".hea":
+        emg, rate, names = _read_wfdb(path, fs)
+        labels, extra["format"], extra["fs_source"], extra["channel_names"] = None, "wfdb", "file", names
     elif suffix in (".csv", ".tsv", ".txt"):
         emg, labels, rate, source, names = _read_csv(
             path, fs, time_column, _TIME_UNITS_TO_S[time_unit], label_column, delimiter, time_tolerance, extra
@@ -116,7 +141,8 @@ def read_generic(
 
 
 def list_files(root: Path, dataset: str) -> list[Path]:
-    """Every `.csv/.tsv/.txt/.npy/.npz` file under `root` (recursively), sorted by path."""
+    """Every file with one of `SUFFIXES` under `root` (recursively), sorted by path. A WFDB
+    record is listed by its `.hea` header; its `.dat` signal files are read with it."""
     check_dataset(dataset, DATASETS, "generic")
     root = Path(root)
     if not root.is_dir():
@@ -169,30 +195,103 @@ def _read_npy(path: Path, fs: float | None) -> tuple[np.ndarray, None, float]:
     return emg, None, fs
 
 
-def _read_npz(path: Path, fs: float | None) -> tuple[np.ndarray, np.ndarray | None, float, str]:
+def _read_npz(
+    path: Path, fs: float | None, variable: str = "emg", label_key: str = "labels"
+) -> tuple[np.ndarray, np.ndarray | None, float, str]:
     try:
         with np.load(path, allow_pickle=False) as archive:
             keys = set(archive.files)
-            if "emg" not in keys:
-                raise RawFileError(path, f".npz has no 'emg' array (keys: {sorted(keys)})")
-            emg = archive["emg"]
-            labels = archive["labels"] if "labels" in keys else None
+            if variable not in keys:
+                raise RawFileError(path, f".npz has no {variable!r} array (keys: {sorted(keys)})")
+            emg = archive[variable]
+            labels = archive[label_key] if label_key in keys else None
             stored_fs = archive["fs"] if "fs" in keys else None
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise RawFileError(path, f"cannot read .npz file ({exc}); is it truncated?") from exc
-    if stored_fs is not None:
-        if stored_fs.size != 1 or not np.issubdtype(stored_fs.dtype, np.number):
-            raise RawFileError(path, f"'fs' must be a numeric scalar, got shape {stored_fs.shape} dtype {stored_fs.dtype}")
-        value = float(stored_fs.reshape(()))
+    rate, source = _stored_fs(path, fs, stored_fs, "fs", ".npz has no 'fs' array")
+    return emg, labels, rate, source
+
+
+def _stored_fs(path: Path, fs: float | None, stored: np.ndarray | None, name: str, missing: str) -> tuple[float, str]:
+    """(rate, "file" | "argument") from a rate stored in the file and/or the `fs` argument."""
+    if stored is not None:
+        if stored.size != 1 or not np.issubdtype(stored.dtype, np.number):
+            raise RawFileError(path, f"{name!r} must be a numeric scalar, got shape {stored.shape} dtype {stored.dtype}")
+        value = float(stored.reshape(()))
         if not value > 0:
             raise RawFileError(path, f"stored fs is {value}; it must be > 0 Hz")
         if fs is not None:
-            checks.check_fs_agrees(path, fs, value, "the 'fs' stored in the file")
-            return emg, labels, fs, "argument"
-        return emg, labels, value, "file"
+            checks.check_fs_agrees(path, fs, value, f"the {name!r} stored in the file")
+            return fs, "argument"
+        return value, "file"
     if fs is None:
-        raise RawFileError(path, ".npz has no 'fs' array; pass fs=... (Hz)")
-    return emg, labels, fs, "argument"
+        raise RawFileError(path, f"{missing}; pass fs=... (Hz)")
+    return fs, "argument"
+
+
+def _read_mat(
+    path: Path, fs: float | None, variable: str, label_variable: str | None
+) -> tuple[np.ndarray, np.ndarray | None, float, str]:
+    from tinymyo_jax.data.readers import matfile
+
+    optional = [*MAT_FS_VARIABLES, *([label_variable] if label_variable else [])]
+    values = matfile.load_mat_variables(path, [variable], optional)
+    emg = values[variable]
+    if not isinstance(emg, np.ndarray) or emg.dtype.kind not in "biuf":
+        raise RawFileError(path, f"variable {variable!r} is not a numeric array")
+    labels = None
+    if label_variable:
+        if label_variable not in values:
+            raise RawFileError(path, f"no label variable {label_variable!r}")
+        labels = np.asarray(values[label_variable])
+        if labels.ndim == 2 and labels.shape[0] == 1:  # a MATLAB row vector
+            labels = labels[0]
+    name = next((n for n in MAT_FS_VARIABLES if n in values), None)
+    stored = None if name is None else np.asarray(values[name])
+    rate, source = _stored_fs(path, fs, stored, name or "fs", f"no {' or '.join(MAT_FS_VARIABLES)} variable")
+    return emg, labels, rate, source
+
+
+def _read_edf(path: Path, fs: float | None) -> tuple[np.ndarray, float, list[str]]:
+    import edfio
+
+    bdf = path.suffix.lower() == ".bdf"
+    try:
+        # Annotation signals (EDF+ "EDF Annotations") are not in `.signals`.
+        recording = edfio.read_bdf(path) if bdf else edfio.read_edf(path, lazy_load_data=False)
+        if not recording.is_continuous:
+            raise RawFileError(path, "a discontinuous EDF+D/BDF+D file: its data records do not follow each other")
+        signals = list(recording.signals)
+        if not signals:
+            raise RawFileError(path, "the file holds no signals (only annotations)")
+        rates = sorted({float(s.sampling_frequency) for s in signals})
+        if len(rates) > 1:
+            listing = ", ".join(f"{s.label or i} {s.sampling_frequency:g} Hz" for i, s in enumerate(signals))
+            raise RawFileError(path, f"signals have different sampling rates ({listing}); EMG channels must share one")
+        emg = np.stack([np.asarray(s.data, dtype=np.float64) for s in signals], axis=1)
+        names = [s.label.strip() for s in signals]
+    except RawFileError:
+        raise
+    except (ValueError, OSError, EOFError, IndexError, UnicodeDecodeError) as exc:
+        raise RawFileError(path, f"cannot read as {'BDF' if bdf else 'EDF'} ({type(exc).__name__}: {exc})") from exc
+    if fs is not None:
+        checks.check_fs_agrees(path, fs, rates[0], "the rate in the file's header")
+    return emg, rates[0], names
+
+
+def _read_wfdb(path: Path, fs: float | None) -> tuple[np.ndarray, float, list[str]]:
+    import wfdb
+
+    try:
+        record = wfdb.rdrecord(str(path.with_suffix("")), physical=True)
+    except Exception as exc:  # wfdb raises bare Exceptions, ValueErrors and OSErrors alike for bad input
+        raise RawFileError(path, f"cannot read the WFDB record ({type(exc).__name__}: {exc})") from exc
+    if record.p_signal is None or not record.fs:
+        raise RawFileError(path, "the WFDB record has no signals or no sampling frequency")
+    rate = float(record.fs)
+    if fs is not None:
+        checks.check_fs_agrees(path, fs, rate, "the rate in the .hea header")
+    return np.asarray(record.p_signal, dtype=np.float64), rate, [str(n) for n in record.sig_name or []]
 
 
 def _read_csv(

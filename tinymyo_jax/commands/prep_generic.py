@@ -1,0 +1,74 @@
+"""The options of `tinymyo prep generic` (users' own recordings) and its builder; see data/generic.py.
+
+    tinymyo prep generic --manual_dir DIR --name NAME [--data_dir OUT] [--fs HZ] [--channels SPEC]
+        [--subject-regex RE] [--label-column COL | --label-regex RE] [--variable VAR]
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+HELP = """\
+your own recordings (`tinymyo prep generic --manual_dir DIR --name NAME`): every CSV/TSV/TXT
+(header row; a `time` column gives the rate), .npy, .npz, .mat, .edf/.bdf and WFDB .hea file
+under DIR, one continuous recording each, becomes windows of the pretraining protocol (2 kHz,
+1000 samples, stride 500, 16 rows + channel_mask), addressed as generic/NAME: a pretraining
+mixture key (--config.data.mixture="{'generic/NAME': 1.0}"), `--calibration generic/NAME/train`
+for export, `configs/probe/generic.py:NAME` for a labelled corpus."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("generic", HELP)
+    group.add_argument("--name", help="generic only: the corpus name; it becomes the dataset generic/NAME (letters, digits, _ -)")
+    group.add_argument("--fs", type=float, default=None,
+                       help="sampling rate (Hz) of files that carry none (.npy, CSV without a time column, .npz/.mat "
+                            "without fs); files that carry one (EDF/BDF, WFDB, time column, stored fs) must agree within 1%%")  # fmt: skip
+    group.add_argument("--channels", default=None,
+                       help="channels to keep, in order, 0-based: 0-15, 0,2,4, 0-3,8-11 (at most 16); "
+                            "required when a file has more than 16")  # fmt: skip
+    group.add_argument("--subject-regex", "--subject_regex", default=None,
+                       help="subject = group 1 (else the whole match) of this regex searched in the path relative to "
+                            "--manual_dir, e.g. 'S(\\d+)_'; default: the first folder level (files directly in "
+                            "--manual_dir form one subject)")  # fmt: skip
+    labels = group.add_mutually_exclusive_group()
+    labels.add_argument("--label-column", "--label_column", default=None,
+                        help="per-sample integer labels: a CSV column, .npz key or .mat variable of this name; "
+                             "the window's label is its majority label")  # fmt: skip
+    labels.add_argument("--label-regex", "--label_regex", default=None,
+                        help="one label per file: group 1 (else the match) of this regex on the relative path, "
+                             "e.g. 'gesture(\\d+)'")  # fmt: skip
+    group.add_argument("--variable", default="emg", help=".npz key / .mat variable holding emg [samples, channels] (default emg)")
+    group.add_argument("--time-column", "--time_column", default="time",
+                       help="CSV column of sample times (default time); the other columns, but the label column, are channels")  # fmt: skip
+    group.add_argument("--time-unit", "--time_unit", choices=("s", "ms"), default="s", help="unit of the time column (default s)")
+
+
+def config_from(args: argparse.Namespace, progress: bool = True) -> Any:
+    """The checked GenericConfig of a `tinymyo prep generic` command line, classes included."""
+    from tinymyo_jax.data import generic
+    from tinymyo_jax.data.readers import generic as reader
+    from tinymyo_jax.errors import UserError
+
+    if args.name is None:
+        raise UserError("tinymyo prep generic needs --name NAME (the dataset becomes generic/NAME)")
+    if args.config is not None:
+        raise UserError("tinymyo prep generic takes --name NAME, not --config")
+    config = generic.make_config(
+        args.name, fs=args.fs, channels=args.channels, subject_regex=args.subject_regex,
+        label_column=args.label_column, label_regex=args.label_regex, variable=args.variable,
+        time_column=args.time_column, time_unit=args.time_unit,
+    )  # fmt: skip
+    if not args.manual_dir.is_dir():
+        raise UserError(f"--manual_dir {args.manual_dir} is not a folder")
+    files = reader.list_files(args.manual_dir, "generic")
+    if not files:
+        raise UserError(f"{args.manual_dir}: no recordings found (suffixes {', '.join(reader.SUFFIXES)})")
+    return generic.with_classes(config, files, args.manual_dir, progress=progress)
+
+
+def used_without_generic(args: argparse.Namespace) -> list[str]:
+    """The generic-only options given to a `tinymyo prep` of named corpora."""
+    given = {"--name": args.name, "--fs": args.fs, "--channels": args.channels, "--subject-regex": args.subject_regex,
+             "--label-column": args.label_column, "--label-regex": args.label_regex}  # fmt: skip
+    return [option for option, value in given.items() if value is not None]
