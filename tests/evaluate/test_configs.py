@@ -29,7 +29,8 @@ def test_the_finetune_recipe_is_tinymyos():
     assert (opt.lr, opt.b1, opt.b2, opt.weight_decay, opt.layer_decay, opt.warmup_epochs) == (5e-4, 0.9, 0.98, 0.01, 0.9, 5)
     assert config.loss.label_smoothing == 0.1 and config.early_stopping.patience == 7
     assert config.finetune.epochs == 50 and config.finetune.batch_size == 32
-    assert config.data.input_normalization == "none" and config.features.fusion == "concat"
+    # TinyMyo fine-tunes on what its encoder was trained on: the checkpoint's own normalisation
+    assert config.data.input_normalization == "checkpoint" and config.features.fusion == "concat"
 
 
 def test_an_unknown_variant_is_a_user_error():

@@ -33,6 +33,8 @@ def _max_error(config: ModelConfig, spec: ExportSpec, *, windows=None) -> float:
         (dict(head="regression", num_outputs=3, num_channels=4, reg_target_len=50), dict(channels=4)),
         (dict(head="regression", num_outputs=2, fusion="mean", reg_target_len=30), dict(channels=3)),
         (dict(head="reconstruction", rope="none"), dict(channels=3)),
+        (dict(head="classification", num_outputs=5, num_channels=4, rope="time_channel"), dict(channels=4)),
+        (dict(head="none", rope="time_channel"), dict(channels=3, output="tokens")),
         (dict(head="none"), dict(channels=4, output="embedding")),
         (dict(head="none"), dict(channels=2, output="tokens")),
     ],

@@ -148,7 +148,9 @@ def stage_pretrain(workdir: Path, tfds_dir: Path) -> Path:
     print(f"\nvalidation after {summary['end_step']} steps (SmoothL1 on masked samples, normalised units):")
     print(f"  {'model':<38}{validation['masked_loss']:.4f}")
     for name, label in (("neighbour_level", "constant level of visible neighbours"),
-                        ("neighbour_mean", "mean of visible neighbour patches"), ("zero", "predict zero")):
+                        ("neighbour_mean", "mean of visible neighbour patches"), ("zero", "predict zero"),
+                        ("time_interp", "linear interpolation in time"),
+                        ("channel_mean", "mean of the other visible channels")):
         value = validation[f"baseline_{name}_masked_loss"]
         print(f"  {label:<38}{value:.4f}  (model {100 * (1 - validation['masked_loss'] / value):+.1f}% lower)")
     print(f"  plots: {run_dir / 'plots'}; metrics: {run_dir / 'metrics.jsonl'}; checkpoints: {run_dir / 'checkpoints'}")

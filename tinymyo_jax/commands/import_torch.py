@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 
 from tinymyo_jax.errors import UserError
+from tinymyo_jax.models.config import ROPE_MODES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,9 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="orbax checkpoint directory to create")
     parser.add_argument("--num-heads", type=int, default=3, help="attention heads (published TinyMyo: 3)")
     parser.add_argument(
-        "--rope", default="reference", choices=["reference", "time", "none"],
+        "--rope", default="reference", choices=list(ROPE_MODES),
         help="positional encoding: 'reference' reproduces the published outputs (default); "
-        "'time' is ours, a different function that needs fine-tuning",
+        "'time' / 'time_channel' are ours, different functions that need fine-tuning",
     )
     parser.add_argument("--reduction", default="concat", choices=["concat", "mean"], help="channel fusion of the head")
     parser.add_argument("--reg-target-len", type=int, default=None, help="regression checkpoints: output length")

@@ -81,9 +81,12 @@ def _common(name: str, arg: str | None) -> ml_collections.ConfigDict:
     config.data.train_split = "train"
     config.data.validation_split = "validation"
     config.data.test_split = "test"
+    # "checkpoint": the normalisation the encoder was pretrained with (stored in its checkpoint;
+    # a reference torch: import -> minmax_channel; init=random -> none). Or force one:
     # "none": the prepared z-scores as they are (TinyMyo's fine-tuning: normalize False);
-    # "minmax": per-window, per-channel min-max to [-1, 1], what pretraining feeds the encoder.
-    config.data.input_normalization = "none"
+    # "minmax_channel" (alias "minmax"): per-window, per-channel min-max to [-1, 1] (reference
+    # pretraining); "window_scale": one scale per window (models/normalization.py).
+    config.data.input_normalization = "checkpoint"
     config.data.max_windows = 0  # > 0: an evenly spaced subset of at most this many windows per split
     config.data.batch_size = 64  # windows per feature-extraction / evaluation call
     config.data.micro_batch_size = 1  # CPU: encode this many windows at a time inside a call (0: all)

@@ -33,23 +33,33 @@ from flax import nnx
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.evaluate.data import SPLIT_KEYS, Splits, segment_means
 from tinymyo_jax.models.heads import fuse_channels
-from tinymyo_jax.models.objective import minmax_normalize
+from tinymyo_jax.models.config import ModelConfig
+from tinymyo_jax.models.normalization import NORMALIZATIONS as MODEL_NORMALIZATIONS
+from tinymyo_jax.models.normalization import canonical_normalization, normalize
 from tinymyo_jax.models.tinymyo import TinyMyo, map_over_batch
 
 log = logging.getLogger("tinymyo.evaluate")
 
 FEATURES_VERSION = 2  # bump when the extraction changes what it computes
 POOLINGS = ("mean", "max", "mean_max")
-NORMALIZATIONS = ("none", "minmax")
+# "checkpoint": the normalisation the encoder was trained with (its ModelConfig.normalization);
+# else one of models/normalization.py's modes ("minmax" = "minmax_channel").
+NORMALIZATIONS = ("checkpoint", *MODEL_NORMALIZATIONS, "minmax")
 
 
-def normalize_input(x: jax.Array, mode: str) -> jax.Array:
-    """(B, C, T) float -> the encoder's input under `config.data.input_normalization`."""
-    if mode == "none":
-        return x
-    if mode == "minmax":
-        return minmax_normalize(x)
-    raise UserError(f"input_normalization must be one of {NORMALIZATIONS}, got {mode!r}")
+def resolve_normalization(requested: str, model_config: ModelConfig) -> str:
+    """The mode `config.data.input_normalization` asks for, with "checkpoint" resolved."""
+    if requested == "checkpoint":
+        return model_config.normalization
+    try:
+        return canonical_normalization(requested)
+    except ValueError:
+        raise UserError(f"input_normalization must be one of {NORMALIZATIONS}, got {requested!r}") from None
+
+
+def normalize_input(x: jax.Array, mode: str, channel_mask: jax.Array | None = None) -> jax.Array:
+    """(B, C, T) float -> the encoder's input under a resolved mode (resolve_normalization)."""
+    return normalize(x, mode, channel_mask)
 
 
 def pool_time(fused: jax.Array, segments: int, pooling: str) -> jax.Array:
@@ -71,12 +81,13 @@ def make_feature_fn(model: TinyMyo, config: ml_collections.ConfigDict) -> Callab
     """jit-compiled (params, emg (B, C, W) float16, channel_mask (B, C) bool) -> features (B, S, F) float32."""
     graphdef, params = nnx.split(model)
     fusion, pooling = config.features.fusion, config.features.pooling
-    segments, normalization = config.features.segments, config.data.input_normalization
+    segments = config.features.segments
+    normalization = resolve_normalization(config.data.input_normalization, model.config)
     micro = config.data.micro_batch_size or None
 
     def features(params, emg, channel_mask):
         encoder = nnx.merge(graphdef, params)
-        x = normalize_input(emg.astype(jnp.float32), normalization)
+        x = normalize_input(emg.astype(jnp.float32), normalization, channel_mask)
         channels = x.shape[1]
 
         def encode(inputs):
@@ -111,7 +122,8 @@ def encoder_features(
             "version": FEATURES_VERSION, "encoder": encoder_hash, "dataset": splits.info.fingerprint,
             "split": key, "rows": rows_digest(splits.indices[key]), "fusion": config.features.fusion,
             "pooling": config.features.pooling, "segments": config.features.segments,
-            "normalization": config.data.input_normalization, "channels": splits.info.channels,
+            "normalization": resolve_normalization(config.data.input_normalization, model.config),
+            "channels": splits.info.channels,
         }  # fmt: skip
         out[key] = cached(workdir, f"{tag}-{key}", settings, config.features.cache, lambda key=key: compute(key))
     return out

@@ -36,7 +36,7 @@ from tinymyo_jax.errors import UserError
 from tinymyo_jax.evaluate import report
 from tinymyo_jax.evaluate.data import DatasetInfo, Splits
 from tinymyo_jax.evaluate.encoders import load_initial_model
-from tinymyo_jax.evaluate.features import normalize_input
+from tinymyo_jax.evaluate.features import normalize_input, resolve_normalization
 from tinymyo_jax.evaluate.metrics import HIGHER_IS_BETTER, classification_metrics, regression_metrics
 from tinymyo_jax.evaluate.probe import baselines, encoder_probe
 from tinymyo_jax.models.checkpoint import CONFIG_ITEM, PARAMS_ITEM, params_of, save_model_checkpoint, set_params
@@ -62,6 +62,8 @@ def finetune_model_config(initial: ModelConfig, config: ml_collections.ConfigDic
         dropout=config.model.dropout, attention_dropout=config.model.attention_dropout,
         drop_path=config.model.drop_path, head_dropout=config.model.head_dropout,
         reg_target_len=info.window,
+        # the fine-tuned checkpoint records the input normalisation it was trained on (export applies it)
+        normalization=resolve_normalization(config.data.input_normalization, initial),
     )  # fmt: skip
 
 
@@ -137,7 +139,7 @@ def make_optimizer(config: ml_collections.ConfigDict, params, depth: int, schedu
 def _outputs_and_losses(model: TinyMyo, batch: dict, config, num_outputs: int, rngs=None):
     """(outputs, per-window losses): logits (B, K) with label-smoothed cross-entropy, or
     standardised trajectories (B, W, K) with L1."""
-    x = normalize_input(batch["emg"].astype(jnp.float32), config.data.input_normalization)
+    x = normalize_input(batch["emg"].astype(jnp.float32), model.config.normalization, batch["channel_mask"])
     out = model(x, channel_mask=batch["channel_mask"], rngs=rngs)
     if config.task == "classification":
         targets = optax.smooth_labels(jax.nn.one_hot(batch["label"], num_outputs), config.loss.label_smoothing)

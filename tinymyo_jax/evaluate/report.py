@@ -120,6 +120,14 @@ def write_outputs(workdir: Path, results: dict, methods: dict[str, dict], info: 
     (workdir / "report.md").write_text(report_markdown(results))
 
 
+def _input_normalization(config: dict, checkpoint: dict) -> str:
+    """The normalisation the encoder was fed: "checkpoint" shown with the stored mode it meant."""
+    requested = config["data"]["input_normalization"]
+    if requested != "checkpoint":
+        return requested
+    return f"{checkpoint['model_config'].get('normalization', 'minmax_channel')} (the checkpoint's own)"
+
+
 def report_markdown(results: dict) -> str:
     checkpoint, data = results["checkpoint"], results["data"]
     lines = [
@@ -136,7 +144,7 @@ def report_markdown(results: dict) -> str:
     if "features" in config:
         lines.append(f"- features: fusion `{config['features']['fusion']}`, pooling `{config['features']['pooling']}`, "
                      f"{config['features']['segments']} segment(s) per window, input normalisation "
-                     f"`{config['data']['input_normalization']}`")  # fmt: skip
+                     f"`{_input_normalization(config, checkpoint)}`")  # fmt: skip
     training = results["details"].get("training")
     if training:
         lines.append(f"- fine-tuning: {training['steps']} steps ({training['epochs_run']:.1f} epochs), best validation "

@@ -15,7 +15,7 @@ function of one input (B, C, T) -> output that computes what `reference_function
 - every LayerNorm's scale and bias are folded into the linear layer that follows it (qkv, fc1,
   the head's first linear), and the attention scale 1/sqrt(hd) into the q projection;
 - q, k and v are three FULLY_CONNECTED ops (no slicing of one fused qkv tensor);
-- RoPE "time" uses constant cos / signed-sin tables in the half-split layout (q/k columns
+- RoPE "time" and "time_channel" use constant cos / signed-sin tables in the half-split layout (q/k columns
   permuted, which leaves q·k unchanged): MUL/ADD/SPLIT/CONCATENATION, no SIN/COS/NEG. RoPE
   "reference" rotates q and k of a head by the same angle, which cancels in q·k exactly, so it
   is dropped; "none" has none;
@@ -120,7 +120,7 @@ def export_constants(model: Any, spec: ExportSpec, calibration: np.ndarray | Non
     enc = params["encoder"]
     dim, heads, hd = config.embed_dim, config.num_heads, config.head_dim
     perm = numerics.half_split_permutation(heads, hd)
-    rotate = config.rope == "time"
+    rotate = config.rope in ("time", "time_channel")  # "reference" cancels in q·k; "none" has none
     q_scale = 1.0 / math.sqrt(hd)
 
     blocks = []
@@ -149,7 +149,7 @@ def export_constants(model: Any, spec: ExportSpec, calibration: np.ndarray | Non
     rope = None
     if rotate:
         cos, sin = rope_tables_for(
-            "time", num_channels=spec.channels, patches_per_channel=patches,
+            config.rope, num_channels=spec.channels, patches_per_channel=patches,
             num_heads=heads, head_dim=hd, base=config.rope_base,
         )  # fmt: skip
         rope = numerics.half_split_rope_tables(cos, sin)  # (N, 1, hd) each

@@ -92,6 +92,17 @@ def _io(tensor) -> dict[str, Any]:
     return entry
 
 
+def normalized_windows(windows: Windows | None, mode: str) -> Windows | None:
+    """Windows with their emg passed through the model's input normalisation `mode` (all
+    channels real: an export computes its real channels only)."""
+    if windows is None or mode == "none":
+        return windows
+    from tinymyo_jax.models.normalization import normalize
+
+    emg = np.asarray(normalize(np.asarray(windows.emg, np.float32), mode), np.float32)
+    return Windows(emg, windows.labels, windows.targets, windows.source)
+
+
 def export_model(
     model: Any,
     out_dir: str | Path,
@@ -114,6 +125,7 @@ def export_model(
 
     calibration: windows (n, channels, samples) for int8 calibration; required with int8.
     evaluation: held-out windows for every comparison (default: 64 synthetic windows).
+    Both in the prepared units: the model's `config.normalization` is applied to them here.
     tflm_windows: how many of them run through the TFLM interpreter (default all; LiteRT runs
         all), in `processes` concurrent children (default: one per CPU core).
     """
@@ -131,6 +143,10 @@ def export_model(
             raise UserError(f"{name} windows are {windows.emg.shape[1:]}, the export takes ({channels}, {samples})")
     if evaluation is None:
         evaluation = synthetic_windows(64, channels, samples, seed=1)
+    # The checkpoint's own input normalisation, applied to the prepared windows before the
+    # model (it is not part of the exported graph: the device applies it to its input too).
+    calibration = normalized_windows(calibration, config.normalization)
+    evaluation = normalized_windows(evaluation, config.normalization)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not int8:
@@ -169,12 +185,15 @@ def export_model(
         "export_form": {
             **forms,
             "rope": {"time": "constant cos / signed-sin tables, half-split q/k layout (weights permuted)",
+                     "time_channel": "constant cos / signed-sin tables by time and channel, half-split q/k layout",
                      "reference": "dropped: the same rotation of q and k per head cancels in q.k",
                      "none": "none"}[config.rope],
             "layer_norm": "residual stream kept centred (writers' weights centred), x*rsqrt(mean(x^2)+eps) with means as "
                           "constant 1/n products, scale and bias folded into the next linear"
                           + ("; int8: first norm recomputed from per-token rescaled patches" if int8 and rescale_first_norm else ""),
             "channel_mask": f"absent: the export computes its {channels} real channels only",
+            "input_normalization": f"{config.normalization} (models/normalization.py), applied to the prepared "
+                                   "windows before the model input, not in the graph",
         },  # fmt: skip
         "evaluation": {"source": evaluation.source, "windows": len(evaluation)},
     }

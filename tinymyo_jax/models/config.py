@@ -10,11 +10,13 @@ import dataclasses
 import json
 from typing import Any, Literal
 
-RopeMode = Literal["time", "reference", "none"]
+from tinymyo_jax.models.normalization import NORMALIZATIONS
+
+RopeMode = Literal["time", "time_channel", "reference", "none"]
 HeadKind = Literal["none", "reconstruction", "classification", "regression"]
 Fusion = Literal["concat", "mean"]
 
-ROPE_MODES: tuple[str, ...] = ("time", "reference", "none")
+ROPE_MODES: tuple[str, ...] = ("time", "time_channel", "reference", "none")
 HEAD_KINDS: tuple[str, ...] = ("none", "reconstruction", "classification", "regression")
 FUSIONS: tuple[str, ...] = ("concat", "mean")
 
@@ -26,7 +28,14 @@ class ModelConfig:
     rope: "time" rotates each token by its patch index within its channel (our default: the
         model knows *when* a patch happened, and simultaneous patches of different channels
         share a position); "reference" reproduces the published PyTorch code, which rotates by
-        head index and therefore carries no positional information; "none" disables RoPE.
+        head index and therefore carries no positional information; "none" disables RoPE;
+        "time_channel" is 2-D axial RoPE: most rotary pairs of each head turn with the patch
+        index, the slowest quarter with the channel index (models/rope.py, docs/model.md).
+    normalization: the input normalisation the weights were trained with
+        (models/normalization.py: minmax_channel | window_scale | none). Not part of the
+        module's computation: stored here so probe, fine-tune and export apply the same one.
+        Pretraining sets it from config.data.normalization; reference imports from what the
+        reference trained on (models/torch_io.infer_config); "none" = the input as given.
     num_channels: needed only by `concat` fusion heads, whose linear input is C·D wide.
     dropout: the rate after the attention projection and inside the MLP (the reference's
         `proj_drop`); attention_dropout acts on the attention weights; drop_path is stochastic
@@ -44,6 +53,7 @@ class ModelConfig:
     drop_path: float = 0.1
     rope: RopeMode = "time"
     rope_base: float = 10_000.0
+    normalization: str = "none"
     layer_norm_eps: float = 1e-5  # PyTorch's LayerNorm default; flax's is 1e-6
     head: HeadKind = "reconstruction"
     num_outputs: int = 0  # classes (classification) or target dimensions (regression)
@@ -57,6 +67,8 @@ class ModelConfig:
         problems = []
         if self.rope not in ROPE_MODES:
             problems.append(f"rope must be one of {ROPE_MODES}, got {self.rope!r}")
+        if self.normalization not in NORMALIZATIONS:
+            problems.append(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
         if self.head not in HEAD_KINDS:
             problems.append(f"head must be one of {HEAD_KINDS}, got {self.head!r}")
         if self.fusion not in FUSIONS:
@@ -65,6 +77,8 @@ class ModelConfig:
             problems.append(f"embed_dim {self.embed_dim} is not divisible by num_heads {self.num_heads}")
         elif (self.embed_dim // self.num_heads) % 2 and self.rope != "none":
             problems.append("RoPE rotates pairs of features: the head dimension must be even")
+        elif self.rope == "time_channel" and self.embed_dim // self.num_heads < 4:
+            problems.append("time_channel RoPE needs a head dimension >= 4 (rotary pairs for both axes)")
         if self.head in ("classification", "regression"):
             if self.num_outputs <= 0:
                 problems.append(f"a {self.head} head needs num_outputs > 0")

@@ -1,6 +1,7 @@
-"""The pretraining task: input normalisation, patch masking and the reconstruction loss.
+"""The pretraining task: patch masking and the reconstruction loss (input normalisation is in
+`models/normalization.py`).
 
-These three functions define masked-reconstruction pretraining; the trainer, the evaluators
+These functions define masked-reconstruction pretraining; the trainer, the evaluators
 and the tests all call them, and nothing else re-implements them.
 """
 
@@ -9,19 +10,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-MINMAX_EPS = 1e-8
+# The normalisation modes live in models/normalization.py; minmax_normalize is re-exported here
+# because the reference parity code and older callers import it from the objective.
+from tinymyo_jax.models.normalization import MINMAX_EPS, minmax_normalize  # noqa: F401
+
 VISIBLE_WEIGHT = 0.1
-
-
-def minmax_normalize(x: jax.Array) -> jax.Array:
-    """Per-window, per-channel min–max to [−1, 1] over time: 2·((x−min)/(max−min+1e-8) − 0.5).
-
-    x (B, C, T). The reference's formula; an all-zero (padded) channel becomes a constant −1,
-    which is why losses and attention take a channel mask.
-    """
-    lo = x.min(axis=-1, keepdims=True)
-    hi = x.max(axis=-1, keepdims=True)
-    return 2.0 * ((x - lo) / (hi - lo + MINMAX_EPS) - 0.5)
 
 
 def sample_patch_mask(

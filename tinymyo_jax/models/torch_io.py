@@ -110,8 +110,14 @@ def infer_config(
     reg_target_len: int | None = None,
     reduction: str = "concat",
     source: str = "checkpoint",
+    normalization: str | None = None,
 ) -> ModelConfig:
-    """Dimensions, depth and head of a reference checkpoint, read from its keys and shapes."""
+    """Dimensions, depth and head of a reference checkpoint, read from its keys and shapes.
+
+    normalization (stored in the config, applied by probe / fine-tune / export): by default what
+    the reference trained such weights on: per-channel min–max for pretrained weights (no head or
+    a reconstruction head), none for its classification / regression fine-tunes (normalize=False).
+    """
 
     def need(key: str) -> np.ndarray:
         if key not in tensors:
@@ -151,6 +157,9 @@ def infer_config(
         fields["num_channels"] = _channels_from_features(features, embed_dim, reduction, source, "model_head.regressor.0.weight")
     else:
         fields["head"] = "none"
+    if normalization is None:
+        normalization = "none" if fields["head"] in ("classification", "regression") else "minmax_channel"
+    fields["normalization"] = normalization
     try:
         return ModelConfig(**fields)
     except ValueError as err:
@@ -198,17 +207,21 @@ def load_torch_checkpoint(
     rope: str = "reference",
     reg_target_len: int | None = None,
     reduction: str = "concat",
+    normalization: str | None = None,
 ) -> TinyMyo:
     """A TinyMyo holding the weights of a reference safetensors file, deterministic ("eval").
 
     Keys may carry the release prefix `model.`. The head count cannot be read from the weights,
     so it is an argument. `rope="reference"` (default) reproduces the published outputs exactly;
     "time" gives the same weights our positional encoding (a different function: fine-tune it).
+    `normalization` defaults to what the reference trained the weights on (infer_config): the
+    per-channel min–max for pretrained weights.
     `model(x, mask=mask)` returns what the reference's forward returns first.
     """
     tensors = read_reference_tensors(path)
     config = infer_config(
-        tensors, num_heads=num_heads, rope=rope, reg_target_len=reg_target_len, reduction=reduction, source=str(path)
+        tensors, num_heads=num_heads, rope=rope, reg_target_len=reg_target_len, reduction=reduction, source=str(path),
+        normalization=normalization,
     )
     model = TinyMyo(config, rngs=nnx.Rngs(params=0))
     assign_reference_tensors(model, tensors, source=str(path))

@@ -19,7 +19,7 @@ def base_config() -> ml_collections.ConfigDict:
 
     config.model = ml_collections.ConfigDict()
     config.model.preset = "tinymyo"  # tinymyo | tinyissimo
-    config.model.rope = "time"  # time | reference | none
+    config.model.rope = "time"  # time | time_channel | reference | none (models/rope.py)
     config.model.dropout = 0.1
     config.model.attention_dropout = 0.1
     config.model.drop_path = 0.1
@@ -33,6 +33,10 @@ def base_config() -> ml_collections.ConfigDict:
     config.data.mixture = dict(DEFAULT_MIXTURE)
     config.data.train_split = "train"
     config.data.eval_split = "validation"
+    # Input normalisation (models/normalization.py), stored in the checkpoint's model config:
+    # minmax_channel (the reference: per-window, per-channel min-max) | window_scale (one scale
+    # per window over its real channels) | none (the prepared per-recording z-scores)
+    config.data.normalization = "minmax_channel"
     config.data.use_channel_mask = True  # False reproduces the reference (padding enters attention/loss)
     config.data.worker_count = 0  # grain worker processes per host (0: read in the main process)
     config.data.prefetch = 2

@@ -64,15 +64,19 @@ def maybe_initialize_distributed() -> None:
 
 
 def model_config_from(config: ml_collections.ConfigDict) -> ModelConfig:
+    """The ModelConfig of a run; it carries config.data.normalization into the checkpoint."""
     overrides = dict(
-        rope=config.model.rope, dropout=config.model.dropout,
+        rope=config.model.rope, normalization=config.data.normalization, dropout=config.model.dropout,
         attention_dropout=config.model.attention_dropout, drop_path=config.model.drop_path,
         head="reconstruction",
     )
     for name in ("embed_dim", "depth", "num_heads"):
         if config.model[name]:
             overrides[name] = config.model[name]
-    return preset(config.model.preset, **overrides)
+    try:
+        return preset(config.model.preset, **overrides)
+    except ValueError as err:  # a bad override (rope, normalization, sizes) is a user mistake
+        raise UserError(f"config: {err}") from err
 
 
 def open_sources(config: ml_collections.ConfigDict, split: str) -> tuple[list[str], list[WindowSource], list[float]]:
@@ -291,7 +295,7 @@ def evaluate(eval_step, params, eval_reader: HostBatchReader, config, data_shard
         token_local = mask_local.reshape(*mask_local.shape[:2], -1, model_config.patch_size).any(-1).reshape(len(x_local), -1)
         weight = mask_local & channel_local[:, :, None]
         baseline_count += float(weight.sum())
-        for name, predicted in baseline_predictions(x_local, token_local, model_config.patch_size).items():
+        for name, predicted in baseline_predictions(x_local, token_local, model_config.patch_size, channel_local).items():
             error = np.abs(predicted - x_local)
             smooth = np.where(error < 1.0, 0.5 * error**2, error - 0.5)
             baseline_sums[name] = baseline_sums.get(name, 0.0) + float((smooth * weight).sum())

@@ -20,9 +20,9 @@ import optax
 from flax import nnx
 
 from tinymyo_jax.models.config import ModelConfig
+from tinymyo_jax.models.normalization import normalize
 from tinymyo_jax.models.objective import (
     combine_loss_terms,
-    minmax_normalize,
     patches_to_signal,
     reconstruction_loss_terms,
     sample_patch_mask,
@@ -44,9 +44,12 @@ def step_keys(seed: int, step: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 
 def prepare_batch(batch: Batch, mask_key: jax.Array, model_config: ModelConfig, config: ml_collections.ConfigDict):
-    """Normalised input, channel mask (or None), token mask and sample mask of a global batch."""
-    x = minmax_normalize(batch["emg"].astype(jnp.float32))
+    """Normalised input, channel mask (or None), token mask and sample mask of a global batch.
+
+    The normalisation is the model's (`model_config.normalization`, from config.data.normalization).
+    """
     channel_mask = batch["channel_mask"] if config.data.use_channel_mask else None
+    x = normalize(batch["emg"].astype(jnp.float32), model_config.normalization, channel_mask)
     b, c, t = x.shape
     patches = t // model_config.patch_size
     token_mask = sample_patch_mask(mask_key, b, c, patches, config.masking.ratio, channel_mask)
