@@ -1,7 +1,7 @@
 """Real sEMG from the package registry: does pretraining learn real signal structure, and which
 model variant (RoPE mode x input normalisation) learns it best? Prints JSON lines and tables.
 
-    nice -n 10 .venv/bin/python benchmarks/real_emg.py --workdir runs/real_emg \\
+    nice -n 5 .venv/bin/python benchmarks/real_emg.py --workdir runs/real_emg \\
         --rope reference time time_channel --normalization minmax_channel window_scale --steps 300
 
 Stages (each variant's pretraining resumes when the command is run again):
@@ -44,12 +44,16 @@ BASELINES = {
     "channel_mean": "channel mean",
 }
 PRETRAIN_CORPORA = ("openhdemg", "biosignalsnotebooks", "emgflow", "libemg")
+# Half of every batch from the 16-electrode grid (the corpus on which channel identity can pay),
+# the other half shared by the three small 1-, 2- and 8-channel corpora.
+DEFAULT_MIXTURE = {"openhdemg": 1.0, "biosignalsnotebooks": 1 / 3, "emgflow": 1 / 3, "libemg": 1 / 3}
 # `tinymyo prep generic` options per corpus (their files: tinymyo_jax/data/registry_recordings.py)
 PREP_OPTIONS: dict[str, list[str]] = {
     "openhdemg": [],
     "biosignalsnotebooks": [],
     "emgflow": [],
-    "libemg": ["--subject-regex", r"rep(\d+)"],
+    # one folder per repetition: repetitions are held out whole (train 2, validation 1, test 1)
+    "libemg": ["--subject-regex", r"rep(\d+)", "--label-column", "labels"],
 }
 
 
@@ -140,11 +144,12 @@ def acceptance(rows: list[dict], corpus: str, candidate: Variant, against_rope: 
 
 
 def run(command: list[str], log: Path) -> None:
-    """A CLI stage under `nice`, its output to `log`; a failure stops the benchmark with its tail."""
+    """A CLI stage (it inherits this process's `nice`), its output to `log`; a failure stops the
+    benchmark with the log's tail."""
     log.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))}
     with open(log, "w") as out:
-        code = subprocess.call(["nice", "-n", "5", *command], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+        code = subprocess.call(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
     if code != 0:
         tail = log.read_text().strip().splitlines()[-5:]
         raise SystemExit(f"failed ({code}): {' '.join(command)}\n  " + "\n  ".join(tail) + f"\n  (log: {log})")
@@ -175,9 +180,11 @@ def fetch_and_prepare(args: argparse.Namespace) -> dict:
         report = next(target.rglob("prep_report.json"), None)
         if report is not None:
             data = json.loads(report.read_text())
-            info[name]["skipped"] = data.get("skipped", [])
-            info[name]["splits"] = {k: v.get("windows") if isinstance(v, dict) else v for k, v in data.get("splits", {}).items()}
-            print(f"  prepared: {info[name]['splits']}; skipped files: {len(info[name]['skipped'])}", flush=True)
+            info[name]["skipped"] = {f["file"]: f["reason"] for f in data["files"] if f["status"] == "skipped"}
+            info[name]["repaired"] = {f["file"]: f["notes"] for f in data["files"] if f.get("notes")}
+            info[name]["splits"] = {k: v["windows"] for k, v in data["splits"].items()}
+            print(f"  prepared windows: {info[name]['splits']}; skipped: {info[name]['skipped'] or 'none'}; "
+                  f"repaired: {info[name]['repaired'] or 'none'}", flush=True)
     if not args.no_probe and not (args.data_dir / "uci_emg").exists():
         run(cli("prep", "uci_emg", "--manual_dir", str(args.uci_dir), "--data_dir", str(args.data_dir), "--no-progress"),
             args.workdir / "logs" / "prep_uci_emg.log")
@@ -207,12 +214,7 @@ def probe(variant: Variant, checkpoint: Path, benchmark: str, args: argparse.Nam
     from tinymyo_jax.evaluate.config import probe_config
     from tinymyo_jax.evaluate.probe import run_probe
 
-    if benchmark == "uci_emg":
-        config = probe_config("uci_emg")
-    else:
-        from tinymyo_jax.config_files import load_config
-
-        config = load_config(REPO / "configs/probe/generic.py", benchmark.split("/", 1)[1])
+    config = probe_config(benchmark)  # uci_emg, or generic/libemg = configs/probe/generic.py:libemg
     config.init = str(checkpoint / "checkpoints")
     config.data.data_dir = str(args.data_dir)
     config.baselines.classic = first  # the classic pipeline does not depend on the encoder
@@ -237,17 +239,22 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300, help="pretraining steps per variant (smoke config)")
     parser.add_argument("--corpora", nargs="+", default=list(PRETRAIN_CORPORA), choices=PRETRAIN_CORPORA)
     parser.add_argument("--mixture", nargs="*", default=[], metavar="CORPUS=WEIGHT",
-                        help="pretraining mixture weights (default: 1 for every corpus)")  # fmt: skip
+                        help="pretraining mixture weights (default: openhdemg 1, the others 1/3 each)")  # fmt: skip
     parser.add_argument("--uci-dir", type=Path, default=REPO.parent / "shared" / "real" / "uci_emg",
                         help="the real UCI EMG subset (../shared/real/uci_emg)")  # fmt: skip
+    parser.add_argument("--val-batches", type=int, default=8,
+                        help="per-corpus validation: at most this many batches of the global batch size")  # fmt: skip
     parser.add_argument("--no-probe", action="store_true", help="pretraining and validation only")
-    parser.add_argument("--override", nargs="*", default=[], metavar="--config.X=V",
-                        help="extra pretraining overrides for every variant, e.g. --config.optimizer.lr=2e-3")  # fmt: skip
+    parser.add_argument("--prepare-only", action="store_true", help="fetch, extract and prepare the data, then stop")
+    parser.add_argument("--probe-variants", nargs="*", default=None, metavar="ROPE-NORMALIZATION",
+                        help="probe only these variants (e.g. reference-minmax_channel); default every variant")  # fmt: skip
+    parser.add_argument("--override", nargs="*", default=[], metavar="config.X=V",
+                        help="extra pretraining overrides for every variant, e.g. config.optimizer.lr=2e-3")  # fmt: skip
     args = parser.parse_args()
     args.workdir = args.workdir.absolute()
     args.data_dir = args.workdir / "tfds"
     weights = dict(item.split("=", 1) for item in args.mixture)
-    args.mixture = {c: float(weights.get(c, 1.0)) for c in args.corpora}
+    args.mixture = {c: float(weights.get(c, DEFAULT_MIXTURE.get(c, 1.0))) for c in args.corpora}
     args.override = [o if o.startswith("--") else f"--{o}" for o in args.override]
 
     from tqdm.auto import tqdm
@@ -255,6 +262,9 @@ def main() -> None:
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     t0 = time.perf_counter()
     corpora = fetch_and_prepare(args)
+    if args.prepare_only:
+        print(json.dumps(corpora, indent=1))
+        return
     variants = [Variant(r, n) for n, r in itertools.product(args.normalization, args.rope)]
     probes = [] if args.no_probe else ["uci_emg"] + (["generic/libemg"] if "libemg" in args.corpora else [])
     loss_rows, probe_rows, timings = [], [], {}
@@ -262,39 +272,43 @@ def main() -> None:
     from tinymyo_jax.train.validate import validate_run
 
     bar = tqdm(variants, unit="variant", desc="variants", dynamic_ncols=True)
-    for index, variant in enumerate(bar):
+    for variant in bar:
         bar.set_postfix_str(variant.name)
         workdir, train_s = pretrain(variant, args)
         start = time.perf_counter()
         for corpus in args.corpora:
-            metrics = validate_run(workdir, f"generic/{corpus}")
+            metrics = validate_run(workdir, f"generic/{corpus}", max_batches=args.val_batches)
             row = {"corpus": corpus, "rope": variant.rope, "normalization": variant.normalization, **metrics}
             loss_rows.append(row)
             print(json.dumps(row), flush=True)
         validate_s = time.perf_counter() - start
         start = time.perf_counter()
-        for benchmark in probes:
-            for row in probe(variant, workdir, benchmark, args, first=index == 0):
+        probed = args.probe_variants is None or variant.name in args.probe_variants
+        for benchmark in probes if probed else []:
+            first = not any(r["benchmark"] == benchmark for r in probe_rows)
+            for row in probe(variant, workdir, benchmark, args, first=first):
                 probe_rows.append(row)
                 print(json.dumps(row), flush=True)
         timings[variant.name] = {"pretrain_s": round(train_s, 1), "validate_s": round(validate_s, 1),
                                  "probe_s": round(time.perf_counter() - start, 1)}  # fmt: skip
         tqdm.write(f"{variant.name}: {json.dumps(timings[variant.name])}")
+        # after every variant, so an interrupted run leaves the tables of the variants it finished
+        write_outputs(args, started, t0, corpora, variants, loss_rows, probe_rows, timings, final=False)
     bar.close()
+    write_outputs(args, started, t0, corpora, variants, loss_rows, probe_rows, timings, final=True)
 
-    checks = {c: [acceptance(loss_rows, c, v) for v in variants] for c in args.corpora}
+
+def write_outputs(args, started, t0, corpora, variants, loss_rows, probe_rows, timings, *, final: bool) -> None:
+    """WORKDIR/results.json and WORKDIR/real_emg.md; printed too when `final`."""
+    checks = {c: [a for v in variants if (a := acceptance(loss_rows, c, v))] for c in args.corpora}
     tables = "\n\n".join(filter(None, [
         f"Validation masked loss (held-out recordings; in parentheses: ratio to the best no-model "
         f"predictor), smoke config, {args.steps} steps, mixture {args.mixture}:\n\n" + loss_table(loss_rows, args.rope),
         ("Linear probe, test split:\n\n" + probe_table(probe_rows)) if probe_rows else "",
         "Per-variant time (s): " + json.dumps(timings),
     ]))  # fmt: skip
-    print("\n" + tables + "\n")
-    for corpus, items in checks.items():
-        for item in items:
-            print(f"{corpus}: " + json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in item.items()}))
     results = {
-        "started": started, "wall_time_s": round(time.perf_counter() - t0, 1),
+        "started": started, "wall_time_s": round(time.perf_counter() - t0, 1), "complete": final,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores ({platform.processor() or platform.platform()})",
         "command": " ".join(sys.argv), "steps": args.steps, "mixture": args.mixture, "corpora": corpora,
         "validation": loss_rows, "probes": probe_rows, "timings": timings, "acceptance": checks,
@@ -302,8 +316,12 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     (args.workdir / "results.json").write_text(json.dumps(results, indent=2))
     (args.workdir / "real_emg.md").write_text(tables + "\n")
-    print(f"wrote {args.workdir / 'results.json'} and {args.workdir / 'real_emg.md'} ({results['wall_time_s']:.0f} s)")
-
+    if final:
+        print("\n" + tables + "\n")
+        for corpus, items in checks.items():
+            for item in items:
+                print(f"{corpus}: " + json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in item.items()}))
+        print(f"wrote {args.workdir / 'results.json'} and {args.workdir / 'real_emg.md'} ({results['wall_time_s']:.0f} s)")
 
 if __name__ == "__main__":
     main()
