@@ -81,24 +81,25 @@ def test_emgflow_null_cells_become_nan_and_fs_comes_from_time(tmp_path):
     np.testing.assert_allclose(stored["emg"][3], [0.5, 0.6])
 
 
-def test_libemg_myo_csvs_become_labelled_recordings_per_repetition(tmp_path):
-    rows = np.arange(5 * 8).reshape(5, 8) - 20
-    csv = "\n".join(",".join(str(v) for v in row) for row in rows).encode()
+def test_libemg_gestures_of_a_repetition_become_one_labelled_recording(tmp_path):
+    rows = {c: np.arange(5 * 8).reshape(5, 8) - 20 + 100 * c for c in (0, 3)}
+    members = {f"libemg-2.0.3/tests/data/myo_dataset/R_2_C_{c}_EMG.csv":
+               "\n".join(",".join(str(v) for v in row) for row in rows[c]).encode() for c in (3, 0)}  # fmt: skip
+    members["libemg-2.0.3/tests/data/myo_dataset/R_1_C_4_EMG.csv"] = b"1,2,3,4,5,6,7,8\n"
+    members.update({"libemg-2.0.3/PKG-INFO": b"Name: libemg\nLicense: UNKNOWN\n", "libemg-2.0.3/LICENSE": b"# The MIT License (MIT)\n"})
     archive = tmp_path / "libemg-2.0.3.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
-        for name, data in {"libemg-2.0.3/tests/data/myo_dataset/R_2_C_3_EMG.csv": csv,
-                           "libemg-2.0.3/PKG-INFO": b"Name: libemg\nLicense: UNKNOWN\n",
-                           "libemg-2.0.3/LICENSE": b"# The MIT License (MIT)\n"}.items():  # fmt: skip
+        for name, data in members.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
 
     files = registry.extract(registry.CORPORA["libemg"], archive, tmp_path / "out")
 
-    assert [f.relative_to(tmp_path / "out").as_posix() for f in files] == ["rep2/R_2_C_3.npz"]
-    stored = np.load(files[0])
-    np.testing.assert_array_equal(stored["emg"], rows)
-    np.testing.assert_array_equal(stored["labels"], [3] * 5)
+    assert [f.relative_to(tmp_path / "out").as_posix() for f in files] == ["rep1/R_1.npz", "rep2/R_2.npz"]
+    stored = np.load(files[1])
+    np.testing.assert_array_equal(stored["emg"], np.concatenate([rows[0], rows[3]]))  # classes in order
+    np.testing.assert_array_equal(stored["labels"], [0] * 5 + [3] * 5)
     assert float(stored["fs"]) == registry.LIBEMG_FS_HZ
     assert registry.declared_licence(archive) == "The MIT License (MIT) (LICENSE)"
 

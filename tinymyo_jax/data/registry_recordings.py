@@ -14,7 +14,8 @@ about them, as for any user file.
 | biosignalsnotebooks | biosignalsnotebooks 0.6.14 wheel (MIT)| every >= 500 Hz device of the OpenSignals .h5 files   |
 |                     |                                      | (1 ch each, ADC counts centred on mid-scale)           |
 | emgflow             | emgflow 1.1.2 wheel (GPL-3.0)        | the four 2-ch CSVs, 'NULL' cells -> NaN                |
-| libemg              | libemg 2.0.3 sdist (MIT)             | Myo R_{rep}_C_{class}_EMG.csv, 8 ch, 200 Hz, labels    |
+| libemg              | libemg 2.0.3 sdist (MIT)             | Myo R_{rep}_C_{class}_EMG.csv, 8 ch, 200 Hz: one       |
+|                     |                                      | labelled recording per repetition (classes in order)   |
 
 The grid (openhdemg's `electrodes.sort_rawemg`, code GR08MM1305, orientation 180; 13 rows x 5
 columns, 8 mm apart, channel numbers 1-based as in the file's `Description`): column 0 holds
@@ -144,6 +145,8 @@ def extract(corpus: RegistryCorpus, archive: Path, out: Path) -> list[Path]:
     members = {name: read for name, read in _members(archive).items() if pattern.search(name)}
     if not members:
         raise UserError(f"{archive.name} holds no file matching {corpus.member!r}; is it the right version?")
+    if corpus.name == "libemg":  # one recording per repetition: needs all its files at once
+        return _libemg({Path(name).name: read() for name, read in members.items()}, out)
     convert = _CONVERTERS[corpus.name]
     written: list[Path] = []
     for name in sorted(members):
@@ -235,14 +238,25 @@ def libemg_layout(name: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-def _libemg(name: str, raw: bytes, out: Path) -> list[Path]:
-    repetition, label = libemg_layout(name)
-    emg = np.loadtxt(io.StringIO(raw.decode("utf-8")), delimiter=",", dtype=np.float64, ndmin=2)
-    labels = np.full(len(emg), label, dtype=np.int32)
-    # one folder per repetition: the repetition is the unit prep generic holds out
-    return [save_recording(out / f"rep{repetition}" / f"R_{repetition}_C_{label}.npz", emg, LIBEMG_FS_HZ, labels)]
+def _libemg(files: dict[str, bytes], out: Path) -> list[Path]:
+    """One recording per repetition: its gestures' files end to end in class order, with
+    per-sample labels. Why not one file per gesture: preparation z-scores each recording, which
+    would scale every gesture to unit variance and erase the amplitude that tells them apart."""
+    by_repetition: dict[int, list[tuple[int, np.ndarray]]] = {}
+    for name, raw in files.items():
+        repetition, label = libemg_layout(name)
+        emg = np.loadtxt(io.StringIO(raw.decode("utf-8")), delimiter=",", dtype=np.float64, ndmin=2)
+        by_repetition.setdefault(repetition, []).append((label, emg))
+    written = []
+    for repetition, parts in sorted(by_repetition.items()):
+        parts.sort(key=lambda part: part[0])
+        emg = np.concatenate([part for _, part in parts])
+        labels = np.concatenate([np.full(len(part), label, np.int32) for label, part in parts])
+        # one folder per repetition: the repetition is the unit prep generic holds out
+        written.append(save_recording(out / f"rep{repetition}" / f"R_{repetition}.npz", emg, LIBEMG_FS_HZ, labels))
+    return written
 
 
 _CONVERTERS: dict[str, Callable[[str, bytes, Path], list[Path]]] = {
-    "openhdemg": _openhdemg, "biosignalsnotebooks": _opensignals, "emgflow": _emgflow, "libemg": _libemg,
+    "openhdemg": _openhdemg, "biosignalsnotebooks": _opensignals, "emgflow": _emgflow,
 }  # fmt: skip
