@@ -246,11 +246,17 @@ def main() -> None:
                         help="per-corpus validation: at most this many batches of the global batch size")  # fmt: skip
     parser.add_argument("--no-probe", action="store_true", help="pretraining and validation only")
     parser.add_argument("--prepare-only", action="store_true", help="fetch, extract and prepare the data, then stop")
+    parser.add_argument("--report", nargs="+", type=Path, default=None, metavar="RESULTS_JSON",
+                        help="only print the tables of earlier runs' results.json files together "
+                             "(runs of the same data and steps, e.g. variants run in two processes)")  # fmt: skip
     parser.add_argument("--probe-variants", nargs="*", default=None, metavar="ROPE-NORMALIZATION",
                         help="probe only these variants (e.g. reference-minmax_channel); default every variant")  # fmt: skip
     parser.add_argument("--override", nargs="*", default=[], metavar="config.X=V",
                         help="extra pretraining overrides for every variant, e.g. config.optimizer.lr=2e-3")  # fmt: skip
     args = parser.parse_args()
+    if args.report:
+        print(combined_report(args.report))
+        return
     args.workdir = args.workdir.absolute()
     args.data_dir = args.workdir / "tfds"
     weights = dict(item.split("=", 1) for item in args.mixture)
@@ -296,6 +302,18 @@ def main() -> None:
         write_outputs(args, started, t0, corpora, variants, loss_rows, probe_rows, timings, final=False)
     bar.close()
     write_outputs(args, started, t0, corpora, variants, loss_rows, probe_rows, timings, final=True)
+
+
+def combined_report(paths: list[Path]) -> str:
+    """The tables of several results.json files (their validation and probe rows together)."""
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    if len({(r["steps"], json.dumps(r["mixture"], sort_keys=True)) for r in runs}) > 1:
+        raise SystemExit("--report: these runs differ in steps or mixture; their losses do not compare")
+    rows = [row for r in runs for row in r["validation"]]
+    ropes = list(dict.fromkeys(row["rope"] for row in rows))
+    probes = [row for r in runs for row in r["probes"]]
+    probes = [row for i, row in enumerate(probes) if row not in probes[:i]]
+    return "\n\n".join(filter(None, [loss_table(rows, ropes), probe_table(probes) if probes else ""]))
 
 
 def write_outputs(args, started, t0, corpora, variants, loss_rows, probe_rows, timings, *, final: bool) -> None:
