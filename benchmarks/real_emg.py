@@ -306,6 +306,9 @@ def main() -> None:
 
 def combined_report(paths: list[Path]) -> str:
     """The tables of several results.json files (their validation and probe rows together)."""
+    missing = [str(p) for p in paths if not Path(p).is_file()]
+    if missing:
+        raise SystemExit(f"--report: no such results file: {', '.join(missing)}")
     runs = [json.loads(Path(p).read_text()) for p in paths]
     if len({(r["steps"], json.dumps(r["mixture"], sort_keys=True)) for r in runs}) > 1:
         raise SystemExit("--report: these runs differ in steps or mixture; their losses do not compare")
