@@ -110,6 +110,49 @@ def test_short_nan_stretch_is_interpolated_and_counted(tmp_path):
     np.testing.assert_allclose(rec.emg[40:42, 2], np.linspace(emg[39, 2], emg[42, 2], 4)[1:-1], atol=1e-6)
 
 
+def test_missing_csv_cells_are_nan_under_the_same_policy(tmp_path):
+    emg = _emg(200, 2)
+    rows = [f"{i / 100!r},{float(emg[i, 0])!r},{'NULL' if i == 50 else repr(float(emg[i, 1]))}" for i in range(200)]
+    (tmp_path / "m.csv").write_text("\n".join(["time,a,b", *rows]) + "\n")
+    rec = reader.read_generic(tmp_path / "m.csv")
+    assert rec.meta.extra["nonfinite_emg_rows"] == 1 and np.all(np.isfinite(rec.emg))
+    assert rec.emg[50, 1] == pytest.approx((emg[49, 1] + emg[51, 1]) / 2, abs=1e-6)
+    rows[60:63] = [f"{i / 100!r},,{float(emg[i, 1])!r}" for i in range(60, 63)]  # 4 missing of 200: refused
+    (tmp_path / "m.csv").write_text("\n".join(["time,a,b", *rows]) + "\n")
+    _assert_refused(tmp_path / "m.csv", "NaN/Inf at 4 of 200 time steps")
+    (tmp_path / "w.csv").write_text("time,a\n0,1\n0.01,oops\n")
+    _assert_refused(tmp_path / "w.csv", "non-numeric value")
+
+
+def test_csv_with_a_byte_order_mark_capitalised_time_or_no_header(tmp_path):
+    emg = _emg(50, 2)
+    body = [f"{i * 0.0005!r},{float(emg[i, 0])!r},{float(emg[i, 1])!r}" for i in range(50)]
+    (tmp_path / "bom.csv").write_text("\ufeffTime,EMG_zyg,EMG_cor\n" + "\n".join(body) + "\n", encoding="utf-8")
+    rec = reader.read_generic(tmp_path / "bom.csv")  # spreadsheet export: BOM, "Time" for "time"
+    assert rec.fs == pytest.approx(2000.0) and rec.meta.extra["channel_names"] == ["EMG_zyg", "EMG_cor"]
+    np.testing.assert_allclose(rec.emg, emg, rtol=1e-6)
+    (tmp_path / "bare.csv").write_text("\n".join(",".join(repr(float(v)) for v in row) for row in emg) + "\n")
+    rec = reader.read_generic(tmp_path / "bare.csv", fs=200.0)  # no header: every row is data
+    assert rec.num_samples == 50 and rec.meta.extra["channel_names"] == ["ch0", "ch1"] and rec.meta.extra["headerless"]
+    np.testing.assert_allclose(rec.emg, emg, rtol=1e-6)
+
+
+def test_mat_variable_in_a_one_by_one_cell_with_otbiolab_rate(tmp_path):
+    import scipy.io
+
+    emg = _emg(300, 3).astype(np.float64)
+    cell = np.empty((1, 1), dtype=object)
+    cell[0, 0] = emg
+    scipy.io.savemat(tmp_path / "otb.mat", {"Data": cell, "SamplingFrequency": 2048.0})  # OTBioLab's layout
+    rec = reader.read_generic(tmp_path / "otb.mat", variable="Data")
+    assert rec.fs == 2048.0 and rec.meta.extra["fs_source"] == "file"
+    np.testing.assert_allclose(rec.emg, emg, rtol=1e-6)
+    _assert_refused(tmp_path / "otb.mat", "variable 'emg' missing")
+    scipy.io.savemat(tmp_path / "nofs.mat", {"emg": emg})
+    _assert_refused(tmp_path / "nofs.mat", "no fs, frequency, SamplingFrequency variable; pass fs")
+    assert reader.read_generic(tmp_path / "nofs.mat", fs=500.0).fs == 500.0
+
+
 def test_labels_one_sample_short_are_truncated_with_emg_and_counted(tmp_path):
     path = tmp_path / "m.npz"
     np.savez(path, emg=_emg(100, 2), labels=np.zeros(99, dtype=np.int64), fs=100.0)
@@ -225,3 +268,26 @@ def test_unsupported_suffix_and_missing_file_are_refused(tmp_path):
     junk.write_bytes(b"MATLAB")
     _assert_refused(junk, "not a MAT file", fs=100.0)
     _assert_refused(tmp_path / "absent.npy", "file not found", fs=100.0)
+
+
+def test_edf_signals_at_different_rates_and_corrupt_edf_bdf_wfdb_files_are_refused(tmp_path):
+    import edfio
+
+    edfio.Edf([edfio.EdfSignal(_emg(1000, 1)[:, 0].astype(np.float64), 1000, label="EMG"),
+               edfio.EdfSignal(_emg(500, 1)[:, 0].astype(np.float64), 500, label="ACC")]).write(tmp_path / "mixed.edf")  # fmt: skip
+    _assert_refused(tmp_path / "mixed.edf", "different sampling rates .*EMG 1000 Hz, ACC 500 Hz")
+    edfio.Edf([edfio.EdfSignal(_emg(2000, 1)[:, 0].astype(np.float64), 1000, label="EMG")]).write(tmp_path / "one.edf")
+    good = (tmp_path / "one.edf").read_bytes()
+    (tmp_path / "cut.edf").write_bytes(good[: len(good) // 2])
+    _assert_refused(tmp_path / "cut.edf", "truncated: .*header indicates 2 data records, but file contains 0")
+    (tmp_path / "junk.bdf").write_bytes(b"\xffBIOSEMI" + b"x" * 300)
+    _assert_refused(tmp_path / "junk.bdf", "cannot read as BDF")
+    (tmp_path / "rec.hea").write_text("rec 2 500 1000\nrec.dat 16 200 16 0 0 0 0 a\n")  # one signal line of two, no .dat
+    _assert_refused(tmp_path / "rec.hea", "cannot read the WFDB record")
+    import wfdb
+
+    wfdb.wrsamp("cut", fs=1000, units=["mV"], sig_name=["a"], p_signal=_emg(400, 1).astype(np.float64), fmt=["16"],
+                write_dir=str(tmp_path))  # fmt: skip
+    data = (tmp_path / "cut.dat").read_bytes()
+    (tmp_path / "cut.dat").write_bytes(data[: len(data) // 2])
+    _assert_refused(tmp_path / "cut.hea", "cannot read the WFDB record")

@@ -250,7 +250,7 @@ def test_subject_regex_on_flat_files(tmp_path):
 # Labels
 
 
-def test_labels_from_a_csv_column_and_npz_key_are_majority_per_window(tmp_path):
+def test_labels_from_a_csv_column_npz_key_and_mat_variable_are_majority_per_window(tmp_path):
     raw = tmp_path / "raw"
     for subject in ("a", "b", "c", "d"):
         (raw / subject).mkdir(parents=True)
@@ -259,17 +259,22 @@ def test_labels_from_a_csv_column_and_npz_key_are_majority_per_window(tmp_path):
         header = "time,ch0,ch1,gesture"
         rows = [f"{i / 1000!r},{float(row[0])!r},{float(row[1])!r},{label}" for i, (row, label) in enumerate(zip(x, labels))]
         (raw / subject / "rec.csv").write_text("\n".join([header, *rows]) + "\n")
-        np.savez(raw / subject / "rec2.npz", emg=x.astype(np.float32), gesture=np.full(3000, 11), fs=np.float64(1000))
-    assert _prep(raw, tmp_path / "tfds", "lab", "--label-column", "gesture") == 0
+        np.savez(raw / subject / "rec2.npz", signals=x.astype(np.float32), gesture=np.full(3000, 11), fs=np.float64(1000))
+        # MAT: a row-vector label variable, as MATLAB often stores them, and the rate as `frequency`
+        scipy.io.savemat(raw / subject / "rec3.mat", {"signals": x, "gesture": labels[None, ::-1].astype(float), "frequency": 1000})
+    assert _prep(raw, tmp_path / "tfds", "lab", "--label-column", "gesture", "--variable", "signals") == 0
     names = (tmp_path / "tfds" / "generic" / "lab" / "1.0.0" / "label.labels.txt").read_text().split()
     assert names == ["3", "7", "11"]
     for file, windows in _windows_by_file(tmp_path / "tfds", "lab").items():
         for start, (_, record) in windows.items():
             if file.endswith(".npz"):
                 assert record["label"] == 2
-            else:  # majority of the window's samples, at 2 kHz the switch is at sample 2600
-                first_class_samples = min(max(2600 - start, 0), WINDOW)
-                assert record["label"] == (1 if first_class_samples > WINDOW - first_class_samples else 0)
+            elif file.endswith(".csv"):  # majority of the window's samples; at 2 kHz 7 -> 3 at sample 2600
+                sevens = min(max(2600 - start, 0), WINDOW)
+                assert record["label"] == (1 if sevens > WINDOW - sevens else 0)
+            else:  # reversed: 3 until sample 1700 at 1 kHz (3400 at 2 kHz), then 7
+                threes = min(max(3400 - start, 0), WINDOW)
+                assert record["label"] == (0 if threes >= WINDOW - threes else 1)
             assert record["emg"].shape == (16, WINDOW)
     splits = set(_records(tmp_path / "tfds", "lab"))
     assert splits == {"train", "validation", "test"}  # labelled corpora get a test split
@@ -321,3 +326,73 @@ def test_generic_options_on_a_named_corpus_and_an_empty_folder_are_refused(tmp_p
     assert "apply to `tinymyo prep generic` only" in capsys.readouterr().err
     assert main(["prep", "generic", "--manual_dir", str(tmp_path / "raw"), "--name", "x"]) == 2
     assert "no recordings found" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# The corpus by name: pretraining mixture and probe config, through the command line
+
+
+def test_mixture_keys_name_generic_corpora_in_both_override_forms():
+    from tinymyo_jax.config_files import load_config
+
+    whole = load_config("configs/pretrain/smoke.py:tiny", ["data.mixture={'generic/lab': 1.0}"])
+    assert dict(whole.data.mixture) == {"generic/lab": 1.0}
+    added = load_config("configs/pretrain/smoke.py:tiny", ["data.mixture.generic/lab=2.0", "data.mixture.emg2pose=0"])
+    assert dict(added.data.mixture) == {"ninapro_db6": 1.0, "emg2pose": 0, "generic/lab": 2.0}
+    for kind in ("probe", "finetune"):
+        config = load_config(f"configs/{kind}/generic.py:lab:tiny")
+        assert (config.data.name, config.data.builder_config, config.benchmark) == ("generic", "lab", "generic/lab")
+        assert config.task == "classification" and config.data.max_windows == 96
+        assert load_config(f"configs/{kind}/generic.py:lab").data.max_windows == 0
+
+
+@pytest.mark.slow
+def test_a_generic_corpus_pretrains_in_a_mixture_from_the_command_line(tmp_path):
+    raw = tmp_path / "raw"
+    for subject in range(1, 4):
+        (raw / f"s{subject}").mkdir(parents=True)
+        np.savez(raw / f"s{subject}" / "a.npz", emg=_signal(subject, 4, 1000, 5).astype(np.float32), fs=np.float64(1000))
+    assert _prep(raw, tmp_path / "tfds", "mine") == 0
+    workdir = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "tinymyo_jax.cli", "pretrain", "--config", "configs/pretrain/smoke.py:tiny",
+         "--workdir", str(workdir), f"--config.data.data_dir={tmp_path / 'tfds'}",
+         "--config.data.mixture={'generic/mine': 1.0}"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(REPO)),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((workdir / "config.json").read_text())["data"]["mixture"] == {"generic/mine": 1.0}
+    records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in records if "loss" in r and "step" in r]
+    assert [r["step"] for r in train][-1] == 6 and all(np.isfinite(r["loss"]) for r in train)
+    assert "masked_loss" in json.loads(result.stdout.strip().splitlines()[-1])["validation"]
+
+
+def _gesture(seed: int, gesture: int, seconds: float, fs: int) -> np.ndarray:
+    """2 channels of noise band-passed to a gesture-specific band: separable after z-scoring."""
+    band = [(30, 80), (150, 250), (300, 420)][gesture]
+    sos = scipy.signal.butter(4, band, btype="bandpass", fs=fs, output="sos")
+    noise = np.random.default_rng(seed).standard_normal((round(seconds * fs), 2))
+    return scipy.signal.sosfilt(sos, noise, axis=0)
+
+
+@pytest.mark.slow
+def test_a_labelled_generic_corpus_is_probed_from_its_config(tmp_path):
+    raw = tmp_path / "raw"
+    for subject in range(1, 6):
+        (raw / f"S{subject}").mkdir(parents=True)
+        for gesture in range(3):
+            x = _gesture(10 * subject + gesture, gesture, 2, 2000)
+            np.savez(raw / f"S{subject}" / f"gesture{gesture}.npz", emg=x.astype(np.float32), fs=np.float64(2000))
+    assert _prep(raw, tmp_path / "tfds", "gest", "--label-regex", r"gesture(\d+)") == 0
+    workdir = tmp_path / "probe"
+    assert main(["probe", "--config", str(REPO / "configs/probe/generic.py") + ":gest:tiny", "--workdir", str(workdir),
+                 f"--config.data.data_dir={tmp_path / 'tfds'}"]) == 0  # fmt: skip
+    results = json.loads((workdir / "results.json").read_text())
+    assert results["benchmark"] == "generic/gest" and results["data"]["num_classes"] == 3
+    # 5 subjects: one held out for validation, one for test, 3 gestures x 7 windows each
+    assert results["data"]["channels"] == 2 and results["data"]["split_sizes"] == {"train": 63, "validation": 21, "test": 21}
+    # the spectra differ by class, so both methods separate the held-out subject's windows (chance 1/3)
+    assert results["baselines"]["classic_lda"]["metrics"]["accuracy"] >= 0.8
+    assert results["metrics"]["accuracy"] >= 0.8 and results["metrics"]["num_windows"] == 21

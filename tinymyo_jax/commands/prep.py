@@ -48,11 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import tensorflow_datasets as tfds
 
+    from tinymyo_jax.commands import prep_generic
     from tinymyo_jax.data import builder, prepare, protocols
     from tinymyo_jax.data.source import default_data_dir
     from tinymyo_jax.errors import UserError
-
-    from tinymyo_jax.commands import prep_generic
 
     names = list(protocols.PROTOCOLS) if "all" in args.names else list(dict.fromkeys(args.names))
     generic = None

@@ -15,31 +15,33 @@ your own recordings (`tinymyo prep generic --manual_dir DIR --name NAME`): every
 under DIR, one continuous recording each, becomes windows of the pretraining protocol (2 kHz,
 1000 samples, stride 500, 16 rows + channel_mask), addressed as generic/NAME: a pretraining
 mixture key (--config.data.mixture="{'generic/NAME': 1.0}"), `--calibration generic/NAME/train`
-for export, `configs/probe/generic.py:NAME` for a labelled corpus."""
+for export, `configs/probe/generic.py:NAME` for a labelled corpus. Held out for validation (and
+test, when labelled): whole subjects, else whole recordings, else the end of each recording.
+Unusable files are skipped and listed with the reason in prep_report.json (docs/data.md)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("generic", HELP)
-    group.add_argument("--name", help="generic only: the corpus name; it becomes the dataset generic/NAME (letters, digits, _ -)")
-    group.add_argument("--fs", type=float, default=None,
+    group.add_argument("--name", metavar="NAME", help="generic only: the corpus name; it becomes the dataset generic/NAME (letters, digits, _ -)")
+    group.add_argument("--fs", type=float, default=None, metavar="HZ",
                        help="sampling rate (Hz) of files that carry none (.npy, CSV without a time column, .npz/.mat "
                             "without fs); files that carry one (EDF/BDF, WFDB, time column, stored fs) must agree within 1%%")  # fmt: skip
-    group.add_argument("--channels", default=None,
+    group.add_argument("--channels", default=None, metavar="SPEC",
                        help="channels to keep, in order, 0-based: 0-15, 0,2,4, 0-3,8-11 (at most 16); "
                             "required when a file has more than 16")  # fmt: skip
-    group.add_argument("--subject-regex", "--subject_regex", default=None,
+    group.add_argument("--subject-regex", "--subject_regex", default=None, metavar="RE",
                        help="subject = group 1 (else the whole match) of this regex searched in the path relative to "
                             "--manual_dir, e.g. 'S(\\d+)_'; default: the first folder level (files directly in "
                             "--manual_dir form one subject)")  # fmt: skip
     labels = group.add_mutually_exclusive_group()
-    labels.add_argument("--label-column", "--label_column", default=None,
+    labels.add_argument("--label-column", "--label_column", default=None, metavar="COL",
                         help="per-sample integer labels: a CSV column, .npz key or .mat variable of this name; "
                              "the window's label is its majority label")  # fmt: skip
-    labels.add_argument("--label-regex", "--label_regex", default=None,
+    labels.add_argument("--label-regex", "--label_regex", default=None, metavar="RE",
                         help="one label per file: group 1 (else the match) of this regex on the relative path, "
                              "e.g. 'gesture(\\d+)'")  # fmt: skip
-    group.add_argument("--variable", default="emg", help=".npz key / .mat variable holding emg [samples, channels] (default emg)")
-    group.add_argument("--time-column", "--time_column", default="time",
+    group.add_argument("--variable", default="emg", metavar="VAR", help=".npz key / .mat variable holding emg [samples, channels] (default emg)")
+    group.add_argument("--time-column", "--time_column", default="time", metavar="COL",
                        help="CSV column of sample times (default time); the other columns, but the label column, are channels")  # fmt: skip
     group.add_argument("--time-unit", "--time_unit", choices=("s", "ms"), default="s", help="unit of the time column (default s)")
 

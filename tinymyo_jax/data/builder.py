@@ -27,6 +27,7 @@ random-read rate ~3x (benchmarks/prep.py, `array_record_codec`).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from pathlib import Path
 from typing import Any, ClassVar
@@ -223,7 +224,15 @@ def generic_builder(config: Any, data_dir: str | Path) -> GenericBuilder:
         name=config.name, window=config.window, stride=config.stride, generic=config,
         description=f"users' recordings {config.name}: window {config.window} samples, stride {config.stride} at 2000 Hz",
     )  # fmt: skip
-    return GenericBuilder(data_dir=str(data_dir), config=builder_config)
+    # TFDS logs a warning ("Using custom data configuration: <the whole repr>") for every config
+    # passed as an object, which is how every generic corpus is made: not worth the user's eye.
+    absl_logger = logging.getLogger("absl")
+    level = absl_logger.level
+    absl_logger.setLevel(logging.ERROR)
+    try:
+        return GenericBuilder(data_dir=str(data_dir), config=builder_config)
+    finally:
+        absl_logger.setLevel(level)
 
 
 def builder_class(name: str) -> type[EmgBuilder]:

@@ -106,7 +106,7 @@ def make_config(
     bad option."""
     if not NAME_PATTERN.match(name or ""):
         raise UserError(f"--name {name!r}: use letters, digits, '_' and '-' (it becomes the dataset generic/{name})")
-    if fs is not None and not fs > 0:
+    if fs is not None and not 0 < fs < float("inf"):
         raise UserError(f"--fs must be > 0 Hz, got {fs:g}")
     if label_column is not None and label_regex is not None:
         raise UserError("give --label-column or --label-regex, not both")

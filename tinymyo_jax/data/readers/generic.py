@@ -7,13 +7,18 @@ Accepted files (one Recording per file, `dataset = "generic"`):
   column (default name `time`, in seconds or milliseconds via `time_unit`) gives fs when `fs` is
   not passed; an optional integer label column (`label_column`); every other column is an EMG
   channel, in file order. Without `delimiter`, the most frequent of `,` `;` tab in the header.
+  Empty cells and NULL / NA / N/A / NaN / None (any case) are missing samples (NaN: the policy
+  below applies). A leading byte-order mark is ignored; the time column matches case-insensitively
+  when no column has its exact name; a first row of numbers only is data, not a header (the
+  channels are then named ch0, ch1, ... and fs must be passed).
 - **`.npy`**: a float array `[T, C]`. It carries no rate, so `fs` must be passed.
 - **`.npz`**: key `emg` `[T, C]` (required; another key with `variable=`), `labels` int `[T]`
   (optional; another key with `label_column=`), `fs` scalar Hz (optional; when it and `fs=` are
   both given they must agree within 1 %).
 - **`.mat`** (MATLAB v5/v7 through scipy.io, v7.3 through h5py: `readers/matfile.py`): variable
   `emg` `[T, C]` (another with `variable=`), labels from the variable `label_column` when given,
-  fs from a numeric scalar `fs` or `frequency` (NinaPro's name) when present, else `fs=`.
+  fs from a numeric scalar `fs`, `frequency` (NinaPro) or `SamplingFrequency` (OTBioLab) when
+  present, else `fs=`. A variable wrapped in a 1 x 1 cell (OTBioLab exports) is unwrapped.
 - **EDF / EDF+ / BDF / BDF+** (`.edf`, `.bdf`, read with edfio): every ordinary signal is a
   channel, in physical units; all must share one sampling rate, which is the recording's.
   Annotations are not read (labels come from file names, see `tinymyo_jax.data.generic`).
@@ -36,6 +41,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -49,8 +55,9 @@ DATASETS: tuple[str, ...] = ("generic",)
 
 SUFFIXES: tuple[str, ...] = (".csv", ".tsv", ".txt", ".npy", ".npz", ".mat", ".edf", ".bdf", ".hea")
 # Scalar MAT variables taken as the sampling rate (Hz), first found wins.
-MAT_FS_VARIABLES: tuple[str, ...] = ("fs", "frequency")
+MAT_FS_VARIABLES: tuple[str, ...] = ("fs", "frequency", "SamplingFrequency")  # ours, NinaPro's, OTBioLab's
 _TIME_UNITS_TO_S = {"s": 1.0, "ms": 1e-3}
+_MISSING_AS_NAN = {token: "nan" for token in ("", "null", "na", "n/a", "nan", "none")}
 
 
 # --------------------------------------------------------------------------------------------
@@ -248,7 +255,7 @@ def _read_mat(
             labels = labels[0]
     name = next((n for n in MAT_FS_VARIABLES if n in values), None)
     stored = None if name is None else np.asarray(values[name])
-    rate, source = _stored_fs(path, fs, stored, name or "fs", f"no {' or '.join(MAT_FS_VARIABLES)} variable")
+    rate, source = _stored_fs(path, fs, stored, name or "fs", f"no {', '.join(MAT_FS_VARIABLES)} variable")
     return emg, labels, rate, source
 
 
@@ -257,8 +264,14 @@ def _read_edf(path: Path, fs: float | None) -> tuple[np.ndarray, float, list[str
 
     bdf = path.suffix.lower() == ".bdf"
     try:
-        # Annotation signals (EDF+ "EDF Annotations") are not in `.signals`.
-        recording = edfio.read_bdf(path) if bdf else edfio.read_edf(path, lazy_load_data=False)
+        # Annotation signals (EDF+ "EDF Annotations") are not in `.signals`. edfio only warns
+        # about a cut file (and drops the partial record): here that is a truncated file.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            recording = edfio.read_bdf(path) if bdf else edfio.read_edf(path, lazy_load_data=False)
+        cut = [str(w.message) for w in caught if "data record" in str(w.message)]
+        if cut:
+            raise RawFileError(path, f"truncated: {' '.join(cut)} Re-export or re-copy it")
         if not recording.is_continuous:
             raise RawFileError(path, "a discontinuous EDF+D/BDF+D file: its data records do not follow each other")
         signals = list(recording.signals)
@@ -294,6 +307,14 @@ def _read_wfdb(path: Path, fs: float | None) -> tuple[np.ndarray, float, list[st
     return np.asarray(record.p_signal, dtype=np.float64), rate, [str(n) for n in record.sig_name or []]
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _read_csv(
     path: Path,
     fs: float | None,
@@ -305,7 +326,7 @@ def _read_csv(
     extra: dict[str, object],
 ) -> tuple[np.ndarray, np.ndarray | None, float, str, list[str]]:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")  # "-sig": spreadsheet exports start with a BOM
     except (OSError, UnicodeDecodeError) as exc:
         raise RawFileError(path, f"cannot read as text ({exc})") from exc
     lines = text.splitlines()
@@ -318,14 +339,28 @@ def _read_csv(
         delimiter = max(",;\t", key=lines[0].count)
     rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     header = [name.strip() for name in rows[0]]
-    body = [row for row in rows[1:] if row]  # a trailing newline gives an empty row, not data
-    for line_no, row in enumerate(body, start=2):
+    first_data = 1
+    if all(_is_number(name) for name in header):
+        # No header row (e.g. libemg's Myo exports): the first row is data; channels ch0, ch1, ...
+        header, first_data = [f"ch{i}" for i in range(len(header))], 0
+        extra["headerless"] = True
+    body = [row for row in rows[first_data:] if row]  # a trailing newline gives an empty row, not data
+    if time_column not in header:  # "Time" for "time": take a unique case-insensitive match
+        matches = [name for name in header if name.lower() == time_column.lower()]
+        time_column = matches[0] if len(matches) == 1 else time_column
+    for line_no, row in enumerate(body, start=1 + first_data):
         if len(row) != len(header):
             raise RawFileError(path, f"line {line_no} has {len(row)} fields but the header has {len(header)}")
     try:
         table = np.asarray(body, dtype=np.float64).reshape(len(body), len(header))
-    except ValueError as exc:
-        raise RawFileError(path, f"non-numeric value in the data rows ({exc})") from exc
+    except ValueError:
+        # Exports write missing samples as empty cells, NULL, NA or NaN: they become NaN and go
+        # through the non-finite policy below (EMG/time: <= 1 % interpolated; labels: refused).
+        try:
+            table = np.asarray([[_MISSING_AS_NAN.get(v.strip().lower(), v) for v in row] for row in body],
+                               dtype=np.float64).reshape(len(body), len(header))  # fmt: skip
+        except ValueError as exc:
+            raise RawFileError(path, f"non-numeric value in the data rows ({exc})") from exc
 
     if label_column is not None and label_column not in header:
         raise RawFileError(path, f"no label column {label_column!r} (columns: {header})")

@@ -208,6 +208,11 @@ def _load_v5(path: Path, names: list[str]) -> dict[str, MatValue]:
         if name not in raw:
             continue
         value = raw[name]
+        if isinstance(value, np.ndarray) and value.dtype.kind == "O" and value.size == 1:
+            # A 1 x 1 cell around one array, as OTBioLab (HD-sEMG) exports write every variable.
+            inner = value.reshape(-1)[0]
+            if isinstance(inner, np.ndarray) and inner.dtype.kind in "biuf":
+                value = inner
         if not isinstance(value, np.ndarray) or value.dtype.kind in "OV":
             raise RawFileError(
                 path, f"variable {name!r} is a struct, cell or object array; a numeric array or char was expected"
