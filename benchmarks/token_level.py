@@ -1,14 +1,16 @@
-"""Does a patch's level survive into the tokens? A linear probe of each patch's log-RMS.
+"""Does a patch's level survive into the tokens? A linear probe of a random per-patch gain.
 
     python benchmarks/token_level.py --data_dir runs/demo/tfds --dataset ninapro_db6/w1000 \
-        --checkpoints runs/smoke/checkpoints ... [--random]
+        --checkpoints runs/smoke/checkpoints ... [--random minmax_channel window_scale none]
 
 For each encoder, on validation windows normalised as the encoder was trained (its stored
-`normalization`): target = log RMS of each real-channel patch of the normalised input; features
-taken (a) after the patch embedding (before any LayerNorm), (b) after the first block's
-LayerNorm (what the first attention reads), (c) the encoder's output (after the final
-LayerNorm). Ridge regression on the tokens of half of the windows, R² on the other half.
-R² near 1 at (a) and low at (b)/(c) means LayerNorm erases the level.
+`normalization`), every real-channel patch is multiplied by its own random gain g, log g uniform
+in [-log 4, log 4] (so a patch's level is independent of its shape, which a level probe could
+otherwise read). Targets: log g ("gain": shape-free), and the log RMS of the scaled patch
+("level": what the input holds). Ridge regression (tokens of half of the windows, R² on the other
+half) from (a) log ‖patch embedding‖ (before any LayerNorm: the level is there), (b) the first
+block's LayerNorm output (what the first attention reads), (c) the encoder's output (final
+LayerNorm). R² ≈ 1 at (a) and ≈ 0 at (b)/(c) means LayerNorm erases the level.
 """
 
 from __future__ import annotations
@@ -31,30 +33,30 @@ def ridge_r2(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_
     return float(1.0 - residual.var() / test_y.var())
 
 
-def token_features(model, x: jax.Array, channel_mask: jax.Array) -> dict[str, np.ndarray]:
-    encoder = model.encoder
-    embedded = encoder.patch_embed(x)
-    first_norm = encoder.blocks[0].norm1(embedded)
-    output = model.encode(x, channel_mask=channel_mask)
-    return {"embedding": np.asarray(embedded), "first_layernorm": np.asarray(first_norm), "encoder_output": np.asarray(output)}
-
-
-def measure(model, emg: np.ndarray, channel_mask: np.ndarray) -> dict[str, float]:
+def measure(model, emg: np.ndarray, channel_mask: np.ndarray, seed: int = 0) -> dict[str, float]:
     from tinymyo_jax.models.normalization import normalize
 
     patch = model.config.patch_size
-    x = normalize(jnp.asarray(emg, jnp.float32), model.config.normalization, jnp.asarray(channel_mask))
+    x = np.asarray(normalize(jnp.asarray(emg, jnp.float32), model.config.normalization, jnp.asarray(channel_mask)))
     b, c, t = x.shape
-    level = np.log(np.sqrt((np.asarray(x).reshape(b, c * (t // patch), patch) ** 2).mean(-1)) + 1e-6)
+    log_gain = np.random.default_rng(seed).uniform(-np.log(4.0), np.log(4.0), (b, c, t // patch))
+    x = (x.reshape(b, c, t // patch, patch) * np.exp(log_gain)[..., None]).reshape(b, c, t).astype(np.float32)
+    targets = {"gain": log_gain.reshape(b, -1),
+               "level": np.log(np.sqrt((x.reshape(b, -1, patch) ** 2).mean(-1)) + 1e-6)}  # fmt: skip
     real = np.repeat(channel_mask, t // patch, axis=1)
-    feats = token_features(model, x, jnp.asarray(channel_mask))
+    encoder = model.encoder
+    embedded = encoder.patch_embed(jnp.asarray(x))
+    feats = {
+        "embedding_log_norm": np.log(np.linalg.norm(np.asarray(embedded), axis=-1, keepdims=True) + 1e-12),
+        "first_layernorm": np.asarray(encoder.blocks[0].norm1(embedded)),
+        "encoder_output": np.asarray(model.encode(jnp.asarray(x), channel_mask=jnp.asarray(channel_mask))),
+    }
     half = b // 2
-    out = {"level_std": float(level[real].std())}
-    for name, f in feats.items():
-        train = (slice(0, half),)
-        tr_x, tr_y = f[:half][real[:half]], level[:half][real[:half]]
-        te_x, te_y = f[half:][real[half:]], level[half:][real[half:]]
-        out[f"r2_{name}"] = ridge_r2(tr_x, tr_y, te_x, te_y)
+    out = {}
+    for target_name, target in targets.items():
+        for name, f in feats.items():
+            out[f"r2_{target_name}_{name}"] = ridge_r2(f[:half][real[:half]], target[:half][real[:half]],
+                                                       f[half:][real[half:]], target[half:][real[half:]])  # fmt: skip
     return out
 
 
