@@ -5,15 +5,19 @@
     tinymyo prep emg2pose --manual_dir runs/raw/emg2pose --data_dir runs/tfds
     tinymyo pretrain --config configs/pretrain/smoke.py --workdir runs/smoke --config.data.data_dir=runs/tfds
 
-`arg` = "tiny" shrinks it further for tests (a few steps, 2 blocks, dim 32).
+`arg` = "tiny" shrinks it further for tests (a few steps, 2 blocks, dim 32); "reference" (also
+"tiny,reference", and in every configs/pretrain file) trains with the published model's
+behaviour instead of the defaults chosen in docs/real_emg.md: rope="reference" + per-channel
+min-max (`train.config.REFERENCE_BEHAVIOUR`).
 Same code path as the full recipe: mixture, masking, loss, AdamW schedule, checkpoints.
 """
 
-from tinymyo_jax.train.config import base_config
+from tinymyo_jax.train.config import apply_variants, base_config
 
 
 def get_config(arg: str | None = None):
     config = base_config()
+    variants = apply_variants(config, arg)  # "reference": the published rope + min-max
     config.model.preset = "tinyissimo"
     config.model.embed_dim = 64
     config.model.depth = 2
@@ -34,7 +38,7 @@ def get_config(arg: str | None = None):
     config.eval_every_steps = 50
     config.plot_every_steps = 150
     config.eval_batches = 2
-    if arg == "tiny":
+    if "tiny" in variants:
         config.model.embed_dim = 32
         config.model.num_heads = 2
         config.total_steps = 6

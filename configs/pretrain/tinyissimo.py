@@ -3,11 +3,12 @@
     tinymyo pretrain --config configs/pretrain/tinyissimo.py --workdir runs/tinyissimo
 """
 
-from tinymyo_jax.train.config import base_config
+from tinymyo_jax.train.config import apply_variants, base_config
 
 
 def get_config(arg: str | None = None):
     config = base_config()
+    apply_variants(config, arg)  # "reference": the published rope + min-max
     config.model.preset = "tinyissimo"
     config.total_steps = 200_000
     config.optimizer.warmup_steps = 40_000

@@ -8,11 +8,12 @@ then cosine to 1e-6, clip 3, global batch 512, on NinaPro DB6 + DB7 + emg2pose p
 `tinymyo prep` (see docs/data.md). On GPUs/TPUs add --config.compute_dtype=bfloat16.
 """
 
-from tinymyo_jax.train.config import base_config
+from tinymyo_jax.train.config import apply_variants, base_config
 
 
 def get_config(arg: str | None = None):
     config = base_config()
+    variants = apply_variants(config, arg)  # "reference": the published rope + min-max
     config.model.preset = "tinymyo"
     # The paper trains 50 epochs with 10 of warm-up; in steps for ~480 GB of windows at batch
     # 512 that is ~200k steps. Step-based so that resumes and mixtures are exact.
@@ -21,7 +22,7 @@ def get_config(arg: str | None = None):
     config.checkpoint.every_steps = 2_000
     config.eval_every_steps = 2_000
     config.plot_every_steps = 10_000
-    if arg == "runlocal":
+    if "runlocal" in variants:
         config.total_steps = 20
         config.optimizer.warmup_steps = 5
         config.global_batch_size = 8

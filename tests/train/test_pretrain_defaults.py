@@ -1,0 +1,23 @@
+"""The pretraining defaults chosen on real recordings (docs/real_emg.md) and the one switch back
+to the reference's behaviour."""
+
+from __future__ import annotations
+
+import pytest
+
+from tinymyo_jax.config_files import load_config
+
+
+@pytest.mark.parametrize("path", ["configs/pretrain/smoke.py", "configs/pretrain/tinymyo.py", "configs/pretrain/tinyissimo.py"])
+def test_defaults_are_channel_aware_rope_and_one_scale_per_window(path):
+    config = load_config(path)
+    assert (config.model.rope, config.data.normalization) == ("time_channel", "window_scale")
+    reference = load_config(f"{path}:reference")
+    assert (reference.model.rope, reference.data.normalization) == ("reference", "minmax_channel")
+
+
+def test_reference_combines_with_other_variants():
+    config = load_config("configs/pretrain/smoke.py:tiny,reference")
+    assert config.total_steps == 6 and config.model.embed_dim == 32
+    assert (config.model.rope, config.data.normalization) == ("reference", "minmax_channel")
+    assert load_config("configs/pretrain/tinymyo.py:runlocal").total_steps == 20
