@@ -172,7 +172,7 @@ def fetch_and_prepare(args: argparse.Namespace) -> dict:
         target = args.data_dir / "generic" / name
         raw = args.workdir / "raw" / name
         if not target.exists():
-            files = registry.extract(corpus, archive, raw)
+            registry.extract(corpus, archive, raw)
             run(cli("prep", "generic", "--manual_dir", str(raw), "--name", name, "--data_dir", str(args.data_dir),
                     "--no-progress", *PREP_OPTIONS[name]), args.workdir / "logs" / f"prep_{name}.log")  # fmt: skip
         info[name] = {"archive": archive.name, "licence": corpus.licence, "declared_licence": declared,

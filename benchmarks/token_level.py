@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 

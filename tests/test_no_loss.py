@@ -18,18 +18,7 @@ from tinymyo_jax.cli import main as tinymyo
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.replace import replace_on_success
 from tinymyo_jax.train import workdir as workdir_lib
-
-
-def _tree_digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}  # fmt: skip
-
-
-def _one_line_error(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert "Traceback" not in err
-    assert len(err.splitlines()) == 1, err
-    return err
+from tests.assertions import one_line_error, tree_digest
 
 
 # ---------------------------------------------------------------- replace-on-success
@@ -43,7 +32,7 @@ def test_replace_on_success_keeps_the_old_folder_when_the_build_fails(tmp_path):
         with replace_on_success(target) as staging:
             (staging / "new.txt").write_text("half")
             raise RuntimeError("build failed")
-    assert _tree_digest(target) == {"old.txt": hashlib.sha256(b"old").hexdigest()}
+    assert tree_digest(target) == {"old.txt": hashlib.sha256(b"old").hexdigest()}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
@@ -85,11 +74,11 @@ def test_import_torch_force_with_a_missing_input_keeps_the_old_checkpoint(tmp_pa
     out.mkdir()
     (out / "0").mkdir()
     (out / "0" / "weights").write_bytes(b"the user's checkpoint")
-    before = _tree_digest(out)
+    before = tree_digest(out)
     assert tinymyo(["import-torch", "--safetensors", str(tmp_path / "missing.safetensors"), "--out", str(out),
                     "--force"]) == 2  # fmt: skip
-    assert "is not a file" in _one_line_error(capsys)
-    assert _tree_digest(out) == before
+    assert "is not a file" in one_line_error(capsys)
+    assert tree_digest(out) == before
 
 
 def test_import_torch_force_with_a_bad_input_keeps_the_old_checkpoint(tmp_path, capsys):
@@ -99,7 +88,7 @@ def test_import_torch_force_with_a_bad_input_keeps_the_old_checkpoint(tmp_path, 
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"nonsense")
     assert tinymyo(["import-torch", "--safetensors", str(bad), "--out", str(out), "--force"]) == 2
-    _one_line_error(capsys)
+    one_line_error(capsys)
     assert (out / "keep").read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["bad.safetensors", "imported"]
 
 
@@ -114,7 +103,7 @@ def test_import_torch_mistakes_are_one_line_errors(case, golden, tmp_path, capsy
         out.write_text("a file")
         phrase = "--out"
     assert tinymyo(arguments) == 2
-    assert phrase in _one_line_error(capsys)
+    assert phrase in one_line_error(capsys)
 
 
 # ---------------------------------------------------------------- finding 3: the demo's workdir
@@ -124,10 +113,10 @@ def test_the_demo_refuses_a_non_empty_workdir_it_did_not_create(tmp_path, capsys
     workdir = tmp_path / "mine"
     (workdir / "pretrain").mkdir(parents=True)
     (workdir / "pretrain" / "precious.txt").write_text("do not delete")
-    before = _tree_digest(workdir)
+    before = tree_digest(workdir)
     assert tinymyo(["demo", "--workdir", str(workdir)]) == 2
-    assert "not created by the demo" in _one_line_error(capsys)
-    assert _tree_digest(workdir) == before
+    assert "not created by the demo" in one_line_error(capsys)
+    assert tree_digest(workdir) == before
 
 
 def test_a_failing_demo_stage_keeps_the_previous_stage_output(tmp_path):
@@ -137,10 +126,10 @@ def test_a_failing_demo_stage_keeps_the_previous_stage_output(tmp_path):
     demo.claim_workdir(workdir)
     (workdir / "pretrain").mkdir()
     (workdir / "pretrain" / "summary.json").write_text("{}")
-    before = _tree_digest(workdir)
+    before = tree_digest(workdir)
     with pytest.raises(UserError):  # no prepared data there: pretraining fails at its start
         demo.stage_pretrain(workdir, tmp_path / "no_tfds")
-    assert _tree_digest(workdir) == before
+    assert tree_digest(workdir) == before
     demo.claim_workdir(workdir)  # the demo's own folder is accepted again
 
 
@@ -169,4 +158,4 @@ def test_export_mistakes_are_one_line_errors(tiny_checkpoint, tmp_path, extra, p
         out.write_text("a file")
         extra = []
     assert tinymyo(["export", "--checkpoint", str(tiny_checkpoint), "--out", str(out), *extra]) == 2
-    assert phrase in _one_line_error(capsys)
+    assert phrase in one_line_error(capsys)

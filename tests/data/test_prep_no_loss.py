@@ -8,7 +8,6 @@ until the new one is complete, also under SIGKILL), 6 (a 3e38 spike and an all-z
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -24,18 +23,11 @@ import pytest
 
 from tinymyo_jax.cli import main as tinymyo
 from tinymyo_jax.data.source import WindowShards
+from tests.assertions import one_line_error, tree_digest
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = "EMG_data_for_gestures-master"
 VERSION = Path("uci_emg") / "w1000" / "1.0.0"
-
-
-def _tree_digest(folder: Path) -> dict[str, str]:
-    """Relative path -> sha256 of every file under `folder` (hidden ones too)."""
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*")) if p.is_file()
-    }  # fmt: skip
 
 
 def _prep(manual_dir: Path, data_dir: Path, *extra: str) -> int:
@@ -65,19 +57,12 @@ def data_dir(uci_prepared, tmp_path) -> Path:
     return copy
 
 
-def _one_line_error(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert "Traceback" not in err
-    assert len(err.splitlines()) == 1, err
-    return err
-
-
 # ---------------------------------------------------------------- finding 1: --overwrite
 
 
 @pytest.mark.parametrize("input_kind", ["wrong_corpus", "empty", "all_corrupt"])
 def test_a_failed_overwrite_keeps_the_old_dataset_byte_identical(input_kind, data_dir, uci_raw, tmp_path, capsys):
-    before = _tree_digest(data_dir)
+    before = tree_digest(data_dir)
     manual = tmp_path / "manual"
     manual.mkdir()
     if input_kind == "wrong_corpus":  # another corpus's layout: no UCI files in it
@@ -89,8 +74,8 @@ def test_a_failed_overwrite_keeps_the_old_dataset_byte_identical(input_kind, dat
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text("time\tchannel1\nnot numbers at all\n")
     assert _prep(manual, data_dir, "--overwrite") == 2
-    _one_line_error(capsys)
-    assert _tree_digest(data_dir) == before
+    one_line_error(capsys)
+    assert tree_digest(data_dir) == before
     assert not list((data_dir / VERSION).parent.glob(".*staging*"))  # nothing left beside it
 
 
@@ -106,7 +91,7 @@ def test_a_successful_overwrite_replaces_the_dataset(data_dir, uci_raw, tmp_path
 
 
 def test_sigkill_during_an_overwrite_keeps_the_old_dataset(data_dir, uci_raw):
-    before = _tree_digest(data_dir)
+    before = tree_digest(data_dir)
     command = [sys.executable, "-m", "tinymyo_jax.cli", "prep", "uci_emg", "--manual_dir", str(uci_raw),
                "--data_dir", str(data_dir), "--overwrite", "--no-progress", "--workers", "1"]  # fmt: skip
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -118,7 +103,7 @@ def test_sigkill_during_an_overwrite_keeps_the_old_dataset(data_dir, uci_raw):
     time.sleep(0.5)  # let it write into the staging folder
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert _tree_digest(data_dir / VERSION) == {k[len("uci_emg/w1000/1.0.0/"):]: v for k, v in before.items()
+    assert tree_digest(data_dir / VERSION) == {k[len("uci_emg/w1000/1.0.0/"):]: v for k, v in before.items()
                                                 if k.startswith("uci_emg/w1000/1.0.0/")}  # fmt: skip
     # the next run cleans the leftover and still finds the dataset prepared
     assert _prep(uci_raw, data_dir, "--overwrite") == 0
@@ -218,7 +203,7 @@ def test_prep_user_mistakes_are_one_line_errors(uci_raw, tmp_path, capsys):
     ]  # fmt: skip
     for arguments, phrase in cases:
         assert tinymyo(["prep", "uci_emg", "--no-progress", *arguments]) == 2, arguments
-        assert phrase in _one_line_error(capsys)
+        assert phrase in one_line_error(capsys)
     assert not (tmp_path / "d").exists()
 
 
@@ -228,7 +213,7 @@ def test_prep_refuses_a_read_only_data_dir(uci_raw, tmp_path, capsys):
     read_only.mkdir()
     read_only.chmod(0o555)
     assert _prep(uci_raw, read_only) == 2
-    assert "not writable" in _one_line_error(capsys)
+    assert "not writable" in one_line_error(capsys)
 
 
 def test_workers_die_with_a_sigkilled_parent(uci_raw, tmp_path):

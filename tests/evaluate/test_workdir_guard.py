@@ -3,7 +3,6 @@ and a truncated shard or feature cache gives no traceback (finding 7)."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
@@ -14,21 +13,10 @@ from tinymyo_jax.cli import main as tinymyo
 from tinymyo_jax.evaluate.config import finetune_config
 from tinymyo_jax.evaluate.features import cached
 from tinymyo_jax.evaluate.finetune import finetune
+from tests.assertions import one_line_error, tree_digest
 
 FINETUNE = "configs/finetune/epn612.py:tiny"
 PROBE = "configs/probe/epn612.py:tiny"
-
-
-def _tree_digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}  # fmt: skip
-
-
-def _one_line_error(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert "Traceback" not in err
-    assert len(err.splitlines()) == 1, err
-    return err
 
 
 @pytest.fixture(scope="module")
@@ -43,32 +31,32 @@ def one_epoch(downstream_data_dir, tmp_path_factory) -> Path:
 
 
 def test_a_finetune_rerun_with_another_init_refuses_before_touching_the_workdir(one_epoch, downstream_data_dir, capsys):
-    before = _tree_digest(one_epoch)
+    before = tree_digest(one_epoch)
     code = tinymyo(["finetune", "--config", FINETUNE, "--workdir", str(one_epoch), "--config.finetune.epochs=1",
                     f"--config.data.data_dir={downstream_data_dir}", f"--config.init={one_epoch / 'best'}"])  # fmt: skip
     assert code == 2
-    err = _one_line_error(capsys)
+    err = one_line_error(capsys)
     assert "init='random'" in err and "--config.workdir_mode=fresh" in err
-    assert _tree_digest(one_epoch) == before
+    assert tree_digest(one_epoch) == before
 
 
 def test_a_finetune_rerun_with_another_model_refuses(one_epoch, downstream_data_dir, capsys):
-    before = _tree_digest(one_epoch)
+    before = tree_digest(one_epoch)
     code = tinymyo(["finetune", "--config", FINETUNE, "--workdir", str(one_epoch), "--config.finetune.epochs=1",
                     f"--config.data.data_dir={downstream_data_dir}", "--config.model.embed_dim=48"])  # fmt: skip
     assert code == 2
-    assert "model.embed_dim" in _one_line_error(capsys)
-    assert _tree_digest(one_epoch) == before
+    assert "model.embed_dim" in one_line_error(capsys)
+    assert tree_digest(one_epoch) == before
 
 
-def test_a_probe_on_a_truncated_shard_is_a_one_line_error(downstream_data_dir, tmp_path, capsys):
+def test_a_probe_on_a_truncated_shard_is_aone_line_error(downstream_data_dir, tmp_path, capsys):
     data_dir = tmp_path / "tfds"
     shutil.copytree(downstream_data_dir / "epn612", data_dir / "epn612")
     shard = next(data_dir.glob("epn612/*/1.0.0/epn612-train.array_record-*"))
     shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 3])
     code = tinymyo(["probe", "--config", PROBE, "--workdir", str(tmp_path / "probe"), f"--config.data.data_dir={data_dir}"])
     assert code == 2
-    err = _one_line_error(capsys)
+    err = one_line_error(capsys)
     assert shard.name in err and "damaged" in err
 
 

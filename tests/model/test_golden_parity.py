@@ -9,7 +9,8 @@ import numpy as np
 import optax
 import pytest
 
-from tinymyo_jax.models.objective import minmax_normalize, patches_to_signal, reconstruction_loss
+from tinymyo_jax.models.normalization import minmax_normalize
+from tinymyo_jax.models.objective import patches_to_signal, reconstruction_loss
 from tinymyo_jax.models.torch_io import load_torch_checkpoint
 
 CASES = [(task, variant) for task in ("pretraining", "classification", "regression") for variant in ("", "_perturbed")]

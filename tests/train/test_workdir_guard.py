@@ -9,7 +9,6 @@ compilation; one tiny run (6 steps, checkpoints at 2, 4, 6) is shared by the mod
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
@@ -19,26 +18,15 @@ import pytest
 from tinymyo_jax.cli import main as tinymyo
 from tinymyo_jax.config_files import load_config
 from tinymyo_jax.train.pretrain import pretrain
+from tests.assertions import one_line_error, tree_digest
 
 TINY = "configs/pretrain/smoke.py:tiny"
 SHARD = "ninapro_db6-train.array_record-00000-of-00001"
 
 
-def _tree_digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}  # fmt: skip
-
-
 def _pretrain_cli(workdir: Path, data_dir: Path, *overrides: str) -> int:
     return tinymyo(["pretrain", "--config", TINY, "--workdir", str(workdir), f"--config.data.data_dir={data_dir}",
                     *overrides])  # fmt: skip
-
-
-def _one_line_error(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert "Traceback" not in err
-    assert len(err.splitlines()) == 1, err
-    return err
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +43,11 @@ def tiny_run(pretrain_data_dir, tmp_path_factory) -> Path:
 )  # fmt: skip
 def test_a_rerun_with_other_settings_refuses_before_touching_the_workdir(tiny_run, pretrain_data_dir, override, named,
                                                                            capsys):  # fmt: skip
-    before = _tree_digest(tiny_run)
+    before = tree_digest(tiny_run)
     assert _pretrain_cli(tiny_run, pretrain_data_dir, override) == 2
-    err = _one_line_error(capsys)
+    err = one_line_error(capsys)
     assert named in err and "--config.workdir_mode=fresh" in err and "another --workdir" in err
-    assert _tree_digest(tiny_run) == before
+    assert tree_digest(tiny_run) == before
 
 
 @pytest.mark.slow
@@ -87,15 +75,15 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_step(tiny_run, p
 )  # fmt: skip
 def test_pretrain_config_mistakes_are_one_line_errors(pretrain_data_dir, tmp_path, overrides, phrase, capsys):
     assert _pretrain_cli(tmp_path / "run", pretrain_data_dir, *overrides) == 2
-    assert phrase in _one_line_error(capsys)
+    assert phrase in one_line_error(capsys)
     assert not (tmp_path / "run").exists()
 
 
-def test_a_workdir_that_is_a_file_is_a_one_line_error(pretrain_data_dir, tmp_path, capsys):
+def test_a_workdir_that_is_a_file_is_aone_line_error(pretrain_data_dir, tmp_path, capsys):
     a_file = tmp_path / "run"
     a_file.write_text("mine")
     assert _pretrain_cli(a_file, pretrain_data_dir) == 2
-    assert "is a file" in _one_line_error(capsys)
+    assert "is a file" in one_line_error(capsys)
     assert a_file.read_text() == "mine"
 
 
@@ -136,15 +124,15 @@ def test_a_dataset_without_a_live_channel_refuses_at_start(pretrain_data_dir, tm
     for shard in version.glob("ninapro_db6-*.array_record-*"):
         _rewrite_records(shard, all_dead)
     assert _pretrain_cli(tmp_path / "run", data_dir, "--config.data.mixture={'ninapro_db6': 1.0}") == 2
-    assert "has a live channel" in _one_line_error(capsys)
+    assert "has a live channel" in one_line_error(capsys)
 
 
-def test_a_truncated_shard_is_a_one_line_error(pretrain_data_dir, tmp_path, capsys):
+def test_a_truncated_shard_is_aone_line_error(pretrain_data_dir, tmp_path, capsys):
     data_dir = _copy_db6_only(pretrain_data_dir, tmp_path)
     shard = next((data_dir / "ninapro_db6").glob(f"*/1.0.0/{SHARD}"))
     shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 3])
     assert _pretrain_cli(tmp_path / "run", data_dir, "--config.data.mixture={'ninapro_db6': 1.0}") == 2
-    err = _one_line_error(capsys)
+    err = one_line_error(capsys)
     assert SHARD in err and "damaged" in err
 
 

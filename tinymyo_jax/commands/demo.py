@@ -72,7 +72,8 @@ def stage_parity(asset_dir: Path) -> None:
     import jax.numpy as jnp
     import numpy as np
 
-    from tinymyo_jax.models.objective import minmax_normalize, patches_to_signal, reconstruction_loss
+    from tinymyo_jax.models.normalization import minmax_normalize
+    from tinymyo_jax.models.objective import patches_to_signal, reconstruction_loss
     from tinymyo_jax.models.torch_io import load_torch_checkpoint
 
     _banner("2. parity with the reference PyTorch model (embedded sample)")

@@ -101,7 +101,7 @@ class Splits:
         """The used windows of split `key` in order, `batch_size` at a time (the last batch may be
         smaller): emg float16 (b, channels, W) and channel_mask (b, channels) with the padding rows
         removed, subject, and label or target."""
-        shards, indices = self.shards[key], self.indices[key]
+        indices = self.indices[key]
         for start in range(0, len(indices), batch_size):
             yield self.read(key, indices[start:start + batch_size], fields)
 

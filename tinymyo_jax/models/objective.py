@@ -10,10 +10,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-# The normalisation modes live in models/normalization.py; minmax_normalize is re-exported here
-# because the reference parity code and older callers import it from the objective.
-from tinymyo_jax.models.normalization import MINMAX_EPS, minmax_normalize  # noqa: F401
-
 VISIBLE_WEIGHT = 0.1
 
 

@@ -16,7 +16,6 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Sequence
 
 import jax
 import jax.numpy as jnp
