@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from tinymyo_jax.models.normalization import minmax_normalize
 from tinymyo_jax.models.objective import (
-    minmax_normalize,
     patches_to_signal,
     reconstruction_loss,
     sample_patch_mask,
