@@ -5,6 +5,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= runs/demo
+# The venv holds libtpu (the test extra includes tpu-plan, for `tinymyo plan`); on a host without
+# TPU chips jax would still try it and print libtpu's initialisation errors. The demo runs on the
+# CPU this venv's jax serves; `make demo DEMO_PLATFORMS=` lets jax choose (e.g. on a TPU VM).
+DEMO_PLATFORMS ?= cpu
 
 .PHONY: demo test venv clean
 
@@ -17,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/tinymyo demo --workdir $(DEMO_DIR)
+	JAX_PLATFORMS=$(DEMO_PLATFORMS) $(VENV)/bin/tinymyo demo --workdir $(DEMO_DIR)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
