@@ -93,6 +93,12 @@ def run_record(config: ml_collections.ConfigDict, model_config: ModelConfig) -> 
             "seed": config.seed, "global_batch_size": config.global_batch_size}
 
 
+def validation_order(config: ml_collections.ConfigDict, sizes: list[int], weights: list[float]):
+    """The order of the validation batches: fixed by the run's seed, distinct from the training
+    order, so every evaluation (and train/validate.py after the run) sees the same windows."""
+    return make_order(sizes, weights, config.global_batch_size, config.seed + 7)
+
+
 def open_sources(config: ml_collections.ConfigDict, split: str) -> tuple[list[str], list[WindowSource], list[float]]:
     from tinymyo_jax.data.source import WindowShards
 
@@ -233,7 +239,7 @@ def pretrain(config: ml_collections.ConfigDict, workdir: Path) -> dict:
     # --- evaluation data: a fixed set of validation batches
     eval_step = jax.jit(make_eval_step(graphdef, model_config, config))
     _, eval_sources, eval_weights = open_sources(config, config.data.eval_split)
-    eval_order = make_order([len(s) for s in eval_sources], eval_weights, config.global_batch_size, config.seed + 7)
+    eval_order = validation_order(config, [len(s) for s in eval_sources], eval_weights)
     eval_reader = HostBatchReader(eval_sources, eval_order, jax.process_index(), jax.process_count())
 
     # --- loop

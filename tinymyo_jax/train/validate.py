@@ -16,11 +16,11 @@ import jax
 import ml_collections
 from flax import nnx
 
-from tinymyo_jax.data.pipeline import HostBatchReader, make_order
+from tinymyo_jax.data.pipeline import HostBatchReader
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.checkpoint import load_model_checkpoint
 from tinymyo_jax.train import mesh as mesh_lib
-from tinymyo_jax.train.pretrain import evaluate, open_sources
+from tinymyo_jax.train.pretrain import evaluate, open_sources, validation_order
 from tinymyo_jax.train.step import make_eval_step
 
 
@@ -53,7 +53,7 @@ def validate_run(workdir: Path, dataset: str, *, split: str | None = None, max_b
     config.eval_batches = math.ceil(windows / config.global_batch_size)
     if max_batches > 0:
         config.eval_batches = min(config.eval_batches, max_batches)
-    order = make_order([windows], weights, config.global_batch_size, config.seed + 7)
+    order = validation_order(config, [windows], weights)
     reader = HostBatchReader(sources, order, jax.process_index(), jax.process_count())
     eval_step = jax.jit(make_eval_step(graphdef, model.config, config))
     result = evaluate(eval_step, params, reader, config, mesh_lib.batch_sharding(mesh), model.config)
