@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/probe_pretrained_vs_random"))
     args = parser.parse_args()
 
-    from tinymyo_jax.config_files import apply_override
+    from tinymyo_jax.config_files import apply_overrides
     from tinymyo_jax.evaluate.config import probe_config
     from tinymyo_jax.evaluate.probe import run_probe
 
@@ -39,8 +39,7 @@ def main() -> None:
             config = probe_config(benchmark, args.variant or None)
             config.data.data_dir = args.data_dir
             config.data.input_normalization = normalization
-            for assignment in args.override:
-                apply_override(config, assignment)
+            apply_overrides(config, args.override)
             metric = config.probe.selection_metric
             runs = [("pretrained", args.checkpoint, args.seeds[0])] + [("random", "random", s) for s in args.seeds[1:]]
             for kind, init, seed in runs:

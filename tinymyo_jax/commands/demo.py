@@ -11,13 +11,18 @@ Stages (each prints what it did and the numbers that show it worked):
   5. prep     TinyMyo's protocol -> TFDS ArrayRecord shards, with per-file reports: the synthetic
               corpora, and the real UCI gesture recordings embedded in the package (3 subjects,
               one per split, CC BY 4.0; tinymyo_jax/data/embedded.py)
-  6. pretrain the `smoke` config (configs/pretrain/smoke.py) on DB6 + emg2pose; its validation
+  6. pretrain the `smoke` preset (configs/pretrain/smoke.py) on DB6 + emg2pose; its validation
               masked loss beside the no-model baselines
   7. probe    linear probe of the pretrained encoder on the real UCI gestures (held-out test
               subject), beside a random encoder and the classic RMS/MAV/WL/ZC/SSC + LDA pipeline
   8. export   `tinymyo finetune` of the pretrained model into a UCI gesture classifier (its test
               accuracy beside its encoder's linear probe and the classic pipeline), exported to
               int8 TFLite + TFLite Micro C sources, with its measured report and int8 agreement
+
+`--until STAGE` stops after that stage (e.g. `--until prep` leaves the prepared datasets in
+WORKDIR/tfds for `tinymyo pretrain --config pretrain/smoke --config.data.data_dir=WORKDIR/tfds`).
+The demo reads only what the package ships (tinymyo_jax/assets, the presets), so an installed
+`tinymyo demo` runs from any directory.
 """
 
 from __future__ import annotations
@@ -36,8 +41,14 @@ LOSS_ATOL = 1e-5
 DEMO_MARKER = ".tinymyo-demo"
 
 
+STAGES = ("model", "parity", "convert", "synth", "prep", "pretrain", "probe", "export")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workdir", type=Path, default=Path("runs/demo"), help="where the demo writes (default runs/demo)")
+    parser.add_argument("--until", choices=STAGES, default=STAGES[-1],
+                        help="stop after this stage (default: all eight); each stage needs the ones before it, "
+                             "e.g. --until prep writes the prepared TFDS datasets to WORKDIR/tfds and stops")
 
 
 def _banner(title: str) -> None:
@@ -125,17 +136,23 @@ READER_CORPORA = ("ninapro_db5",)  # synthesised and prepared to exercise their 
 DOWNSTREAM_CORPUS = "uci_emg"  # the real subjects embedded in the package (data/embedded.py)
 
 
-def stage_data(workdir: Path) -> Path:
+def stage_synth(workdir: Path) -> Path:
+    from tinymyo_jax.cli import main as tinymyo
+
+    _banner("4. synthetic raw corpora (published file layouts)")
+    raw = workdir / "raw"
+    if tinymyo(["synth", *PRETRAIN_CORPORA, *READER_CORPORA, "--out", str(raw), "--seed", "0"]) != 0:
+        raise UserError("tinymyo synth failed")
+    return raw
+
+
+def stage_prep(workdir: Path, raw: Path) -> Path:
     from tinymyo_jax.cli import main as tinymyo
     from tinymyo_jax.data import embedded
 
-    _banner("4. synthetic raw corpora (published file layouts)")
-    raw, tfds_dir = workdir / "raw", workdir / "tfds"
-    corpora = (*PRETRAIN_CORPORA, *READER_CORPORA)
-    if tinymyo(["synth", *corpora, "--out", str(raw), "--seed", "0"]) != 0:
-        raise UserError("tinymyo synth failed")
     _banner("5. preparation: TinyMyo protocol -> TFDS ArrayRecord shards")
-    for name in corpora:
+    tfds_dir = workdir / "tfds"
+    for name in (*PRETRAIN_CORPORA, *READER_CORPORA):
         if tinymyo(["prep", name, "--manual_dir", str(raw / name), "--data_dir", str(tfds_dir), "--overwrite",
                     "--no-progress"]) != 0:
             raise UserError(f"tinymyo prep {name} failed")
@@ -149,10 +166,9 @@ def stage_pretrain(workdir: Path, tfds_dir: Path) -> Path:
     from tinymyo_jax.config_files import load_config
     from tinymyo_jax.train.pretrain import pretrain
 
-    _banner("6. pretraining (configs/pretrain/smoke.py)")
+    _banner("6. pretraining (the preset pretrain/smoke: configs/pretrain/smoke.py)")
     run_dir = workdir / "pretrain"
-    config_file = Path(str(resources.files("tinymyo_jax"))).parent / "configs" / "pretrain" / "smoke.py"
-    config = load_config(str(config_file), [f"data.data_dir={tfds_dir}"])
+    config = load_config("pretrain/smoke", [f"data.data_dir={tfds_dir}"])  # the shipped preset, from any directory
     # the demo starts fresh, but a previous run's folder is replaced only once this one succeeded
     with replace_on_success(run_dir) as staging:
         summary = pretrain(config, staging)
@@ -241,12 +257,29 @@ def run(args: argparse.Namespace) -> int:
     claim_workdir(workdir)
     asset_dir = Path(str(resources.files("tinymyo_jax") / "assets" / "reference_small"))
     start = time.perf_counter()
+    last = STAGES.index(args.until)
+
+    def wanted(stage: str) -> bool:
+        return STAGES.index(stage) <= last
+
     stage_model()
-    stage_parity(asset_dir)
-    stage_convert(asset_dir, workdir)
-    tfds_dir = stage_data(workdir)
-    pretrain_dir = stage_pretrain(workdir, tfds_dir)
-    stage_probe(workdir, tfds_dir, pretrain_dir)
-    stage_export(workdir, tfds_dir, pretrain_dir)
+    if wanted("parity"):
+        stage_parity(asset_dir)
+    if wanted("convert"):
+        stage_convert(asset_dir, workdir)
+    if wanted("synth"):
+        raw = stage_synth(workdir)
+    if wanted("prep"):
+        tfds_dir = stage_prep(workdir, raw)
+    if wanted("pretrain"):
+        pretrain_dir = stage_pretrain(workdir, tfds_dir)
+    if wanted("probe"):
+        stage_probe(workdir, tfds_dir, pretrain_dir)
+    if wanted("export"):
+        stage_export(workdir, tfds_dir, pretrain_dir)
+    if last < len(STAGES) - 1:
+        print(f"\ndemo stopped after stage {last + 1} ({args.until}) as asked, in {time.perf_counter() - start:.0f} s; "
+              f"outputs in {workdir}")
+        return 0
     print(f"\ndemo finished in {time.perf_counter() - start:.0f} s; outputs in {workdir}")
     return 0

@@ -19,7 +19,7 @@ TAKES_CONFIG_OVERRIDES = True
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from tinymyo_jax.config_files import add_config_run_arguments
 
-    add_config_run_arguments(parser, example="configs/finetune/epn612.py:runlocal", workdir_help="run directory (created; resumed if it holds checkpoints)")
+    add_config_run_arguments(parser, example="finetune/epn612:runlocal", workdir_help="run directory (created; resumed if it holds checkpoints)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -30,7 +30,8 @@ TAKES_CONFIG_OVERRIDES = True
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="pretraining config file, optionally with ':arg' (e.g. configs/pretrain/tinymyo.py)")
+    parser.add_argument("--config", required=True, help="pretraining config file or shipped preset, optionally with ':arg' "
+                        "(e.g. configs/pretrain/tinymyo.py or pretrain/tinymyo; presets: see `tinymyo pretrain --help`)")
     parser.add_argument("--topology", required=True, help="TPU slice, e.g. v5e:4x4, v5e:2x2, v4:2x2x2, v5p:2x2x2, v6e:4x4")
     parser.add_argument("--channels", type=int, default=16, help="channels per prepared window (default 16)")
     parser.add_argument("--samples", type=int, default=1000, help="samples per prepared window (default 1000)")

@@ -20,7 +20,7 @@ TAKES_CONFIG_OVERRIDES = True
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from tinymyo_jax.config_files import add_config_run_arguments
 
-    add_config_run_arguments(parser, example="configs/pretrain/smoke.py:tiny", workdir_help="run directory (created; resumed if it holds checkpoints)")
+    add_config_run_arguments(parser, example="pretrain/smoke:tiny", workdir_help="run directory (created; resumed if it holds checkpoints)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ TAKES_CONFIG_OVERRIDES = True
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from tinymyo_jax.config_files import add_config_run_arguments
 
-    add_config_run_arguments(parser, example="configs/probe/epn612.py:runlocal", workdir_help="output directory (created; its feature cache is reused)")
+    add_config_run_arguments(parser, example="probe/epn612:runlocal", workdir_help="output directory (created; its feature cache is reused)")
 
 
 def run(args: argparse.Namespace) -> int:
