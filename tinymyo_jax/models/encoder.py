@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from tinymyo_jax.models.attention_backend import backend_facts, select_attention
 from tinymyo_jax.models.config import ModelConfig
 from tinymyo_jax.models.dropout import Dropout, keep_mask, rows_of
 from tinymyo_jax.models.rope import apply_rotary, rope_tables_for
@@ -79,19 +80,23 @@ _MASKED_KEY_BIAS = -1e30
 def attend(q: jax.Array, k: jax.Array, v: jax.Array, key_mask: jax.Array | None, dropout_rate: float, rngs: nnx.Rngs | None) -> jax.Array:
     """Scaled dot-product attention, (B, N, heads, hd) in and out; key_mask (B, N) True = attend.
 
-    On GPUs without attention dropout: `jax.nn.dot_product_attention`, which dispatches to
-    cuDNN's fused flash attention. Elsewhere (CPU, TPU) and with attention dropout (which that
-    API lacks): the explicit form below, laid out (B, heads, N, hd) so both products are plain
-    batched matmuls, and arranged for XLA:CPU (measured in docs/model.md):
+    On GPUs without attention dropout: `jax.nn.dot_product_attention`, with
+    implementation="cudnn" (fused flash attention) where cuDNN's constraints hold (fp16/bf16,
+    head dim, mask form: `attention_backend.select_attention`), its XLA path otherwise.
+    Elsewhere (CPU, TPU) and with attention dropout (which that API lacks): the explicit form
+    below, laid out (B, heads, N, hd) so both products are plain batched matmuls, and arranged
+    for XLA:CPU (measured in docs/model.md):
     - softmax normalisation is deferred past the value product: out = (e ⊙ keep) v / (Σe·(1-r))
       with e = exp(logits - max), which equals dropout(softmax(logits)) v but divides N x hd
       numbers instead of N x N, and its backward touches the N x N arrays fewer times;
     - the keep mask is the hash-based one of `models/dropout.py`, not threefry;
     - the max is a stop-gradient shift: the result does not depend on it.
     """
-    if jax.default_backend() == "gpu" and dropout_rate == 0.0:
+    implementation = select_attention(backend_facts(), dtype=q.dtype, head_dim=q.shape[-1], tokens=q.shape[1],
+                                      dropout_rate=dropout_rate, has_key_mask=key_mask is not None)
+    if implementation != "explicit":
         mask = None if key_mask is None else key_mask[:, None, None, :]
-        return jax.nn.dot_product_attention(q, k, v, mask=mask)
+        return jax.nn.dot_product_attention(q, k, v, mask=mask, implementation=implementation)
     q, k, v = (a.transpose(0, 2, 1, 3) for a in (q, k, v))  # (B, H, N, hd)
     logits = ((q * jnp.asarray(1.0 / math.sqrt(q.shape[-1]), q.dtype)) @ k.swapaxes(-1, -2)).astype(jnp.float32)
     if key_mask is not None:
