@@ -70,9 +70,11 @@ def test_attend_asks_for_the_selected_kernel_and_matches_the_explicit_form(monke
     asked = []
     xla_attention = jax.nn.dot_product_attention
 
-    def recording(*args, implementation=None, **kwargs):
+    def recording(query, key, value, *, mask=None, implementation=None):
         asked.append(implementation)
-        return xla_attention(*args, implementation="xla", **kwargs)
+        if implementation == "cudnn":  # jax's cuDNN check of a bias: full (queries, keys) in the last dims
+            assert mask.shape[-2:] == (query.shape[1], key.shape[1]), mask.shape
+        return xla_attention(query, key, value, mask=mask, implementation="xla")
 
     monkeypatch.setattr(encoder, "backend_facts", lambda: facts)
     monkeypatch.setattr(jax.nn, "dot_product_attention", recording)

@@ -14,7 +14,8 @@ cuDNN's own requirement of an Ampere or later GPU) needs:
     `attention_dropout > 0` uses our explicit form (evaluation, which has no dropout, still gets
     cuDNN);
   - with a key mask (padded channels), which cuDNN receives as an additive bias: an even number
-    of tokens (cuDNN's backward with a bias needs even query and key lengths);
+    of tokens (cuDNN's backward with a bias needs even query and key lengths), and the mask
+    broadcast to (B, 1, N, N) by the caller (the bias's last two dims must be full; encoder.attend);
   - compute capability 10.3 needs cuDNN >= 9.11.
 """
 

@@ -96,6 +96,10 @@ def attend(q: jax.Array, k: jax.Array, v: jax.Array, key_mask: jax.Array | None,
                                       dropout_rate=dropout_rate, has_key_mask=key_mask is not None)
     if implementation != "explicit":
         mask = None if key_mask is None else key_mask[:, None, None, :]
+        if mask is not None and implementation == "cudnn":
+            # cuDNN takes the mask as an additive bias whose last two dims must be the full
+            # (queries, keys); only batch and heads may broadcast.
+            mask = jnp.broadcast_to(mask, (q.shape[0], 1, q.shape[1], k.shape[1]))
         return jax.nn.dot_product_attention(q, k, v, mask=mask, implementation=implementation)
     q, k, v = (a.transpose(0, 2, 1, 3) for a in (q, k, v))  # (B, H, N, hd)
     logits = ((q * jnp.asarray(1.0 / math.sqrt(q.shape[-1]), q.dtype)) @ k.swapaxes(-1, -2)).astype(jnp.float32)
