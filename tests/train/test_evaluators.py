@@ -18,7 +18,7 @@ from tinymyo_jax.train.pretrain import pretrain
 
 TINY = "configs/pretrain/smoke.py:tiny"  # 6 steps, validation at 3 and 6
 PROBE = {"type": "linear_probe", "every_steps": 4, "benchmark": "uci_emg", "max_windows": 24,
-         "l2_grid": [1e-3, 1e-1, 10.0], "max_iterations": 50}  # fmt: skip
+         "l2_grid": [1e-3, 1e-1, 10.0], "max_iterations": 50, "batch_size": 8}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +60,7 @@ def test_a_linear_probe_is_logged_every_n_steps_with_the_numbers_of_tinymyo_prob
     settings.data.max_windows = PROBE["max_windows"]
     settings.probe.l2_grid = PROBE["l2_grid"]
     settings.probe.max_iterations = PROBE["max_iterations"]
+    settings.data.batch_size = PROBE["batch_size"]
     settings.baselines.random_encoder = settings.baselines.classic = False
     results = run_probe(settings, tmp_path / "probe")
     for key in ("accuracy", "balanced_accuracy", "macro_f1"):

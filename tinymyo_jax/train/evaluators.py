@@ -154,14 +154,14 @@ class LinearProbe:
 
     Options: `benchmark` (a name of evaluate/config.BENCHMARKS, e.g. uci_emg, or generic/NAME),
     `data_dir` ("" = config.data.data_dir), `max_windows` per split (evenly spaced; 0 = all),
-    the three split names, `l2_grid` (empty = the benchmark probe's grid) and `max_iterations`
-    (0 = the probe's). Everything else (fusion, pooling, the input normalisation the run trains
+    the three split names, `l2_grid` (empty = the benchmark probe's grid), `max_iterations`
+    (0 = the probe's) and `batch_size` (windows per feature call; 0 = the probe's). Everything else (fusion, pooling, the input normalisation the run trains
     with) is the benchmark's probe config (evaluate/config.py).
     """
 
     OPTIONS: dict[str, Any] = {
         "benchmark": "", "data_dir": "", "max_windows": 256, "train_split": "train",
-        "validation_split": "validation", "test_split": "test", "l2_grid": [], "max_iterations": 0,
+        "validation_split": "validation", "test_split": "test", "l2_grid": [], "max_iterations": 0, "batch_size": 0,
     }  # fmt: skip
     REQUIRED = ("benchmark",)
 
@@ -177,6 +177,8 @@ class LinearProbe:
     def check(name: str, options: dict[str, Any], config: ml_collections.ConfigDict) -> None:
         from tinymyo_jax.evaluate.data import Splits
 
+        if options["batch_size"] < 0:
+            raise UserError(f"config.evals.{name}.batch_size must be >= 0 (0: the probe's), got {options['batch_size']}")
         if options["max_windows"] < 0:
             raise UserError(f"config.evals.{name}.max_windows must be >= 0 (0: every window), got {options['max_windows']}")
         if any(not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0 for v in options["l2_grid"]):
@@ -221,6 +223,8 @@ def probe_settings(options: dict[str, Any], config: ml_collections.ConfigDict) -
         settings.probe.l2_grid = [float(v) for v in options["l2_grid"]]
     if options["max_iterations"]:
         settings.probe.max_iterations = int(options["max_iterations"])
+    if options["batch_size"]:
+        settings.data.batch_size = int(options["batch_size"])
     settings.features.cache = False  # new params at every evaluation: nothing to reuse
     return settings
 
