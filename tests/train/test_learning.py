@@ -39,7 +39,8 @@ from tinymyo_jax.train import mesh as mesh_lib
 from tinymyo_jax.train import step as step_lib
 from tinymyo_jax.train.config import base_config
 from tinymyo_jax.train.optimizer import learning_rate_schedule, make_optimizer
-from tinymyo_jax.train.pretrain import evaluate, model_config_from
+from tinymyo_jax.train.evaluators import evaluate
+from tinymyo_jax.train.pretrain import model_config_from
 
 FS = 2000.0
 SAMPLES = 400

@@ -32,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from tinymyo_jax.train.pretrain import pretrain
 
     summary = pretrain(config, args.workdir)
-    validation = summary.get("validation", {})
-    if validation:
-        print(json.dumps({"step": summary["end_step"], "validation": validation}, indent=None))
+    # the last results of every config.evals entry ("validation": the masked loss, probes...)
+    evaluations = {name: summary[name] for name in config.evals if name in summary}
+    if evaluations:
+        print(json.dumps({"step": summary["end_step"], **evaluations}, indent=None))
     return 0

@@ -115,7 +115,7 @@ def encoder_features(
     def compute(key: str) -> dict[str, np.ndarray]:
         if not compiled:
             compiled.extend(make_feature_fn(model, config))
-        return _extract(*compiled, splits, key, config)
+        return extract_split(*compiled, splits, key, config)
 
     out = {}
     for key in SPLIT_KEYS:
@@ -130,7 +130,9 @@ def encoder_features(
     return out
 
 
-def _extract(fn: Callable, params, splits: Splits, key: str, config: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
+def extract_split(fn: Callable, params, splits: Splits, key: str, config: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
+    """The `encoder_features` record of split `key`, uncached, from a compiled `make_feature_fn`
+    and the params to run it with (the pretraining probe calls it with each step's params)."""
     batch_size = config.data.batch_size
     micro = config.data.micro_batch_size
     if micro and batch_size % micro:

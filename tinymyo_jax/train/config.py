@@ -81,14 +81,21 @@ def base_config() -> ml_collections.ConfigDict:
     config.eval_every_steps = 1000
     config.eval_batches = 8
     config.plot_every_steps = 1000
+    # Evaluators run during training (train/evaluators.py): name -> {type, every_steps, options}.
+    # `validation` is the masked loss on config.eval_batches fixed batches of data.eval_split,
+    # its every_steps the same field as eval_every_steps (setting either sets both). Add e.g.
+    # config.evals.uci_probe = dict(type="linear_probe", every_steps=5000, benchmark="uci_emg").
+    config.evals = ml_collections.ConfigDict()
+    config.evals.validation = ml_collections.ConfigDict(
+        {"type": "masked_loss", "every_steps": config.get_ref("eval_every_steps")})
     config.peak_flops_per_device = 0.0  # 0: look the device kind up in the table in metrics.py
     config.profile_steps = 0  # > 0: capture a jax profiler trace of this many steps after warm-up
     return config
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
-    """The checks of a pretraining config that need no data or model: one-line UserErrors
-    naming the field, before anything is read, written or compiled."""
+    """The checks of a pretraining config that need no model: one-line UserErrors naming the
+    field, before anything is written or compiled (the evaluators' datasets must exist)."""
     import math
 
     from tinymyo_jax.errors import UserError
@@ -107,6 +114,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
             raise UserError(f"config.data.mixture[{name!r}] = {weight!r}: weights must be > 0 (remove the entry to leave a dataset out)")
     if not config.data.mixture:
         raise UserError("config.data.mixture is empty: name at least one prepared dataset")
+    from tinymyo_jax.train.evaluators import check_config as check_evals  # it imports the trainer
+
+    check_evals(config)
 
 
 REFERENCE_BEHAVIOUR = {"model.rope": "reference", "data.normalization": "minmax_channel"}

@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from flax import nnx
@@ -27,18 +26,15 @@ from tinymyo_jax.data.pipeline import HostBatchReader, WindowSource, iterate_bat
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.checkpoint import load_model_checkpoint, params_of, set_params
 from tinymyo_jax.models.config import ModelConfig, preset
-from tinymyo_jax.models.objective import combine_loss_terms
 from tinymyo_jax.models.summary import forward_flops
 from tinymyo_jax.models.tinymyo import TinyMyo
 from tinymyo_jax.train import mesh as mesh_lib
-from tinymyo_jax.train.baselines import baseline_predictions
 from tinymyo_jax.train.config import validate as validate_config
 from tinymyo_jax.train.workdir import dataset_fingerprint, start_run
 from tinymyo_jax.train.checkpointing import PreemptionFlag, RunCheckpointer, abstract_with_shardings
 from tinymyo_jax.train.metrics import MetricsWriter, peak_flops_per_device
 from tinymyo_jax.train.optimizer import learning_rate_schedule, make_optimizer
-from tinymyo_jax.train.plots import plot_reconstruction
-from tinymyo_jax.train.step import init_state, make_eval_step, make_train_step
+from tinymyo_jax.train.step import init_state, make_train_step
 
 log = logging.getLogger("tinymyo.pretrain")
 
@@ -236,17 +232,15 @@ def pretrain(config: ml_collections.ConfigDict, workdir: Path) -> dict:
             print(f"  per-device memory: arguments {memory.argument_size_in_bytes / 2**20:.1f} MiB, "
                   f"temporaries {memory.temp_size_in_bytes / 2**20:.1f} MiB", flush=True)
 
-    # --- evaluation data: a fixed set of validation batches
-    eval_step = jax.jit(make_eval_step(graphdef, model_config, config))
-    _, eval_sources, eval_weights = open_sources(config, config.data.eval_split)
-    eval_order = validation_order(config, [len(s) for s in eval_sources], eval_weights)
-    eval_reader = HostBatchReader(eval_sources, eval_order, jax.process_index(), jax.process_count())
-
     # --- loop
     flops_per_step = 3 * forward_flops(model_config, c, t)["total"] * config.global_batch_size
     peak, peak_source = peak_flops_per_device(config.peak_flops_per_device)
     tokens_per_window = c * (t // model_config.patch_size)
     writer = MetricsWriter(workdir, enabled=is_main)
+    # config.evals (train/evaluators.py): the masked loss on fixed validation batches, probes...
+    from tinymyo_jax.train.evaluators import Evaluators, RunContext  # it imports this module
+
+    evaluators = Evaluators(config, RunContext(config, graphdef, model_config, data_sharding, workdir, writer, is_main))
     preemption = PreemptionFlag().install()
     run_config_json = config.to_json_best_effort()
     summary = {"start_step": start_step, "peak_flops_per_device": peak, "peak_source": peak_source}
@@ -289,17 +283,7 @@ def pretrain(config: ml_collections.ConfigDict, workdir: Path) -> dict:
                 progress.set_postfix(loss=f"{last['loss']:.4f}", masked=f"{last['masked_loss']:.4f}",
                                      win_s=f"{windows_per_s:.1f}")
             progress.update(1)
-            if done % config.eval_every_steps == 0 or done == config.total_steps:
-                evaluation = evaluate(eval_step, state["params"], eval_reader, config, data_sharding, model_config)
-                writer.write(done, evaluation["metrics"], prefix="validation")
-                summary["validation"] = evaluation["metrics"]
-                if is_main and (done % config.plot_every_steps == 0 or done == config.total_steps):
-                    png = plot_reconstruction(
-                        *evaluation["example"], workdir / "plots" / f"reconstruction_step{done:07d}.png",
-                        title=f"step {done}: validation window, masked loss {evaluation['metrics']['masked_loss']:.4f}",
-                        channel_mask=evaluation["example_channel_mask"],
-                    )
-                    writer.write_image(done, "validation/reconstruction", png)
+            summary.update(evaluators.run_due(done, state["params"]))  # {evaluator name: its metrics}
             preempted = preemption.requested or checkpointer.reached_preemption(done)
             save(done, force=preempted or done == config.total_steps)
             if preempted:
@@ -315,45 +299,6 @@ def pretrain(config: ml_collections.ConfigDict, workdir: Path) -> dict:
     if is_main:
         (workdir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
-
-
-def evaluate(eval_step, params, eval_reader: HostBatchReader, config, data_sharding, model_config: ModelConfig) -> dict:
-    """Validation loss over the fixed batches, the no-model baselines, and a plot example."""
-    totals = None
-    baseline_sums: dict[str, float] = {}
-    baseline_count = 0.0
-    example = None
-    for index in range(config.eval_batches):
-        host_batch = eval_reader(index)
-        batch = _global_batch(host_batch, data_sharding, config.global_batch_size)
-        terms, reconstruction, sample_mask, x = eval_step(params, batch, jnp.asarray(index))
-        terms = jax.device_get(terms)
-        totals = terms if totals is None else {k: totals[k] + terms[k] for k in totals}
-        # baselines on this process's rows (its addressable shards), summed over processes below
-        x_local = np.concatenate([np.asarray(s.data) for s in x.addressable_shards])
-        mask_local = np.concatenate([np.asarray(s.data) for s in sample_mask.addressable_shards])
-        channel_local = host_batch["channel_mask"] if config.data.use_channel_mask else np.ones(x_local.shape[:2], bool)
-        token_local = mask_local.reshape(*mask_local.shape[:2], -1, model_config.patch_size).any(-1).reshape(len(x_local), -1)
-        weight = mask_local & channel_local[:, :, None]
-        baseline_count += float(weight.sum())
-        for name, predicted in baseline_predictions(x_local, token_local, model_config.patch_size, channel_local).items():
-            error = np.abs(predicted - x_local)
-            smooth = np.where(error < 1.0, 0.5 * error**2, error - 0.5)
-            baseline_sums[name] = baseline_sums.get(name, 0.0) + float((smooth * weight).sum())
-        if example is None:
-            rec_local = np.concatenate([np.asarray(s.data) for s in reconstruction.addressable_shards])
-            example = (x_local[0], rec_local[0], mask_local[0])
-            example_channels = channel_local[0]
-    metrics = {k: float(v) for k, v in combine_loss_terms(totals, config.loss.visible_weight).items()}
-    names = sorted(baseline_sums)
-    sums = np.asarray([baseline_sums[n] for n in names] + [baseline_count])
-    if jax.process_count() > 1:
-        from jax.experimental import multihost_utils
-
-        sums = np.asarray(multihost_utils.process_allgather(sums)).reshape(-1, len(sums)).sum(0)
-    for name, value in zip(names, sums[:-1]):
-        metrics[f"baseline_{name}_masked_loss"] = float(value / max(sums[-1], 1.0))
-    return {"metrics": metrics, "example": example, "example_channel_mask": example_channels}
 
 
 def _progress(start: int, total: int, *, enabled: bool):

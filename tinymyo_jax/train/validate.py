@@ -2,7 +2,7 @@
 
 A run trained on a mixture reports one validation number over the mixture; benchmarks need it
 per corpus. `validate_run` reloads the run's config and final checkpoint and calls the trainer's
-own `evaluate` (same masks, loss terms and no-model baselines) on one dataset's split, so there
+own `evaluate` (train/evaluators.py) (same masks, loss terms and no-model baselines) on one dataset's split, so there
 is one implementation of validation.
 """
 
@@ -20,7 +20,8 @@ from tinymyo_jax.data.pipeline import HostBatchReader
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.checkpoint import load_model_checkpoint
 from tinymyo_jax.train import mesh as mesh_lib
-from tinymyo_jax.train.pretrain import evaluate, open_sources, validation_order
+from tinymyo_jax.train.evaluators import evaluate
+from tinymyo_jax.train.pretrain import open_sources, validation_order
 from tinymyo_jax.train.step import make_eval_step
 
 
