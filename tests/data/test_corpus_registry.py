@@ -179,3 +179,19 @@ def test_unknown_corpora_are_a_user_error():
 
     with pytest.raises(UserError, match="no corpus named 'ninapro_db2'; choose from ninapro_db5, .*generic"):
         corpora.get("ninapro_db2")
+
+
+def test_datasets_prepared_before_the_channel_metadata_fall_back_to_the_protocol(tmp_path):
+    from tinymyo_jax.data.source import prepared_metadata
+    from tinymyo_jax.errors import UserError
+
+    old = tmp_path / "uci_emg" / "w1000" / "1.0.0"
+    old.mkdir(parents=True)
+    (old / "dataset_info.json").write_text(json.dumps({"name": "uci_emg"}))
+    with pytest.warns(UserWarning, match="using the uci_emg protocol's 8"):
+        assert prepared_metadata(old)["channels"] == 8
+    users = tmp_path / "generic" / "lab" / "1.0.0"
+    users.mkdir(parents=True)
+    (users / "dataset_info.json").write_text(json.dumps({"name": "generic"}))
+    with pytest.raises(UserError, match="re-prepare it"):
+        prepared_metadata(users)
