@@ -1,7 +1,7 @@
 """NinaPro DB7 (Delsys, 12 ch, 2 kHz): pretraining windows.
 
-Thin TFDS builder: the protocol, record format and decisions are in tinymyo_jax.data
-(protocols.py, decisions.py, window_record.py); this file only names the corpus.
+Thin TFDS builder: everything about the corpus is in its module tinymyo_jax/data/corpora/<name>.py
+(the registry entry); this file only names the corpus.
 
     tfds build data_prep/ninapro_db7 --manual_dir RAW --data_dir OUT --file_format array_record
 """

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO
-from tinymyo_jax.data import builder, protocols
-from tinymyo_jax.data.decisions import COMMON, DECISIONS
+from tinymyo_jax.data import builder, corpora, protocols
+from tinymyo_jax.data.decisions import COMMON
 from tinymyo_jax.data.recording import Recording, RecordingMeta
 
 
@@ -57,7 +57,8 @@ def test_every_decision_is_in_the_docs_and_the_builder_description():
         return re.sub(r"\s+", " ", text).strip()
 
     docs = flat((REPO / "docs" / "data.md").read_text())
-    for name, text in DECISIONS.items():
+    for name, corpus in corpora.registry().items():
+        text = corpus.decisions
         assert flat(text) in docs, name
         assert flat(text) in flat(protocols.get(name).decisions)
     assert flat(COMMON) in docs
@@ -66,7 +67,7 @@ def test_every_decision_is_in_the_docs_and_the_builder_description():
         assert section in docs, section
 
 
-@pytest.mark.parametrize("name", list(protocols.PROTOCOLS))
+@pytest.mark.parametrize("name", corpora.named())
 def test_data_prep_folder_holds_a_thin_builder_for_the_corpus(name, monkeypatch):
     import tensorflow_datasets as tfds
 

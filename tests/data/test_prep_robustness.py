@@ -156,7 +156,7 @@ def test_prep_reuses_a_prepared_dataset_and_checks_its_arguments(tmp_path, capsy
     assert cli.main(args) == 0
     assert "already prepared" in capsys.readouterr().out
     assert cli.main(["prep", "nosuch", "--manual_dir", str(raw)]) == 2
-    assert "no preparation protocol for 'nosuch'" in capsys.readouterr().err
+    assert "no corpus named 'nosuch'" in capsys.readouterr().err
     assert cli.main(["prep", "epn612", "--config", "w3", "--manual_dir", str(raw)]) == 2
     assert "configs w1000" in capsys.readouterr().err
     assert cli.main(["prep", "epn612", "--manual_dir", str(tmp_path / "missing")]) == 2

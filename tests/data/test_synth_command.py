@@ -36,16 +36,16 @@ def fake_corpora(monkeypatch):
     module = types.ModuleType("fake_synth_writer")
     module.write_raw_corpus = _fake_writer
     monkeypatch.setitem(sys.modules, "fake_synth_writer", module)
-    monkeypatch.setattr(synth, "SYNTH_MODULES", {"corpus_a": "fake_synth_writer", "corpus_b": "fake_synth_writer"})
+    monkeypatch.setattr(synth, "synth_modules", lambda: {"corpus_a": "fake_synth_writer", "corpus_b": "fake_synth_writer"})
     calls.clear()
     return calls
 
 
 def test_registry_names_every_corpus_and_rejects_unknown_names(tmp_path):
-    assert set(synth.SYNTH_MODULES) == {
+    assert set(synth.synth_modules()) == {
         "ninapro_db5", "ninapro_db6", "ninapro_db7", "ninapro_db8", "emg2pose", "epn612", "uci_emg"
     }
-    assert {synth.SYNTH_MODULES[f"ninapro_db{n}"] for n in (5, 6, 7, 8)} == {"tinymyo_jax.data.synth.ninapro"}
+    assert {synth.synth_modules()[f"ninapro_db{n}"] for n in (5, 6, 7, 8)} == {"tinymyo_jax.data.synth.ninapro"}
     with pytest.raises(UserError, match="emg2pose.*uci_emg"):
         synth.write_raw_corpus("ninapro_db2", tmp_path)
 

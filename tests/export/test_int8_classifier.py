@@ -108,12 +108,17 @@ def test_report_carries_every_measurement(int8_export):
 
 
 def test_export_for_demo_returns_the_report(trained_classifier, gesture_data_dir, tmp_path):
+    from tinymyo_jax.data.source import WindowShards, prepared_metadata
     from tinymyo_jax.export.pipeline import export_for_demo, format_report
 
     # the training windows as records store them: 8 real channels, then 8 zero rows
     windows = load_windows(f"{UCI}/train", channels=16, samples=SAMPLES, count=0, data_dir=gesture_data_dir)
     assert windows.emg.shape[1] == 16 and not windows.emg[:, CHANNELS:].any()
-    report = export_for_demo(trained_classifier, tmp_path / "demo", windows.emg, labels=windows.labels, log=lambda _: None)
+    # the real channel count travels with the prepared dataset
+    channels = prepared_metadata(WindowShards(UCI, "train", data_dir=gesture_data_dir).directory)["channels"]
+    assert channels == CHANNELS
+    report = export_for_demo(trained_classifier, tmp_path / "demo", windows.emg, channels=channels,
+                             labels=windows.labels, log=lambda _: None)
     assert report["model"]["input_shape"] == [1, CHANNELS, SAMPLES]  # the zero padding is not exported
     assert report["int8"]["integer_only"] and (tmp_path / "demo" / "model_data.cc").is_file()
     held_out = len(windows) - len(windows) * 3 // 4

@@ -224,7 +224,8 @@ def stage_export(workdir: Path, tfds_dir: Path, pretrain_dir: Path) -> None:
     train = splits.read("train", splits.indices["train"])
     test = splits.read("test", splits.indices["test"])
     report = export_for_demo(
-        finetune_dir / "best", workdir / "export", np.asarray(train["emg"], np.float32), labels=train["label"],
+        finetune_dir / "best", workdir / "export", np.asarray(train["emg"], np.float32), channels=splits.info.channels,
+        labels=train["label"],
         evaluation_windows=np.asarray(test["emg"], np.float32), evaluation_labels=test["label"], int16x8=True,
     )
     print("\n" + format_report(report))

@@ -68,14 +68,14 @@ def _default_shape(args: argparse.Namespace, config) -> tuple[int, int]:
 
     channels, samples = args.channels, args.samples
     if (channels is None or samples is None) and args.calibration and args.calibration != SYNTHETIC:
-        from tinymyo_jax.data.source import WindowShards
+        from tinymyo_jax.data.source import WindowShards, prepared_metadata
         from tinymyo_jax.export.windows import parse_split
 
         name, dataset_config, split = parse_split(args.calibration)
-        shards = WindowShards(name, split, data_dir=args.data_dir, config=dataset_config, fields=("emg", "channel_mask"))
-        first = shards.read_batch(list(range(min(64, len(shards)))))
-        samples = samples or int(first["emg"].shape[-1])
-        channels = channels or int(first["channel_mask"].sum(axis=1).max())
+        shards = WindowShards(name, split, data_dir=args.data_dir, config=dataset_config, fields=("emg",))
+        samples = samples or int(shards.specs["emg"].shape[-1])
+        # the real channels, as preparation recorded them (the rows after them are padding)
+        channels = channels or int(prepared_metadata(shards.directory)["channels"])
     if channels is None:
         channels = config.num_channels or 16
     if samples is None:

@@ -29,10 +29,12 @@ from tinymyo_jax import replace
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from tinymyo_jax.data.protocols import PROTOCOLS
+    from tinymyo_jax.data import corpora
 
+    user = [name for name in corpora.names() if name not in corpora.named()]
     parser.add_argument("names", nargs="+", metavar="NAME",
-                        help=f"corpora, or 'all': {', '.join(PROTOCOLS)}; or 'generic' with --name for your own recordings")  # fmt: skip
+                        help=f"corpora, or 'all': {', '.join(corpora.named())}; or {' / '.join(map(repr, user))} "
+                             "with --name for your own recordings")  # fmt: skip
     parser.add_argument("--manual_dir", "--manual-dir", required=True, type=pathlib.Path,
                         help="raw corpus root (or a folder holding <name>/ roots)")  # fmt: skip
     parser.add_argument("--data_dir", "--data-dir", type=pathlib.Path, default=None,
@@ -54,21 +56,23 @@ def run(args: argparse.Namespace) -> int:
     import tensorflow_datasets as tfds
 
     from tinymyo_jax.commands import prep_generic
-    from tinymyo_jax.data import builder, prepare, protocols
+    from tinymyo_jax.data import builder, corpora, prepare
     from tinymyo_jax.data.source import default_data_dir
     from tinymyo_jax.errors import UserError
 
-    names = list(protocols.PROTOCOLS) if "all" in args.names else list(dict.fromkeys(args.names))
-    generic = None
-    if "generic" in names:
+    names = list(corpora.named()) if "all" in args.names else list(dict.fromkeys(args.names))
+    # Corpora whose configs come from the user's options (users' recordings: `generic`)
+    user = [name for name in names if corpora.get(name).user_configs]
+    options = None
+    if user:
         if len(names) > 1:
-            raise UserError("prepare your own recordings alone: tinymyo prep generic --manual_dir DIR --name NAME")
-        generic = prep_generic.config_from(args, progress=not args.no_progress)
+            raise UserError(f"prepare your own recordings alone: tinymyo prep {user[0]} --manual_dir DIR --name NAME")
+        options = prep_generic.config_from(args, progress=not args.no_progress)
     elif prep_generic.used_without_generic(args):
-        raise UserError(f"{', '.join(prep_generic.used_without_generic(args))} apply to `tinymyo prep generic` only")
+        raise UserError(f"{', '.join(prep_generic.used_without_generic(args))} apply to `tinymyo prep {prep_generic.DATASET}` only")
     for name in names:  # check every name and config before preparing anything
-        protocol = protocols.get(name)
-        if name == "generic":
+        protocol = corpora.get(name).protocol
+        if options is not None:
             continue
         if args.config is not None and args.config not in [c.name for c in protocol.configs]:
             raise UserError(f"{name} has configs {', '.join(c.name for c in protocol.configs)}; got --config {args.config}")
@@ -96,9 +100,9 @@ def run(args: argparse.Namespace) -> int:
     data_dir = args.data_dir or default_data_dir()
     _check_data_dir(data_dir)
     for name in names:
-        if generic is not None:
-            name = f"generic/{generic.name}"
-            make = functools.partial(builder.generic_builder, generic)
+        if options is not None:
+            make = functools.partial(builder.options_builder, name, options)
+            name = f"{name}/{options.name}"
         else:
             kwargs = {"config": args.config} if args.config else {}
             make = functools.partial(_named_builder, name, kwargs)

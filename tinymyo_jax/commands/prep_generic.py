@@ -1,4 +1,5 @@
-"""The options of `tinymyo prep generic` (users' own recordings) and its builder; see data/generic.py.
+"""The options of `tinymyo prep generic` (users' own recordings) and its builder; see
+data/corpora/generic.py.
 
     tinymyo prep generic --manual_dir DIR --name NAME [--data_dir OUT] [--fs HZ] [--channels SPEC]
         [--subject-regex RE] [--label-column COL | --label-regex RE] [--variable VAR]
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 from typing import Any
+
+from tinymyo_jax.data.corpora.generic import DATASET  # the corpus these options make configs of
 
 HELP = """\
 your own recordings (`tinymyo prep generic --manual_dir DIR --name NAME`): every CSV/TSV/TXT
@@ -21,7 +24,7 @@ Unusable files are skipped and listed with the reason in prep_report.json (docs/
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("generic", HELP)
+    group = parser.add_argument_group(DATASET, HELP)
     group.add_argument("--name", metavar="NAME", help="generic only: the corpus name; it becomes the dataset generic/NAME (letters, digits, _ -)")
     group.add_argument("--fs", type=float, default=None, metavar="HZ",
                        help="sampling rate (Hz) of files that carry none (.npy, CSV without a time column, .npz/.mat "
@@ -48,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from(args: argparse.Namespace, progress: bool = True) -> Any:
     """The checked GenericConfig of a `tinymyo prep generic` command line, classes included."""
-    from tinymyo_jax.data import generic
+    from tinymyo_jax.data.corpora import generic
     from tinymyo_jax.data.readers import generic as reader
     from tinymyo_jax.errors import UserError
 
@@ -63,7 +66,7 @@ def config_from(args: argparse.Namespace, progress: bool = True) -> Any:
     )  # fmt: skip
     if not args.manual_dir.is_dir():
         raise UserError(f"--manual_dir {args.manual_dir} is not a folder")
-    files = reader.list_files(args.manual_dir, "generic")
+    files = reader.list_files(args.manual_dir, generic.DATASET)
     if not files:
         raise UserError(f"{args.manual_dir}: no recordings found (suffixes {', '.join(reader.SUFFIXES)})")
     return generic.with_classes(config, files, args.manual_dir, progress=progress)

@@ -18,13 +18,13 @@ import time
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from tinymyo_jax.data.synth import SYNTH_MODULES
+    from tinymyo_jax.data.synth import synth_modules
 
     parser.add_argument(
         "names",
         nargs="+",
         metavar="NAME",
-        help=f"corpora to write, or 'all': {', '.join(SYNTH_MODULES)}",
+        help=f"corpora to write, or 'all': {', '.join(synth_modules())}",
     )
     parser.add_argument("--out", required=True, type=pathlib.Path, help="root folder; each corpus goes to OUT/<name>/")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed, same signals")
@@ -38,18 +38,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tinymyo_jax.data.synth import SYNTH_MODULES, write_raw_corpus
+    from tinymyo_jax.data.synth import synth_modules, write_raw_corpus
     from tinymyo_jax.errors import UserError
 
     if args.subjects < 1:
         raise UserError(f"--subjects must be >= 1, got {args.subjects}")
     if not args.duration_scale > 0:
         raise UserError(f"--duration-scale must be > 0, got {args.duration_scale}")
-    names = _expand(args.names, list(SYNTH_MODULES))
-    unknown = [name for name in names if name not in SYNTH_MODULES]
+    modules = synth_modules()
+    names = _expand(args.names, list(modules))
+    unknown = [name for name in names if name not in modules]
     if unknown:  # check every name before writing anything
         raise UserError(
-            f"unknown corpus {', '.join(map(repr, unknown))}; choose from all, {', '.join(SYNTH_MODULES)}"
+            f"unknown corpus {', '.join(map(repr, unknown))}; choose from all, {', '.join(modules)}"
         )
 
     total_files = total_bytes = 0

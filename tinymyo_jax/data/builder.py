@@ -35,8 +35,8 @@ from typing import Any, ClassVar
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core import writer as writer_lib
 
-from tinymyo_jax.data import downloads, prepare, protocols, window_record
-from tinymyo_jax.data.protocols import Protocol
+from tinymyo_jax.data import corpora, downloads, prepare, protocols, window_record
+from tinymyo_jax.data.protocols import CorpusProtocol
 from tinymyo_jax.errors import UserError
 
 
@@ -47,10 +47,15 @@ PARTS_FOLDER = "prep_report_parts"
 
 @dataclasses.dataclass(eq=False)
 class WindowBuilderConfig(tfds.core.BuilderConfig):
-    """A window length / stride (samples at the protocol's rate)."""
+    """A window length / stride (samples at the protocol's rate).
+
+    options: corpora with `user_configs` (`generic/NAME`): the WindowConfig made from the user's
+    options (e.g. a GenericConfig), which the corpus's protocol is bound to.
+    """
 
     window: int = 1000
     stride: int = 500
+    options: Any = None
 
 
 class ArrayRecordExampleWriter(writer_lib.ExampleWriter):
@@ -79,7 +84,8 @@ class ArrayRecordExampleWriter(writer_lib.ExampleWriter):
 class EmgBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     """Window records of one EMG corpus under TinyMyo's protocol (see `protocols`).
 
-    Subclasses set `PROTOCOL` (the corpus's TFDS name); everything else follows from it.
+    Subclasses set `PROTOCOL` (the corpus's TFDS name); everything else follows from its
+    registry entry (`corpora`).
     """
 
     PROTOCOL: ClassVar[str]
@@ -92,7 +98,8 @@ class EmgBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     print_summary: bool = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        protocol = protocols.get(cls.PROTOCOL)
+        corpus = corpora.get(cls.PROTOCOL)
+        protocol = corpus.protocol
         cls.BUILDER_CONFIGS = [
             WindowBuilderConfig(
                 name=c.name, window=c.window, stride=c.stride,
@@ -100,7 +107,7 @@ class EmgBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             )
             for c in protocol.configs
         ]  # fmt: skip
-        cls.MANUAL_DOWNLOAD_INSTRUCTIONS = downloads.INSTRUCTIONS[protocol.name]
+        cls.MANUAL_DOWNLOAD_INSTRUCTIONS = corpus.instructions
         if not cls.__dict__.get("name"):
             cls.name = protocol.name
         super().__init_subclass__(**kwargs)
@@ -109,12 +116,18 @@ class EmgBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         super().__init__(file_format=file_format or "array_record", **kwargs)
 
     @property
-    def protocol(self) -> Protocol:
-        return protocols.get(self.PROTOCOL)
+    def protocol(self) -> CorpusProtocol:
+        base = protocols.get(self.PROTOCOL)
+        return base.bind(base, self.window_config) if base.bind is not None else base
 
     @property
     def window_config(self) -> protocols.WindowConfig:
-        return self.protocol.config(self.builder_config.name)
+        if corpora.get(self.PROTOCOL).user_configs:
+            options = getattr(self.builder_config, "options", None)
+            if options is None:
+                raise UserError(f"a {self.PROTOCOL} corpus is prepared with `tinymyo prep {self.PROTOCOL} --name NAME ...`")
+            return options
+        return protocols.get(self.PROTOCOL).config(self.builder_config.name)
 
     # -- TFDS hooks ---------------------------------------------------------------------------
 
@@ -126,7 +139,8 @@ class EmgBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             description=downloads.describe(protocol),
             features=window_record.features(protocol, self.window_config),
             supervised_keys=supervised,
-            homepage=downloads.HOMEPAGES[protocol.name],
+            homepage=corpora.get(protocol.name).homepage,
+            metadata=tfds.core.MetadataDict(),  # filled once prepared: `_download_and_prepare`
         )
 
     def _example_writer(self) -> writer_lib.ExampleWriter:
@@ -142,6 +156,9 @@ class EmgBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             root=self._root, num_files=self._num_files, split_infos=dict(self.info.splits.items()),
         )  # fmt: skip
         self.report = report
+        # The real channel count travels with the data: TFDS writes this as metadata.json
+        # beside dataset_info.json once preparation returns (source.prepared_channels reads it).
+        self.info.metadata.update(prepared_metadata(self.protocol, report))
         if self.print_summary:
             print(prepare.summary(report))
 
@@ -191,58 +208,42 @@ def _beam_split(name: str, config_name: str | protocols.WindowConfig, root: str,
     return prepare_split()
 
 
-@dataclasses.dataclass(eq=False)
-class GenericBuilderConfig(WindowBuilderConfig):
-    """The builder config of a `generic/NAME` corpus: its name is NAME, `generic` its options."""
-
-    generic: Any = None  # data.generic.GenericConfig
-
-
-class GenericBuilder(EmgBuilder, skip_registration=True):
-    """Users' own recordings (`tinymyo prep generic`): one builder config per corpus NAME, made
-    from the command's options (`generic_builder`), so there are no predefined BUILDER_CONFIGS and
-    no `tfds build` folder (`tfds build` cannot pass the options)."""
-
-    PROTOCOL = "generic"
-
-    @property
-    def protocol(self) -> Protocol:
-        base = protocols.get(self.PROTOCOL)
-        return base.bind(base, self.window_config)  # type: ignore[misc]
-
-    @property
-    def window_config(self) -> protocols.WindowConfig:
-        config = getattr(self.builder_config, "generic", None)
-        if config is None:
-            raise UserError("a generic corpus is prepared with `tinymyo prep generic --name NAME ...`")
-        return config
+def prepared_metadata(protocol: CorpusProtocol, report: dict[str, Any]) -> dict[str, Any]:
+    """What a prepared dataset's metadata.json holds: the corpus, its real channels per window
+    (the first rows of `emg`; the rest are padding), their names when known, the rate (Hz, None:
+    each file's own), and the regression targets' names."""
+    return {
+        "corpus": protocol.name, "channels": int(report["channels"]), "channel_names": report.get("channel_names"),
+        "fs": protocol.fs, "target_names": list(protocol.target_names) if protocol.target_names else None,
+    }  # fmt: skip
 
 
-def generic_builder(config: Any, data_dir: str | Path) -> GenericBuilder:
-    """The builder of the `generic/<config.name>` corpus described by a GenericConfig."""
-    builder_config = GenericBuilderConfig(
-        name=config.name, window=config.window, stride=config.stride, generic=config,
-        description=f"users' recordings {config.name}: window {config.window} samples, stride {config.stride} at 2000 Hz",
+def options_builder(name: str, options: protocols.WindowConfig, data_dir: str | Path) -> EmgBuilder:
+    """The builder of the corpus `<name>/<options.name>` of a corpus with `user_configs`, made from
+    the user's options (e.g. a GenericConfig: `tinymyo prep generic`)."""
+    builder_config = WindowBuilderConfig(
+        name=options.name, window=options.window, stride=options.stride, options=options,
+        description=f"{name}/{options.name}: window {options.window} samples, stride {options.stride}",
     )  # fmt: skip
     # TFDS logs a warning ("Using custom data configuration: <the whole repr>") for every config
-    # passed as an object, which is how every generic corpus is made: not worth the user's eye.
+    # passed as an object, which is how every such corpus is made: not worth the user's eye.
     absl_logger = logging.getLogger("absl")
     level = absl_logger.level
     absl_logger.setLevel(logging.ERROR)
     try:
-        return GenericBuilder(data_dir=str(data_dir), config=builder_config)
+        return builder_class(name)(data_dir=str(data_dir), config=builder_config)
     finally:
         absl_logger.setLevel(level)
 
 
 def builder_class(name: str) -> type[EmgBuilder]:
-    """The builder class of a corpus, made from its protocol (what `tinymyo prep` runs).
+    """The builder class of a corpus, made from its registry entry (what `tinymyo prep` runs).
 
     Identical to the class in `data_prep/<name>/` (same base, same PROTOCOL); made here so the
     command works from an installed package too. Not registered with TFDS, so it never clashes
     with the data_prep module's class.
     """
-    protocols.get(name)
+    corpora.get(name)
     class_name = "".join(part.capitalize() for part in name.split("_"))
     return type(class_name, (EmgBuilder,), {"PROTOCOL": name, "name": name, "__module__": __name__},
                 skip_registration=True)  # fmt: skip

@@ -25,10 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from tinymyo_jax.data.corpora.uci_emg import NAME
 from tinymyo_jax.data.readers.uci_emg import CORPUS_FOLDER, NUM_CHANNELS
 from tinymyo_jax.errors import UserError
 
-DATASET = "uci_emg"
+DATASET = NAME  # the real subjects are UCI EMG recordings
 # Train (01), validation (25), test (31) under the protocol's split by subject number; chosen
 # by the measurement in docs/data.md ("Embedded real subset").
 SUBJECTS: tuple[int, ...] = (1, 25, 31)

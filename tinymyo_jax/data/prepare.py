@@ -9,10 +9,13 @@ harmless); `write_report` merges the parts into `prep_report.json` once all spli
 Report (`prep_report.json`, beside the shards):
 - `files`: one entry per raw file, in listing order: `index` (the records' `file_index`),
   `file`, `status` ("used" / "skipped"), `reason` (skipped), `recordings`, `samples`, `seconds`,
-  `windows` {split: count}, `dropped` {reason: count}, `notes` (reader findings worth seeing:
+  `channels` (most channels of its recordings), `channel_names` (when the reader knows them and
+  its recordings agree), `windows` {split: count}, `dropped` {reason: count}, `notes` (reader findings worth seeing:
   dead channels, repaired samples, truncated label vectors, malformed rows, ...);
 - `ignored`: files under the corpus root that the listing leaves out, each with `file` and
   `reason` (wrong name or extension, broken symbolic link, not a regular file);
+- `channels`, `channel_names`: the dataset's real channels per window (`real_channels`), also
+  written to the dataset's metadata.json by the builder;
 - `splits`: per split the window count summed over files and the count TFDS wrote, `shards`,
   `bytes` (of the shard files on disk); `totals`; `consistent`: True when every split's two
   counts agree.
@@ -24,30 +27,18 @@ import collections
 import concurrent.futures
 import contextlib
 import dataclasses
-import importlib
 import json
 import multiprocessing
 import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from tinymyo_jax.data import protocols, window_record
-from tinymyo_jax.data.protocols import Protocol, WindowConfig
+from tinymyo_jax.data import corpora, protocols, window_record
+from tinymyo_jax.data.protocols import CorpusProtocol, WindowConfig
 from tinymyo_jax.data.readers import checks
 from tinymyo_jax.data.readers.base import RawFileError
 from tinymyo_jax.errors import UserError
 
-# TFDS corpus name -> reader module.
-READERS: dict[str, str] = {
-    "ninapro_db5": "tinymyo_jax.data.readers.ninapro",
-    "ninapro_db6": "tinymyo_jax.data.readers.ninapro",
-    "ninapro_db7": "tinymyo_jax.data.readers.ninapro",
-    "ninapro_db8": "tinymyo_jax.data.readers.ninapro",
-    "emg2pose": "tinymyo_jax.data.readers.emg2pose",
-    "epn612": "tinymyo_jax.data.readers.epn612",
-    "uci_emg": "tinymyo_jax.data.readers.uci_emg",
-    "generic": "tinymyo_jax.data.readers.generic",
-}
 REPORT_FILE = "prep_report.json"
 # Order-4 band-pass sections need more than 27 samples for zero-phase filtering (scipy's padlen).
 MIN_SAMPLES = 28
@@ -61,7 +52,8 @@ NOTABLE_EXTRAS = (
 
 
 def reader(name: str) -> Any:
-    return importlib.import_module(READERS[name])
+    """The reader module of a corpus (its registry entry names it)."""
+    return corpora.get(name).reader_module()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,15 +71,16 @@ class FileJob:
 
 def resolve_root(manual_dir: Path | str, name: str) -> Path:
     """The corpus root: `manual_dir/<name>` when it exists (as `tinymyo synth --out` lays out
-    several corpora), else `manual_dir` itself (always for users' own `generic` recordings)."""
+    several corpora), else `manual_dir` itself (always for corpora without `nested_root`, users'
+    own recordings)."""
     manual_dir = Path(manual_dir)
-    if name == "generic":
+    if not corpora.get(name).nested_root:
         return manual_dir
     nested = manual_dir / name
     return nested if nested.is_dir() else manual_dir
 
 
-def plan(protocol: Protocol, root: Path) -> tuple[list[FileJob], list[dict[str, Any]]]:
+def plan(protocol: CorpusProtocol, root: Path) -> tuple[list[FileJob], list[dict[str, Any]]]:
     """(jobs, entries of files skipped before reading), from the corpus's sorted file listing."""
     files = [Path(f) for f in reader(protocol.name).list_files(root, protocol.name)]
     if not files:
@@ -103,7 +96,7 @@ def plan(protocol: Protocol, root: Path) -> tuple[list[FileJob], list[dict[str, 
     return jobs, entries
 
 
-def ignored_files(protocol: Protocol, root: Path) -> list[dict[str, str]]:
+def ignored_files(protocol: CorpusProtocol, root: Path) -> list[dict[str, str]]:
     """Every file under `root` the corpus's listing leaves out, with why (for the report): a
     wrong name or extension, a broken symbolic link, something that is not a regular file."""
     root = Path(root)
@@ -156,7 +149,7 @@ def prepare_file(
 
 
 def _windows_of_file(
-    protocol: Protocol, config: WindowConfig, path: Path, root: Path, job: FileJob, split: str
+    protocol: CorpusProtocol, config: WindowConfig, path: Path, root: Path, job: FileJob, split: str
 ) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
     if protocol.read is not None:
         recordings = protocol.read(path, root)
@@ -167,13 +160,19 @@ def _windows_of_file(
     records: list[tuple[str, dict[str, Any]]] = []
     notes: dict[str, Any] = {}
     dead: set[int] = set()
+    bound = corpora.get(protocol.name).emg_bound
+    channels: set[int] = set()
+    channel_names: set[tuple[str, ...] | None] = set()
     samples, seconds = 0, 0.0
     no_live: list[str] = []
     for number, recording in enumerate(recordings):
         samples += recording.num_samples
         seconds += recording.duration_s
+        channels.add(recording.num_channels)
+        names = recording.meta.extra.get("channel_names")
+        channel_names.add(tuple(str(n) for n in names) if names is not None else None)
         try:  # degenerate channels: repaired or marked dead, the same for every corpus
-            emg = checks.channel_findings(path, protocol.name, recording.emg, recording.meta.extra,
+            emg = checks.channel_findings(path, bound, recording.emg, recording.meta.extra,
                                           where=f"recording {number}" if len(recordings) > 1 else "")  # fmt: skip
         except RawFileError as err:
             no_live.append(err.reason)
@@ -203,6 +202,8 @@ def _windows_of_file(
         "recordings": len(recordings),
         "samples": samples,
         "seconds": round(seconds, 3),
+        "channels": max(channels, default=0),
+        "channel_names": list(next(iter(channel_names))) if len(channel_names) == 1 and None not in channel_names else None,
         "windows": {s: counts[s] for s in protocol.splits if counts[s]},
         "dropped": dict(sorted(dropped.items())),
         "notes": _jsonable(notes),
@@ -231,7 +232,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def generate_local(
-    protocol: Protocol,
+    protocol: CorpusProtocol,
     config: WindowConfig,
     root: Path,
     jobs: Sequence[FileJob],
@@ -360,7 +361,7 @@ def write_report(
     parts_dir: str | Path,
     out_dir: str | Path,
     *,
-    protocol: Protocol,
+    protocol: CorpusProtocol,
     config: WindowConfig,
     root: Path,
     num_files: int,
@@ -400,10 +401,13 @@ def write_report(
     for entry in used:
         dropped.update(entry["dropped"])
     ignored = ignored_files(protocol, root)
+    channels, channel_names = real_channels(protocol, used)
     report = {
         "dataset": protocol.name,
         "config": dataclasses.asdict(config),
         "raw_root": str(root),
+        "channels": channels,
+        "channel_names": channel_names,
         "files": files,
         "ignored": ignored,
         "splits": splits,
@@ -424,6 +428,20 @@ def write_report(
     if parts.exists():
         parts.rmtree()
     return report
+
+
+def real_channels(protocol: CorpusProtocol, used: Sequence[Mapping[str, Any]]) -> tuple[int, list[str] | None]:
+    """(real channels per window, their names or None) of a prepared dataset: the protocol's count
+    when it fixes one, else the most any used file had; names when every used file agrees.
+
+    These travel with the data (prep_report.json and the dataset's metadata.json), so evaluation
+    and export read them instead of re-deriving them from zero rows.
+    """
+    seen = max((int(e.get("channels", 0)) for e in used), default=0)
+    channels = protocol.channels if protocol.channels is not None else seen
+    names = {tuple(e["channel_names"]) if e.get("channel_names") is not None else None for e in used}
+    agreed = next(iter(names)) if len(names) == 1 else None
+    return channels, list(agreed) if agreed is not None and len(agreed) == channels else None
 
 
 def summary(report: Mapping[str, Any], seconds: float | None = None) -> str:

@@ -1,7 +1,9 @@
 """TinyMyo's preparation protocol per corpus: which split a window goes to, how it is cut, labelled.
 
-A `Protocol` turns one reader Recording into windows (`cut`) and decides splits. Every signal
-step is `tinymyo_jax.data.signal`; this module only holds the per-corpus choices:
+A `CorpusProtocol` turns one reader Recording into windows (`cut`) and decides splits. Every
+signal step is `tinymyo_jax.data.signal`. This module holds what protocols share (the dataclass,
+rate matching, held-out subjects, the pretraining cut); each corpus's own choices (its cut, its
+file -> split rule, its constants) are in its module `tinymyo_jax/data/corpora/<name>.py`:
 
 | corpus      | task           | fs (Hz)  | band (Hz) | windows (W / stride)        | label / target             | split by                      |
 |-------------|----------------|----------|-----------|-----------------------------|----------------------------|-------------------------------|
@@ -15,8 +17,8 @@ step is `tinymyo_jax.data.signal`; this module only holds the per-corpus choices
 
 All: 50 Hz notch (Q 30), per-channel z-score over the recording (the trial for EPN-612), both
 after the zero-phase band-pass, exactly `signal.preprocess`. Every decision on a conflict between
-sources (datasets.md §12) is stated in `decisions.py` and copied into the builders' descriptions
-and docs/data.md.
+sources (datasets.md §12) is stated in the corpus module (`decisions`, with the common ones in
+`decisions.py`) and copied into the builders' descriptions and docs/data.md.
 
 Splits use TFDS names: "train", "validation", "test".
 """
@@ -25,21 +27,15 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 
 from tinymyo_jax.data import signal
-from tinymyo_jax.data.decisions import COMMON, DECISIONS
+from tinymyo_jax.data.decisions import COMMON
 from tinymyo_jax.data.recording import Recording
 
-# Every corpus a window record can come from; the record's `dataset` field is the index here.
-# "generic": users' own recordings (`tinymyo prep generic`, data/generic.py).
-CORPORA: tuple[str, ...] = (
-    "ninapro_db5", "ninapro_db6", "ninapro_db7", "ninapro_db8", "emg2pose", "epn612", "uci_emg", "generic",
-)  # fmt: skip
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 PRETRAIN_SPLITS: tuple[str, ...] = ("train", "validation")
 # Pretraining corpora: this fraction of subjects (at least one, when there are two or more) is held
@@ -56,6 +52,10 @@ class WindowConfig:
     name: str
     window: int
     stride: int
+
+
+# The pretraining window (and several downstream corpora's): 1000 samples, stride 500.
+W1000 = WindowConfig("w1000", 1000, 500)
 
 
 @dataclasses.dataclass
@@ -85,35 +85,37 @@ class Windows:
 
 
 @dataclasses.dataclass(frozen=True)
-class Protocol:
-    """One corpus's preparation protocol (see the module table)."""
+class CorpusProtocol:
+    """One corpus's preparation protocol (see the module table); declared in its corpus module."""
 
     name: str
     task: Task
     fs: float | None  # the rate windows are cut at; None: the file's own rate (UCI)
     band: tuple[float, float]
-    channels: int  # real channels per window (padded to 16 in the record)
+    # Real channels per window (padded to 16 in the record); None: the files decide (users'
+    # recordings), at most 16. The prepared dataset's metadata holds the count it got.
+    channels: int | None
     configs: tuple[WindowConfig, ...]  # first = default
     splits: tuple[str, ...]
-    # (protocol, recording, config, the file's split or None) -> Windows; one per corpus below.
-    cut: Callable[["Protocol", Recording, WindowConfig, str | None], Windows]
+    # (protocol, recording, config, the file's split or None) -> Windows.
+    cut: Callable[["CorpusProtocol", Recording, WindowConfig, str | None], Windows]
+    # (files, corpus root) -> (assigned, skipped): the split of every raw file, decided from names
+    # (and emg2pose's metadata.csv) before reading; see `assign_files`.
+    assign: Callable[[Sequence[Path], Path], tuple[dict[Path, str | None], dict[Path, str]]]
     class_names: tuple[str, ...] | None = None
     target_names: tuple[str, ...] | None = None
     notch_hz: float | None = 50.0
-    # True: every window of a file goes to one split, known from its name (or emg2pose's
-    # metadata.csv) before reading; False: windows of one file go to several splits (DB5, EPN-612).
-    files_decide_split: bool = True
-    # Hooks of corpora whose options live in their WindowConfig (`generic/NAME`, data/generic.py):
+    # Hooks of corpora whose options live in their WindowConfig (`generic/NAME`, corpora/generic.py):
     # read(path, root) -> recordings, instead of the reader module's read_file;
-    # assign(files, root) -> (assigned, skipped), instead of `assign_files`'s rules;
     # bind(protocol, config) -> the protocol of one config (with read / assign set).
     read: Callable[[Path, Path], list[Recording]] | None = None
-    assign: Callable[[Sequence[Path], Path], tuple[dict[Path, str | None], dict[Path, str]]] | None = None
-    bind: Callable[["Protocol", WindowConfig], "Protocol"] | None = None
+    bind: Callable[["CorpusProtocol", WindowConfig], "CorpusProtocol"] | None = None
 
     @property
     def dataset_id(self) -> int:
-        return CORPORA.index(self.name)
+        from tinymyo_jax.data import corpora
+
+        return corpora.get(self.name).dataset_id
 
     def config(self, name: str | None) -> WindowConfig:
         if name is None:
@@ -130,7 +132,9 @@ class Protocol:
     @property
     def decisions(self) -> str:
         """This corpus's protocol decisions, then the ones common to all, as Markdown bullets."""
-        return DECISIONS[self.name] + COMMON
+        from tinymyo_jax.data import corpora
+
+        return corpora.get(self.name).decisions + COMMON
 
     def preprocess(self, recording: Recording) -> tuple[np.ndarray, Recording]:
         """(filtered + z-scored float32 [T, C] at the protocol's rate, the rate-matched Recording)."""
@@ -183,10 +187,10 @@ def hash_order(dataset: str, keys: Sequence[Any]) -> list[Any]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Per-corpus cutting
+# Shared by corpora: the pretraining cut and file -> split rules
 
 
-def _cut_pretraining(protocol: Protocol, recording: Recording, config: WindowConfig, split: str | None) -> Windows:
+def cut_pretraining(protocol: CorpusProtocol, recording: Recording, config: WindowConfig, split: str | None) -> Windows:
     """DB6, DB7, emg2pose: every window that fits, all to the file's (subject's) split.
 
     Rest windows are kept (labels play no part in pretraining): TinyMyo drops windows whose
@@ -198,250 +202,69 @@ def _cut_pretraining(protocol: Protocol, recording: Recording, config: WindowCon
     return Windows(emg, starts, config.window, splits=np.full(starts.size, split, dtype=object))
 
 
-# NinaPro DB5 repetition -> split (BF-PR4 db5.py); repetition 0 (rest) and others are dropped.
-DB5_REPETITION_SPLITS: Mapping[int, str] = {1: "train", 2: "train", 5: "train", 4: "validation", 6: "validation", 3: "test"}
-DB5_CLASSES = 52
+def every_split(files: Sequence[Path], root: Path) -> tuple[dict[Path, str | None], dict[Path, str]]:
+    """Assign rule of corpora whose files each hold windows of several splits (DB5, EPN-612): every
+    file is read by every split's pass, which keeps the windows of its split."""
+    return {Path(f): None for f in files}, {}
 
 
-def _cut_db5(protocol: Protocol, recording: Recording, config: WindowConfig, split: str | None) -> Windows:
-    """Every start < T (tail windows zero-padded, as TinyMyo); label and repetition at the first
-    sample; split by that repetition; label = global movement id - 1 (0..51)."""
-    if recording.labels is None or recording.repetition is None:
-        raise ValueError(f"{recording.meta.file}: DB5 recordings carry labels and repetitions")
-    emg, recording = protocol.preprocess(recording)
-    starts = signal.window_starts(emg.shape[0], config.window, config.stride, pad_tail=True)
-    movement = signal.labels_at(recording.labels, starts, config.window, "first").astype(np.int64)
-    repetition = signal.labels_at(recording.repetition, starts, config.window, "first")
-    splits = np.array([DB5_REPETITION_SPLITS.get(int(r)) for r in repetition], dtype=object)
-    in_split = splits != None  # noqa: E711  (elementwise over an object array)
-    keep = in_split & (movement >= 1) & (movement <= DB5_CLASSES)
-    dropped = {
-        "rest_or_unlisted_repetition": int(np.sum(~in_split)),
-        "movement_outside_1_52": int(np.sum(in_split & ~keep)),
-    }
-    starts = starts[keep]
-    return Windows(
-        emg,
-        starts,
-        config.window,
-        splits=splits[keep],
-        labels=movement[keep] - 1,
-        dropped={k: v for k, v in dropped.items() if v},
-    )
+def assign_held_out_subjects(
+    dataset: str, files: Sequence[Path], subject_of: Callable[[Path], int | None], unknown: str
+) -> tuple[dict[Path, str | None], dict[Path, str]]:
+    """Assign rule of pretraining corpora: the files of `held_out_subjects` to validation, the
+    others to train. `subject_of(file)` reads the subject (None: skipped, with reason `unknown`)."""
+    subjects: dict[Path, int] = {}
+    skipped: dict[Path, str] = {}
+    for file in map(Path, files):
+        subject = subject_of(file)
+        if subject is None:
+            skipped[file] = unknown
+        else:
+            subjects[file] = subject
+    held_out = held_out_subjects(dataset, list(subjects.values()))
+    return {file: "validation" if subject in held_out else "train" for file, subject in subjects.items()}, skipped
 
 
-def _cut_db8(protocol: Protocol, recording: Recording, config: WindowConfig, split: str | None) -> Windows:
-    """Windows that fit; target = the window's degrees of actuation [W, 5] (degrees)."""
-    if recording.targets is None:
-        raise ValueError(f"{recording.meta.file}: DB8 recordings carry DoA targets")
-    assert split is not None
-    emg, recording = protocol.preprocess(recording)
-    starts = signal.window_starts(emg.shape[0], config.window, config.stride)
-    return Windows(
-        emg,
-        starts,
-        config.window,
-        splits=np.full(starts.size, split, dtype=object),
-        target_signal=recording.targets.astype(np.float32),
-    )
+def assign_by(
+    files: Sequence[Path], split_of: Callable[[Path], str | tuple[None, str]]
+) -> tuple[dict[Path, str | None], dict[Path, str]]:
+    """Assign rule of corpora whose file names give the split: `split_of(file)` is the split, or
+    (None, why the file belongs to no split)."""
+    assigned: dict[Path, str | None] = {}
+    skipped: dict[Path, str] = {}
+    for file in map(Path, files):
+        split = split_of(file)
+        if isinstance(split, tuple):
+            skipped[file] = split[1]
+        else:
+            assigned[file] = split
+    return assigned, skipped
 
 
-EPN_SPLITS: Mapping[str, str] = {"train": "train", "val": "validation", "test": "test"}
-
-
-def _cut_epn(protocol: Protocol, recording: Recording, config: WindowConfig, split: str | None) -> Windows:
-    """One window per trial: the trial preprocessed on its own (z-score per trial), then cut to
-    W samples or zero-padded at the end; split from the reader's TinyMyo assignment."""
-    trial_split = EPN_SPLITS.get(recording.meta.extra.get("split"))  # type: ignore[arg-type]
-    if trial_split is None:
-        return Windows(recording.emg, np.zeros(0, np.int64), config.window, splits=np.zeros(0, object),
-                       labels=np.zeros(0, np.int64), dropped={"trial_unused_by_protocol": 1})  # fmt: skip
-    if recording.labels is None:
-        raise ValueError(f"{recording.meta.file}: EPN-612 trials carry a gesture label")
-    emg, recording = protocol.preprocess(recording)
-    starts = np.zeros(1, np.int64)
-    return Windows(
-        emg,
-        starts,
-        config.window,
-        splits=np.array([trial_split], dtype=object),
-        labels=recording.labels[:1].astype(np.int64),
-    )
-
-
-UCI_CLASSES = 6  # classes 1..6 -> labels 0..5
-UCI_SUBJECT_SPLITS: tuple[tuple[range, str], ...] = (
-    (range(1, 25), "train"), (range(25, 31), "validation"), (range(31, 37), "test"),
-)  # fmt: skip
-
-
-def _cut_uci(protocol: Protocol, recording: Recording, config: WindowConfig, split: str | None) -> Windows:
-    """Windows inside runs of one class (1..6) of the continuous, filtered recording; label =
-    majority class in the window (the run's class) - 1. Class 0 (unmarked) and class 7 (extended
-    palm, performed by few subjects) runs give no windows."""
-    if recording.labels is None:
-        raise ValueError(f"{recording.meta.file}: UCI recordings carry the class column")
-    assert split is not None
-    emg, recording = protocol.preprocess(recording)
-    classes = recording.labels
-    edges = np.flatnonzero(np.diff(classes)) + 1
-    run_starts = np.concatenate([[0], edges])
-    run_ends = np.concatenate([edges, [classes.size]])
-    starts: list[np.ndarray] = []
-    dropped = {"class_7_windows": 0}
-    for begin, end in zip(run_starts, run_ends):
-        run_class = int(classes[begin])
-        inside = signal.window_starts(int(end - begin), config.window, config.stride) + begin
-        if run_class == 7:
-            dropped["class_7_windows"] += int(inside.size)
-        elif 1 <= run_class <= UCI_CLASSES:
-            starts.append(inside)
-    kept = np.concatenate(starts) if starts else np.zeros(0, np.int64)
-    labels = signal.labels_at(classes, kept, config.window, "majority").astype(np.int64) - 1
-    return Windows(
-        emg,
-        kept,
-        config.window,
-        splits=np.full(kept.size, split, dtype=object),
-        labels=labels,
-        dropped={k: v for k, v in dropped.items() if v},
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# File -> split, decided from names (and emg2pose's metadata.csv) before any file is read
-
-
-_NINAPRO_SUBJECT = re.compile(r"^S(\d+)_", re.I)
-_NINAPRO_ACQUISITION = re.compile(r"_A(\d+)\.mat$", re.I)
-DB8_ACQUISITION_SPLITS: Mapping[int, str] = {1: "train", 2: "validation", 3: "test"}
-
-
-def file_subject(protocol_name: str, path: Path, users: Mapping[str, str] | None = None) -> int | None:
-    """The subject a raw file belongs to, from its name, or None.
-
-    users: emg2pose only, filename -> user from metadata.csv (`emg2pose_users`).
-    """
-    if protocol_name.startswith("ninapro"):
-        match = _NINAPRO_SUBJECT.match(path.name)
-        return int(match.group(1)) if match else None
-    if protocol_name == "uci_emg":
-        return int(path.parent.name) if path.parent.name.isdigit() else None
-    if protocol_name == "emg2pose":
-        from tinymyo_jax.data.readers import emg2pose
-
-        user = (users or {}).get(path.name.removesuffix(".hdf5"))
-        return None if user is None else emg2pose.subject_id(user)
-    return None
-
-
-def emg2pose_users(root: Path) -> dict[str, str]:
-    """filename -> user from `<root>/metadata.csv` ({} when it cannot be read: the reader then
-    reports the problem file by file)."""
-    import csv
-
-    try:
-        with open(Path(root) / "metadata.csv", newline="", encoding="utf-8") as handle:
-            return {row["filename"].strip(): row["user"].strip() for row in csv.DictReader(handle)
-                    if row.get("filename") and row.get("user")}  # fmt: skip
-    except (OSError, KeyError, UnicodeDecodeError):
-        return {}
-
-
-def assign_files(protocol: Protocol, files: Sequence[Path], root: Path) -> tuple[dict[Path, str | None], dict[Path, str]]:
-    """Split of every raw file, decided before reading.
+def assign_files(protocol: CorpusProtocol, files: Sequence[Path], root: Path) -> tuple[dict[Path, str | None], dict[Path, str]]:
+    """Split of every raw file, decided before reading (the corpus's `assign` rule).
 
     Returns:
       (assigned, skipped): assigned maps a file to its split, or to None when its windows go to
       several splits (read by every split's pass); skipped maps a file to why it belongs to no
       split (it is reported, never dropped silently).
     """
-    if protocol.assign is not None:
-        return protocol.assign(files, root)
-    assigned: dict[Path, str | None] = {}
-    skipped: dict[Path, str] = {}
-    if not protocol.files_decide_split:
-        return {Path(f): None for f in files}, skipped
-    subjects: dict[Path, int] = {}
-    users = emg2pose_users(root) if protocol.name == "emg2pose" else None  # parsed once: 25k rows
-    for file in map(Path, files):
-        subject = file_subject(protocol.name, file, users)
-        if protocol.name == "ninapro_db8":
-            match = _NINAPRO_ACQUISITION.search(file.name)
-            split = DB8_ACQUISITION_SPLITS.get(int(match.group(1))) if match else None
-            if split is None:
-                skipped[file] = "acquisition is not A1, A2 or A3: DB8 splits by acquisition (A1 train, A2 validation, A3 test)"
-            else:
-                assigned[file] = split
-        elif subject is None:
-            reason = ("not listed in metadata.csv (or no user), so its subject is unknown"
-                      if protocol.name == "emg2pose" else "the subject number cannot be read from the file name")  # fmt: skip
-            skipped[file] = reason
-        elif protocol.name == "uci_emg":
-            split = next((s for subjects_, s in UCI_SUBJECT_SPLITS if subject in subjects_), None)
-            if split is None:
-                skipped[file] = f"subject {subject} is outside 1-36, the subjects UCI's split covers"
-            else:
-                assigned[file] = split
-        else:
-            subjects[file] = subject
-    if subjects:  # pretraining: hold out whole subjects
-        held_out = held_out_subjects(protocol.name, list(subjects.values()))
-        for file, subject in subjects.items():
-            assigned[file] = "validation" if subject in held_out else "train"
-    return assigned, skipped
+    return protocol.assign(files, root)
 
 
 # ---------------------------------------------------------------------------------------------
-# The protocols
+# Lookup
 
 
-_W1000 = WindowConfig("w1000", 1000, 500)
-_PRETRAINING = dict(task="pretraining", fs=2000.0, band=(20.0, 450.0), configs=(_W1000,),
-                    splits=PRETRAIN_SPLITS, cut=_cut_pretraining)  # fmt: skip
+def get(name: str) -> CorpusProtocol:
+    """The protocol of a corpus by TFDS name (the registry's, `corpora`); UserError for an unknown
+    name. A corpus with `user_configs` gives its base protocol, to `bind` to a user's config."""
+    from tinymyo_jax.data import corpora
 
-PROTOCOLS: dict[str, Protocol] = {
-    "ninapro_db5": Protocol(
-        name="ninapro_db5", task="classification", fs=200.0, band=(20.0, 90.0), channels=16,
-        configs=(WindowConfig("w200", 200, 100),), splits=SPLITS, cut=_cut_db5,
-        class_names=tuple(f"movement_{i}" for i in range(1, DB5_CLASSES + 1)), files_decide_split=False,
-    ),
-    "ninapro_db6": Protocol(name="ninapro_db6", channels=14, **_PRETRAINING),  # type: ignore[arg-type]
-    "ninapro_db7": Protocol(name="ninapro_db7", channels=12, **_PRETRAINING),  # type: ignore[arg-type]
-    "emg2pose": Protocol(name="emg2pose", channels=16, **_PRETRAINING),  # type: ignore[arg-type]
-    "ninapro_db8": Protocol(
-        name="ninapro_db8", task="regression", fs=2000.0, band=(20.0, 450.0), channels=16,
-        configs=(_W1000, WindowConfig("w200", 200, 100)), splits=SPLITS, cut=_cut_db8,
-        target_names=("doa_1", "doa_2", "doa_3", "doa_4", "doa_5"),
-    ),
-    "epn612": Protocol(
-        name="epn612", task="classification", fs=200.0, band=(20.0, 90.0), channels=8,
-        configs=(WindowConfig("w1000", 1000, 1000),), splits=SPLITS, cut=_cut_epn,
-        class_names=("noGesture", "waveIn", "waveOut", "pinch", "open", "fist"), files_decide_split=False,
-    ),
-    "uci_emg": Protocol(
-        name="uci_emg", task="classification", fs=None, band=(20.0, 90.0), channels=8,
-        configs=(_W1000,), splits=SPLITS, cut=_cut_uci,
-        class_names=("hand_at_rest", "fist", "wrist_flexion", "wrist_extension", "radial_deviation", "ulnar_deviation"),
-    ),
-}
+    return corpora.get(name).protocol
 
 
-def get(name: str) -> Protocol:
-    """The protocol of a corpus by TFDS name ("generic": the base of users' corpora, to `bind`
-    to a GenericConfig); UserError for an unknown name."""
-    from tinymyo_jax.errors import UserError
-
-    if name == "generic":
-        from tinymyo_jax.data.generic import GENERIC
-
-        return GENERIC
-    if name not in PROTOCOLS:
-        raise UserError(f"no preparation protocol for {name!r}; choose from {', '.join(PROTOCOLS)}")
-    return PROTOCOLS[name]
-
-
-def resolve(name: str, config: str | WindowConfig | None) -> tuple[Protocol, WindowConfig]:
+def resolve(name: str, config: str | WindowConfig | None) -> tuple[CorpusProtocol, WindowConfig]:
     """(protocol, window config) of a preparation: `config` is a config name of the corpus (None:
     its default), or a WindowConfig object, which is how a `generic/NAME` corpus's options reach
     worker processes (the protocol is then bound to it)."""

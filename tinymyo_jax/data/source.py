@@ -79,6 +79,37 @@ def dataset_dir(name: str, data_dir: str | Path | None = None, config: str | Non
     return folder / version
 
 
+def prepared_metadata(directory: str | Path) -> dict[str, Any]:
+    """What preparation wrote into a prepared dataset's metadata.json (`builder.prepared_metadata`):
+    `corpus`, `channels` (real channels per window: the first rows of `emg`, the rest padding),
+    `channel_names` (or None), `fs` (Hz, or None: each file's own) and `target_names`.
+
+    A dataset prepared before the metadata existed has no `channels`: the count of its corpus's
+    protocol is used instead, with a warning; a corpus whose files decide the count (users'
+    recordings) must then be re-prepared (UserError).
+    """
+    import warnings
+
+    from tinymyo_jax.data import corpora
+    from tinymyo_jax.errors import UserError
+
+    directory = Path(directory)
+    file = directory / "metadata.json"
+    metadata = json.loads(file.read_text()) if file.is_file() else {}
+    if "channels" in metadata:
+        return metadata
+    name = json.loads((directory / "dataset_info.json").read_text())["name"]
+    protocol = corpora.get(name).protocol
+    if protocol.channels is None:
+        raise UserError(f"{directory}: no real channel count in its metadata.json (prepared by an older version); "
+                        f"re-prepare it with `tinymyo prep {name} ... --overwrite`")  # fmt: skip
+    warnings.warn(f"{directory}: no real channel count in its metadata.json (prepared by an older version); "
+                  f"using the {name} protocol's {protocol.channels}. Re-prepare it to record the count.", stacklevel=2)  # fmt: skip
+    target_names = list(protocol.target_names) if protocol.target_names else None
+    return {"corpus": name, "channels": protocol.channels, "channel_names": None, "fs": protocol.fs,
+            "target_names": target_names, **metadata}  # fmt: skip
+
+
 def _versions(folder: Path) -> list[str]:
     return [p.name for p in folder.iterdir() if _VERSION_DIR.match(p.name) and (p / "dataset_info.json").is_file()]
 

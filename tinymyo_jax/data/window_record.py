@@ -7,7 +7,7 @@
 | `channel_mask` | bool [16]           | True for real, live channels; False for padding and for        |
 |                |                     | channels constant over the whole recording (dead electrodes)   |
 | `subject`      | int32               | subject id (corpus numbering; emg2pose: hash of the user)      |
-| `dataset`      | int (ClassLabel)    | index in `protocols.CORPORA`                                   |
+| `dataset`      | int (ClassLabel)    | corpus: its `dataset_id` (data/corpora, `corpora.names()`)     |
 | `file_index`   | int32               | raw file, index into prep_report.json's `files`                |
 | `recording`    | int32               | recording within the file (EPN-612: labelled trial; else 0)    |
 | `start`        | int32               | first sample of the window in the recording (protocol's rate)  |
@@ -34,7 +34,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from tinymyo_jax.data import signal
-from tinymyo_jax.data.protocols import CORPORA, Protocol, WindowConfig, Windows
+from tinymyo_jax.data import corpora
+from tinymyo_jax.data.protocols import CorpusProtocol, WindowConfig, Windows
 from tinymyo_jax.data.recording import Recording
 
 EMG_DTYPE = np.float16
@@ -42,7 +43,7 @@ MAX_CHANNELS = signal.MAX_CHANNELS
 CHUNK = 256  # windows cut at a time
 
 
-def features(protocol: Protocol, config: WindowConfig) -> Any:
+def features(protocol: CorpusProtocol, config: WindowConfig) -> Any:
     """The TFDS FeaturesDict of `protocol`'s window records (imports TFDS, so only builders call it)."""
     import tensorflow_datasets as tfds
 
@@ -56,7 +57,7 @@ def features(protocol: Protocol, config: WindowConfig) -> Any:
             shape=(MAX_CHANNELS,), dtype=np.bool_, doc="True for real, live channels"
         ),
         "subject": tf_features.Scalar(dtype=np.int32, doc="subject id"),
-        "dataset": tf_features.ClassLabel(names=CORPORA, doc="source corpus"),
+        "dataset": tf_features.ClassLabel(names=corpora.names(), doc="source corpus"),
         "file_index": tf_features.Scalar(dtype=np.int32, doc="raw file: index into prep_report.json files"),
         "recording": tf_features.Scalar(dtype=np.int32, doc="recording (trial) within the raw file"),
         "start": tf_features.Scalar(dtype=np.int32, doc="first sample of the window in the recording"),
@@ -91,7 +92,7 @@ def key(file_index: int, recording_index: int, start: int) -> str:
 
 def records(
     windows: Windows,
-    protocol: Protocol,
+    protocol: CorpusProtocol,
     recording: Recording,
     *,
     file_index: int,

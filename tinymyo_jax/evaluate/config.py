@@ -30,25 +30,32 @@ class Benchmark:
     segments: int  # regression: predictions per window (temporal pooling into equal parts)
 
 
-BENCHMARKS: dict[str, Benchmark] = {
-    "ninapro_db5": Benchmark("ninapro_db5", "w200", "classification", "accuracy", 1),
-    "epn612": Benchmark("epn612", "w1000", "classification", "accuracy", 1),
-    "uci_emg": Benchmark("uci_emg", "w1000", "classification", "accuracy", 1),
-    # 1000 samples at 2 kHz = 50 patches -> 10 segments of 5 patches (50 ms each)
-    "ninapro_db8": Benchmark("ninapro_db8", "w1000", "regression", "mae", 10),
-}
-
 VARIANTS = (None, "runlocal", "tiny")
 
 
+def benchmarks() -> tuple[str, ...]:
+    """The named benchmarks: every registered corpus that offers one with a fixed builder config."""
+    from tinymyo_jax.data import corpora
+
+    return tuple(name for name, c in corpora.registry().items() if c.benchmark is not None and not c.user_configs)
+
+
 def benchmark(name: str) -> Benchmark:
-    """A named benchmark, or `generic/NAME`: a labelled corpus of your own recordings
-    (`tinymyo prep generic --name NAME --label-...`), classified like the gesture benchmarks."""
-    if name.startswith("generic/") and name.count("/") == 1 and name.split("/")[1]:
-        return Benchmark("generic", name.split("/")[1], "classification", "accuracy", 1)
-    if name not in BENCHMARKS:
-        raise UserError(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
-    return BENCHMARKS[name]
+    """A named benchmark (a corpus's registry entry, data/corpora), or `CORPUS/NAME` for a corpus
+    whose configs users make (`generic/NAME`: a labelled corpus of your own recordings,
+    `tinymyo prep generic --name NAME --label-...`), classified like the gesture benchmarks."""
+    from tinymyo_jax.data import corpora
+
+    corpus_name, _, config = name.partition("/")
+    corpus = corpora.registry().get(corpus_name)
+    if corpus is None or corpus.benchmark is None or bool(config) != corpus.user_configs or "/" in config:
+        raise UserError(f"unknown benchmark {name!r}; choose from {', '.join(benchmarks())}"
+                        + "".join(f", or {n}/NAME" for n, c in corpora.registry().items() if c.user_configs))  # fmt: skip
+    task = corpus.protocol.task
+    if corpus.user_configs:
+        task = "classification"  # its labelled corpora; the prepared dataset's features say if it has labels
+    return Benchmark(corpus_name, config or corpus.benchmark.builder_config, task,
+                     corpus.benchmark.selection_metric, corpus.benchmark.segments)  # fmt: skip
 
 
 def _common(name: str, arg: str | None) -> ml_collections.ConfigDict:

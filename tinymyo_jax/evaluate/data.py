@@ -1,8 +1,9 @@
 """The downstream splits of a benchmark: prepared TFDS window records, read in batches.
 
 Downstream windows are stored padded to 16 channels with a `channel_mask`. Evaluation keeps the
-protocol's channels (8 for EPN-612 and UCI, 16 for DB5 and DB8) and drops the padding rows, so
-the encoder runs on the real channels alone, as TinyMyo does (it never pads downstream data).
+real channels, whose count the prepared dataset's metadata.json holds (8 for EPN-612 and UCI, 16
+for DB5 and DB8; users' corpora: what their files had), and drops the padding rows, so the
+encoder runs on the real channels alone, as TinyMyo does (it never pads downstream data).
 The mask of those channels still travels with every window: a prepared recording can mark a dead
 electrode (constant over the whole recording, e.g. in some NinaPro DB8 amputee files) as not
 live, and the encoder then leaves it out of attention and the channel fusion zeroes (concat) or
@@ -33,13 +34,14 @@ class DatasetInfo:
     directory: Path
     task: str
     window: int  # samples per window
-    channels: int  # channels fed to the model: the protocol's real channels (the first stored rows)
+    channels: int  # channels fed to the model: the dataset's real channels (the first stored rows)
     num_classes: int  # classification; 0 for regression
     class_names: tuple[str, ...]
     target_names: tuple[str, ...]  # regression
     fingerprint: str  # sha256 of dataset_info.json: changes when the dataset is re-prepared
     split_sizes: dict[str, int]  # windows used per split (after max_windows)
     fs: float | None  # sampling rate of the windows (Hz) when the protocol fixes one
+    channel_names: tuple[str, ...] | None = None  # when preparation knew them
 
 
 class Splits:
@@ -63,13 +65,14 @@ class Splits:
         self.info = self._describe(config)
 
     def _describe(self, config: ml_collections.ConfigDict) -> DatasetInfo:
+        from tinymyo_jax.data.source import prepared_metadata
+
         train = self.shards["train"]
         directory = train.directory
         features = json.loads((directory / "features.json").read_text())["featuresDict"]["features"]
         window = int(train.specs["emg"].shape[1])
-        channels = _protocol_channels(config.data.name)
-        if config.data.name == "generic":  # users' corpora fix no channel count: the data's own
-            channels = self._real_channels()
+        metadata = prepared_metadata(directory)
+        channels = int(metadata["channels"])
         num_classes, class_names, target_names = 0, (), ()
         if config.task == "classification":
             if "label" not in features:
@@ -79,23 +82,16 @@ class Splits:
             class_names = (tuple(names_file.read_text().split()) if names_file.is_file()
                            else tuple(str(i) for i in range(num_classes)))  # fmt: skip
         else:
-            target_names = _target_names(config.data.name, int(train.specs["target"].shape[-1]))
+            k = int(train.specs["target"].shape[-1])
+            names = metadata.get("target_names") or ()
+            target_names = tuple(names) if len(names) == k else tuple(f"target_{i + 1}" for i in range(k))
         fingerprint = hashlib.sha256((directory / "dataset_info.json").read_bytes()).hexdigest()
         return DatasetInfo(
             name=config.data.name, directory=directory, task=config.task, window=window, channels=channels,
             num_classes=num_classes, class_names=class_names, target_names=target_names, fingerprint=fingerprint,
-            split_sizes={key: int(len(self.indices[key])) for key in SPLIT_KEYS}, fs=_protocol_fs(config.data.name),
+            split_sizes={key: int(len(self.indices[key])) for key in SPLIT_KEYS}, fs=metadata.get("fs"),
+            channel_names=tuple(metadata["channel_names"]) if metadata.get("channel_names") else None,
         )  # fmt: skip
-
-    def _real_channels(self) -> int:
-        """The rows that hold a real channel in any used window (the last live row + 1)."""
-        last = 0
-        for key, shards in self.shards.items():
-            for start in range(0, len(self.indices[key]), 256):
-                mask = shards.read_batch(self.indices[key][start : start + 256])["channel_mask"]
-                live = np.flatnonzero(mask.any(axis=0))
-                last = max(last, int(live[-1]) + 1 if live.size else 0)
-        return max(last, 1)
 
     def batches(self, key: str, batch_size: int, fields: tuple[str, ...] | None = None) -> Iterator[dict[str, np.ndarray]]:
         """The used windows of split `key` in order, `batch_size` at a time (the last batch may be
@@ -111,7 +107,7 @@ class Splits:
         channels = self.info.channels
         if batch["channel_mask"][:, channels:].any():
             raise UserError(f"{self.shards[key].directory}: split {key!r} has live channels after the first {channels}, "
-                            f"the channel count of the {self.info.name} protocol; re-prepare the dataset")
+                            f"the real channel count in its metadata.json; re-prepare the dataset")
         batch["emg"] = batch["emg"][:, :channels]
         batch["channel_mask"] = batch["channel_mask"][:, :channels]
         if fields is not None:
@@ -125,33 +121,6 @@ def subset(size: int, max_windows: int) -> np.ndarray:
     if max_windows <= 0 or max_windows >= size:
         return np.arange(size, dtype=np.int64)
     return np.unique(np.round(np.linspace(0, size - 1, max_windows)).astype(np.int64))
-
-
-def _protocol_channels(dataset: str) -> int:
-    from tinymyo_jax.data.protocols import PROTOCOLS
-
-    protocol = PROTOCOLS.get(dataset)
-    return 16 if protocol is None else protocol.channels
-
-
-def _protocol_fs(dataset: str) -> float | None:
-    from tinymyo_jax.data.protocols import PROTOCOLS
-
-    if dataset == "generic":
-        from tinymyo_jax.data.generic import GENERIC
-
-        return GENERIC.fs
-    protocol = PROTOCOLS.get(dataset)
-    return None if protocol is None else protocol.fs
-
-
-def _target_names(dataset: str, k: int) -> tuple[str, ...]:
-    from tinymyo_jax.data.protocols import PROTOCOLS
-
-    protocol = PROTOCOLS.get(dataset)
-    if protocol is not None and protocol.target_names and len(protocol.target_names) == k:
-        return tuple(protocol.target_names)
-    return tuple(f"target_{i + 1}" for i in range(k))
 
 
 def segment_means(targets: np.ndarray, segments: int) -> np.ndarray:

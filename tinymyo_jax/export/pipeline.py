@@ -345,24 +345,24 @@ def export_checkpoint(checkpoint_dir: str | Path, out_dir: str | Path, **kwargs:
 
 
 def export_for_demo(checkpoint_dir: str | Path, out_dir: str | Path, calibration_windows: np.ndarray, *,
-                    labels: np.ndarray | None = None, evaluation_windows: np.ndarray | None = None,
+                    channels: int, labels: np.ndarray | None = None, evaluation_windows: np.ndarray | None = None,
                     evaluation_labels: np.ndarray | None = None, int16x8: bool = False,
                     log: Callable[[str], None] = print) -> dict[str, Any]:
     """The demo's last stage: int8 export of its classifier; returns the report dict.
 
-    calibration_windows: float (n, C, T) windows the model was trained on; trailing channels that
-    are zero in every one of them are padding and are left out of the export. Held-out windows
+    calibration_windows: float (n, C, T) windows the model was trained on; the first `channels`
+    rows are real (the prepared dataset's metadata.json says how many: `source.prepared_metadata`)
+    and the rest, padding, is left out of the export. Held-out windows
     (evaluation_windows, evaluation_labels) score int8; without them the last quarter of the
     calibration windows is held out (and not used for calibration).
     """  # fmt: skip
-    calibration_windows = np.asarray(calibration_windows, np.float32)
     # Window records pad channels with zero rows after the real ones (EPN-612: 8 of 16). The
     # export computes the real channels only, as the training model's channel mask does.
-    live = np.flatnonzero(np.any(calibration_windows != 0, axis=(0, 2)))
-    real = int(live[-1]) + 1 if live.size else calibration_windows.shape[1]
-    calibration_windows = calibration_windows[:, :real]
+    if not 1 <= channels <= np.shape(calibration_windows)[1]:
+        raise UserError(f"channels must be 1..{np.shape(calibration_windows)[1]} (the windows' rows), got {channels}")
+    calibration_windows = np.asarray(calibration_windows, np.float32)[:, :channels]
     if evaluation_windows is not None:
-        evaluation_windows = np.asarray(evaluation_windows, np.float32)[:, :real]
+        evaluation_windows = np.asarray(evaluation_windows, np.float32)[:, :channels]
     if evaluation_windows is None:
         split = max(1, len(calibration_windows) * 3 // 4)
         evaluation_windows, calibration_windows = calibration_windows[split:], calibration_windows[:split]

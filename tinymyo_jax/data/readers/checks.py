@@ -17,7 +17,7 @@ Bad-input policy, the same for every corpus (a reader documents only its excepti
   lists them for `extra["dead_channels"]` so later stages can mask them.
 - **Degenerate channels** (`channel_findings`, applied by preparation to every recording of
   every corpus after its reader): samples beyond a physical bound in the file's unit
-  (`EMG_BOUNDS`, e.g. 10 V for corpora stored in volts; a 3e38 glitch) or non-finite are
+  (each corpus module's `emg_bound`, e.g. 10 V for corpora stored in volts; a 3e38 glitch) or non-finite are
   repaired by interpolation when they are at most 1 % of the channel, else the channel is
   marked dead (and zeroed, so no filter spreads it); a channel that sits at its minimum or
   maximum for at least `SATURATED_FRACTION` of the samples (clipped at the rails) is dead, as is
@@ -49,17 +49,6 @@ log = logging.getLogger(__name__)
 
 # At most this fraction of a signal's time steps may be non-finite and still be repaired.
 MAX_NONFINITE_FRACTION = 0.01
-# Largest |sample| an EMG channel can physically hold in each corpus's file unit; beyond it a value
-# is a glitch (a 3e38 in a float file), not signal. Volts: sEMG is millivolts and amplifier
-# outputs stay within a few volts. Myo counts: 8-bit (-128..127). emg2pose: unit-scale floats
-# (units undocumented), so a generous bound. Unknown corpora (the generic reader): DEFAULT_EMG_BOUND,
-# far above 16-bit ADC counts or microvolts.
-EMG_BOUNDS = {
-    "ninapro_db5": 1e3, "epn612": 1e3,
-    "ninapro_db6": 10.0, "ninapro_db7": 10.0, "ninapro_db8": 10.0, "uci_emg": 10.0,
-    "emg2pose": 1e4,
-}  # fmt: skip
-DEFAULT_EMG_BOUND = 1e6
 # A channel at its own minimum or maximum for at least this fraction of its samples is clipped at
 # the rails (saturated): no usable signal. Live EMG, even quantised, spends far less time at its
 # two extremes.
@@ -183,13 +172,14 @@ def dead_channels(emg: np.ndarray) -> list[int]:
 
 
 def channel_findings(
-    path: Path | str, dataset: str, emg: np.ndarray, extra: dict[str, Any], *, where: str = ""
+    path: Path | str, bound: float, emg: np.ndarray, extra: dict[str, Any], *, where: str = ""
 ) -> np.ndarray:
     """Per-channel checks of a recording's EMG (see the module docstring); `emg` with repairs.
 
     Args:
       path: the raw file, for messages.
-      dataset: the corpus name, which gives the physical bound (`EMG_BOUNDS`).
+      bound: largest |sample| a channel can physically hold in the file's unit (the corpus's
+        `emg_bound`, corpora/__init__.py); beyond it a value is a glitch.
       emg: [T, C] float, T >= 1.
       extra: the recording's `meta.extra`, updated in place: `dead_channels` (the union of the
         reader's and these findings), and when there are any `absurd_emg_samples` {channel:
@@ -202,7 +192,6 @@ def channel_findings(
     Raises:
       RawFileError: no channel is live.
     """
-    bound = EMG_BOUNDS.get(dataset, DEFAULT_EMG_BOUND)
     total, channels = emg.shape
     dead = set(int(c) for c in extra.get("dead_channels", []))
     bad = ~np.isfinite(emg) | (np.abs(np.nan_to_num(emg, nan=0.0, posinf=np.inf, neginf=np.inf)) > bound)

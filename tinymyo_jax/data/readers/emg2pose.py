@@ -44,10 +44,11 @@ import h5py
 import numpy as np
 
 from tinymyo_jax.data.readers import checks
+from tinymyo_jax.data.corpora.emg2pose import NAME
 from tinymyo_jax.data.readers.base import RawFileError, check_dataset, relative_file
 from tinymyo_jax.data.recording import Recording, RecordingMeta
 
-DATASETS: tuple[str, ...] = ("emg2pose",)
+DATASETS: tuple[str, ...] = (NAME,)
 
 METADATA_FILE = "metadata.csv"
 GROUP = "emg2pose"
@@ -90,7 +91,7 @@ def list_files(root: Path, dataset: str) -> list[Path]:
     Missing listed files and unlisted files are included on purpose: `read_file` turns each into
     a RawFileError naming it (see the module docstring).
     """
-    check_dataset(dataset, DATASETS, "emg2pose")
+    check_dataset(dataset, DATASETS, NAME)
     root = Path(root)
     rows = _metadata(root)
     listed = {root / f"{name}.hdf5" for name in rows}
@@ -100,7 +101,7 @@ def list_files(root: Path, dataset: str) -> list[Path]:
 
 def read_file(path: Path, root: Path, dataset: str) -> list[Recording]:
     """One emg2pose HDF5 file -> [Recording] (emg [T,16], targets = joint angles [T,20])."""
-    check_dataset(dataset, DATASETS, "emg2pose")
+    check_dataset(dataset, DATASETS, NAME)
     path, root = Path(path), Path(root)
     name = path.name[: -len(".hdf5")] if path.name.endswith(".hdf5") else path.name
     row = _metadata(root).get(name)
@@ -156,7 +157,7 @@ def read_file(path: Path, root: Path, dataset: str) -> list[Recording]:
         if column in row:
             extra[column] = row[column]
     meta = RecordingMeta(
-        dataset="emg2pose",
+        dataset=NAME,
         subject=subject_id(row["user"]),
         session=subject_id(row["session"]),
         file=relative_file(path, root),

@@ -50,10 +50,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from tinymyo_jax.data.readers import checks
+from tinymyo_jax.data.corpora.epn612 import NAME
 from tinymyo_jax.data.readers.base import RawFileError, check_dataset, relative_file
 from tinymyo_jax.data.recording import Recording, RecordingMeta
 
-DATASETS: tuple[str, ...] = ("epn612",)
+DATASETS: tuple[str, ...] = (NAME,)
 
 CORPUS_FOLDER = "EMG-EPN612 Dataset"
 SOURCES: tuple[str, ...] = ("trainingJSON", "testingJSON")
@@ -190,7 +191,7 @@ def read_file(path: Path, root: Path, dataset: str) -> list[Recording]:
             emg, mask = aligned["emg"], aligned["groundTruth"]
         extra["dead_channels"] = checks.dead_channels(emg)
         extra["ground_truth_interval"] = _ground_truth_interval(mask)
-        meta = RecordingMeta(dataset="epn612", subject=subject, session=None, file=shown, extra=extra)
+        meta = RecordingMeta(dataset=NAME, subject=subject, session=None, file=shown, extra=extra)
         labels = np.full(emg.shape[0], GESTURE_LABELS[gesture], dtype=np.int32)
         recordings.append(Recording(emg=emg, fs=fs, meta=meta, labels=labels))
     return recordings

@@ -1,7 +1,7 @@
 """Reader for users' own recordings: CSV, NumPy, MATLAB, EDF/BDF or WFDB files, one continuous
 recording each (what `tinymyo prep generic` reads; see docs/data.md, "Your own recordings").
 
-Accepted files (one Recording per file, `dataset = "generic"`):
+Accepted files (one Recording per file, of the `generic` corpus: data/corpora/generic.py):
 
 - **CSV** (`.csv`, `.tsv`, `.txt`): one header row naming the columns, one row per sample. A time
   column (default name `time`, in seconds or milliseconds via `time_unit`) gives fs when `fs` is
@@ -50,8 +50,6 @@ import numpy as np
 from tinymyo_jax.data.readers import checks
 from tinymyo_jax.data.readers.base import RawFileError, check_dataset, relative_file
 from tinymyo_jax.data.recording import Recording, RecordingMeta
-
-DATASETS: tuple[str, ...] = ("generic",)
 
 SUFFIXES: tuple[str, ...] = (".csv", ".tsv", ".txt", ".npy", ".npz", ".mat", ".edf", ".bdf", ".hea")
 # Scalar MAT variables taken as the sampling rate (Hz), first found wins.
@@ -141,16 +139,24 @@ def read_generic(
         aligned = checks.align_lengths(path, {"emg": emg, "labels": _as_labels(path, labels)}, extra)
         emg, labels = aligned["emg"], aligned["labels"]
     extra["dead_channels"] = checks.dead_channels(emg)
+    from tinymyo_jax.data.corpora.generic import DATASET  # imported here: that module imports this one
+
     meta = RecordingMeta(
-        dataset="generic", subject=int(subject), session=None, file=relative_file(path, root), extra=extra
+        dataset=DATASET, subject=int(subject), session=None, file=relative_file(path, root), extra=extra
     )
     return Recording(emg=emg, fs=float(rate), meta=meta, labels=labels)
+
+
+def _check_dataset(dataset: str) -> None:
+    from tinymyo_jax.data.corpora.generic import DATASET  # imported here: that module imports this one
+
+    check_dataset(dataset, (DATASET,), "users' recordings")
 
 
 def list_files(root: Path, dataset: str) -> list[Path]:
     """Every file with one of `SUFFIXES` under `root` (recursively), sorted by path. A WFDB
     record is listed by its `.hea` header; its `.dat` signal files are read with it."""
-    check_dataset(dataset, DATASETS, "generic")
+    _check_dataset(dataset)
     root = Path(root)
     if not root.is_dir():
         raise RawFileError(root, "not a directory")
@@ -159,7 +165,7 @@ def list_files(root: Path, dataset: str) -> list[Path]:
 
 def read_file(path: Path, root: Path, dataset: str) -> list[Recording]:
     """Protocol entry point: `read_generic(path)` with default options (CSV needs a `time` column)."""
-    check_dataset(dataset, DATASETS, "generic")
+    _check_dataset(dataset)
     return [read_generic(path, root=root)]
 
 

@@ -48,10 +48,11 @@ from typing import Any
 import numpy as np
 
 from tinymyo_jax.data.readers import checks
+from tinymyo_jax.data.corpora.uci_emg import NAME
 from tinymyo_jax.data.readers.base import RawFileError, check_dataset, relative_file
 from tinymyo_jax.data.recording import Recording, RecordingMeta
 
-DATASETS: tuple[str, ...] = ("uci_emg",)
+DATASETS: tuple[str, ...] = (NAME,)
 
 CORPUS_FOLDER = "EMG_data_for_gestures-master"
 NUM_FIELDS = 10  # time, 8 channels, class
@@ -122,7 +123,7 @@ def read_file(path: Path, root: Path, dataset: str) -> list[Recording]:
         classes_present=sorted(int(c) for c in np.unique(labels)),
     )
     meta = RecordingMeta(
-        dataset="uci_emg",
+        dataset=NAME,
         subject=int(path.parent.name),
         session=int(series.group(1)) if series else None,
         file=relative_file(path, root),

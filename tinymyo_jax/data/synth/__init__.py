@@ -7,7 +7,7 @@ files are (.mat, .hdf5, .json, .txt). Each writer module exposes
     write_raw_corpus(dataset: str, out_dir: pathlib.Path, *, seed: int = 0,
                      num_subjects: int = 2, duration_scale: float = 1.0) -> list[pathlib.Path]
 
-and this package picks the module by TFDS corpus name, importing it only when asked (the writers
+and this package picks the module by TFDS corpus name (the corpus module declares it), importing it only when asked (the writers
 pull in h5py / scipy.io, which `tinymyo --help` should not pay for). Each writer checks its
 arguments with `check_writer_args`.
 """
@@ -20,16 +20,12 @@ from typing import Any
 
 from tinymyo_jax.errors import UserError
 
-# TFDS corpus name -> module that writes its raw files.
-SYNTH_MODULES: dict[str, str] = {
-    "ninapro_db5": "tinymyo_jax.data.synth.ninapro",
-    "ninapro_db6": "tinymyo_jax.data.synth.ninapro",
-    "ninapro_db7": "tinymyo_jax.data.synth.ninapro",
-    "ninapro_db8": "tinymyo_jax.data.synth.ninapro",
-    "emg2pose": "tinymyo_jax.data.synth.emg2pose",
-    "epn612": "tinymyo_jax.data.synth.epn612",
-    "uci_emg": "tinymyo_jax.data.synth.uci",
-}
+def synth_modules() -> dict[str, str]:
+    """TFDS corpus name -> module that writes its raw files, for every corpus that declares one
+    (its registry entry's `synth`, data/corpora)."""
+    from tinymyo_jax.data import corpora
+
+    return {name: corpus.synth for name, corpus in corpora.registry().items() if corpus.synth}
 
 
 def write_raw_corpus(dataset: str, out_dir: pathlib.Path, **kwargs: Any) -> list[pathlib.Path]:
@@ -38,11 +34,10 @@ def write_raw_corpus(dataset: str, out_dir: pathlib.Path, **kwargs: Any) -> list
     Keyword arguments (`seed`, `num_subjects`, `duration_scale`) go to the corpus's writer.
     Raises UserError for a name that is not a known corpus.
     """
-    if dataset not in SYNTH_MODULES:
-        raise UserError(
-            f"no synthetic corpus named {dataset!r}; choose from {', '.join(sorted(SYNTH_MODULES))}"
-        )
-    module = importlib.import_module(SYNTH_MODULES[dataset])
+    modules = synth_modules()
+    if dataset not in modules:
+        raise UserError(f"no synthetic corpus named {dataset!r}; choose from {', '.join(sorted(modules))}")
+    module = importlib.import_module(modules[dataset])
     return list(module.write_raw_corpus(dataset, pathlib.Path(out_dir), **kwargs))
 
 

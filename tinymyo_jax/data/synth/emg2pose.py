@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 import h5py
 import numpy as np
 
+from tinymyo_jax.data.corpora.emg2pose import NAME
 from tinymyo_jax.data.synth import check_writer_args, emg_model
 
 FS = 2000.0
@@ -115,7 +116,7 @@ def write_raw_corpus(
     Returns:
       the `.hdf5` files written, sorted by path (the order `readers.emg2pose.list_files` gives).
     """
-    check_writer_args(dataset, ("emg2pose",), num_subjects, duration_scale)
+    check_writer_args(dataset, (NAME,), num_subjects, duration_scale)
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     num_samples = max(200, int(round(BASE_SAMPLES * duration_scale)))

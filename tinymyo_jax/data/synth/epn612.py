@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from tinymyo_jax.data.corpora.epn612 import NAME
 from tinymyo_jax.data.synth import check_writer_args, emg_model
 
 FS = 200.0
@@ -68,7 +69,7 @@ def write_raw_corpus(
       the user JSON files written, trainingJSON first, then by user number (the order
       `readers.epn612.list_files` gives).
     """
-    check_writer_args(dataset, ("epn612",), num_subjects, duration_scale, max_subjects=612)
+    check_writer_args(dataset, (NAME,), num_subjects, duration_scale, max_subjects=612)
     base = pathlib.Path(out_dir) / "EMG-EPN612 Dataset"
     patterns = emg_model.gesture_activation_patterns(len(GESTURES), NUM_CHANNELS, seed=seed)
     num_training = (num_subjects + 1) // 2

@@ -26,6 +26,7 @@ import pathlib
 
 import numpy as np
 
+from tinymyo_jax.data.corpora.uci_emg import NAME
 from tinymyo_jax.data.synth import check_writer_args, emg_model
 
 FS = 1000.0
@@ -52,7 +53,7 @@ def write_raw_corpus(
     """Write a synthetic UCI EMG corpus under `out_dir / "EMG_data_for_gestures-master"`.
 
     Args:
-      dataset: must be "uci_emg".
+      dataset: must be the UCI corpus name (corpora/uci_emg.py).
       out_dir: receives the `EMG_data_for_gestures-master` folder.
       seed: fixes every file's content.
       num_subjects: subject folders 01..NN (at most 99).
@@ -62,7 +63,7 @@ def write_raw_corpus(
       the text files written, by subject then file name (the order `readers.uci_emg.list_files`
       gives).
     """
-    check_writer_args(dataset, ("uci_emg",), num_subjects, duration_scale, max_subjects=99)
+    check_writer_args(dataset, (NAME,), num_subjects, duration_scale, max_subjects=99)
     base = pathlib.Path(out_dir) / "EMG_data_for_gestures-master"
     patterns = emg_model.gesture_activation_patterns(NUM_CLASSES, NUM_CHANNELS, seed=seed)
     patterns[1] = 3.0 * patterns[0]  # "hand at rest": a slight, even tone on every channel

@@ -44,7 +44,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from tinymyo_jax.data import protocols, signal
-from tinymyo_jax.data.protocols import Protocol, WindowConfig, Windows
+from tinymyo_jax.data.corpora import Corpus, Downstream
+from tinymyo_jax.data.protocols import CorpusProtocol, WindowConfig, Windows
 from tinymyo_jax.data.readers import checks
 from tinymyo_jax.data.readers import generic as reader
 from tinymyo_jax.data.readers.base import RawFileError, relative_file
@@ -326,7 +327,7 @@ def hold_out(dataset: str, keys: Sequence[str], splits: Sequence[str]) -> dict[s
 # Windows
 
 
-def _cut(protocol: Protocol, recording: Recording, config: WindowConfig, split: str | None) -> Windows:
+def _cut(protocol: CorpusProtocol, recording: Recording, config: WindowConfig, split: str | None) -> Windows:
     """Every window that fits, at 2 kHz; label = majority label of the window (labelled corpora);
     split = the file's, or by time (`split` None: too few files to hold any out)."""
     assert isinstance(config, GenericConfig)
@@ -365,18 +366,53 @@ def time_splits(starts: np.ndarray, window: int, num_samples: int, held: Sequenc
 # The protocol
 
 
-def bind(base: Protocol, config: WindowConfig) -> Protocol:
-    """The protocol of one corpus: the base with its reading, splitting and label space."""
+def bind(base: CorpusProtocol, config: WindowConfig) -> CorpusProtocol:
+    """The protocol of one corpus: the base with its reading, splitting, channels and label space."""
     assert isinstance(config, GenericConfig)
     extra: dict[str, Any] = {}
     if config.labelled:
         extra = dict(task="classification", splits=protocols.SPLITS, class_names=class_names(config.classes))
     return dataclasses.replace(
-        base, read=functools.partial(read_file, config), assign=functools.partial(assign_files, config), **extra
-    )
+        base, read=functools.partial(read_file, config), assign=functools.partial(assign_files, config),
+        channels=len(config.channels) if config.channels is not None else None, **extra,
+    )  # fmt: skip
 
 
-GENERIC = Protocol(
-    name=DATASET, task="pretraining", fs=2000.0, band=(20.0, 450.0), channels=signal.MAX_CHANNELS,
-    configs=(), splits=protocols.PRETRAIN_SPLITS, cut=_cut, bind=bind,
+def _unbound(files: Sequence[Path], root: Path) -> tuple[dict[Path, str | None], dict[Path, str]]:
+    raise UserError(f"a {DATASET} corpus is prepared with `tinymyo prep {DATASET} --manual_dir DIR --name NAME`")
+
+
+GENERIC = CorpusProtocol(
+    name=DATASET, task="pretraining", fs=2000.0, band=(20.0, 450.0), channels=None,
+    configs=(), splits=protocols.PRETRAIN_SPLITS, cut=_cut, assign=_unbound, bind=bind,
+)  # fmt: skip
+
+DECISIONS = """\
+- Users' own recordings (`tinymyo prep generic`, tinymyo_jax/data/corpora/generic.py): the
+  pretraining protocol of the corpora (resampled to 2 kHz by polyphase filtering, band-pass
+  20-450 Hz, window 1000 / stride 500, windows that fit). Channels chosen with --channels; more
+  than 16 without it is refused.
+- Held out: whole subjects (10 %, at least one, per held-out split) when there are more subjects
+  than held-out splits, else whole recordings, else the end of each recording in time
+  (validation the last 10 % or one window, test as much before; straddling windows dropped). Unlabelled:
+  train / validation; labelled: train / validation / test.
+- Labels (optional): a file-name regex (one class per file) or per-sample labels (a CSV column,
+  NPZ key or MAT variable; a window's label is its majority label); classes are the distinct
+  values, sorted, indexed from 0.
+"""
+
+INSTRUCTIONS = """\
+Your own recordings: a folder of CSV/TSV/TXT (header row), .npy, .npz, .mat, .edf/.bdf or WFDB
+(.hea + .dat) files, one continuous recording each, one sub-folder per subject by default.
+Prepare it with `tinymyo prep generic --manual_dir DIR --name NAME` (see docs/data.md, "Your
+own recordings").
+"""
+
+CORPUS = Corpus(
+    protocol=GENERIC, dataset_id=7, reader="tinymyo_jax.data.readers.generic", decisions=DECISIONS,
+    homepage="", instructions=INSTRUCTIONS,
+    # a labelled corpus is a gesture benchmark (configs/probe/generic.py:NAME); its config is NAME
+    benchmark=Downstream("", "accuracy"),
+    # --manual_dir is the user's folder itself, and its configs are made from the user's options
+    nested_root=False, user_configs=True,
 )  # fmt: skip
