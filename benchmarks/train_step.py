@@ -5,8 +5,9 @@ compilation and a warm-up step), the model FLOP/s it achieves (3 x analytic forw
 and that rate as a fraction of this machine's dense matmul FLOP/s measured in the same run.
 The matmul rate is measured before and after the timed steps, at two sizes, each the median
 of a second of products; the highest of those medians is the denominator, so a momentarily
-slow machine cannot inflate the fraction. The step is `tinymyo_jax.train.step.make_train_step`
-with the `tinymyo` pretraining config, the one the trainer runs.
+slow machine cannot inflate the fraction. The step is the trainer's own jitted step
+(`train.pretrain.sharded_train_step`: `train.step.make_train_step` with masked reconstruction,
+wrapped by train/loop.py) with the `tinymyo` pretraining config.
 
   .venv/bin/python benchmarks/train_step.py                          # CPU: batch 32, 16 x 1000
   .venv/bin/python benchmarks/train_step.py --batch 512 --micro-batch 0 --dtype bfloat16   # GPU
@@ -34,8 +35,9 @@ from tinymyo_jax.train import mesh as mesh_lib
 from tinymyo_jax.train.config import base_config
 from tinymyo_jax.train.metrics import PEAK_FLOPS_BY_KIND, measure_matmul_flops
 from tinymyo_jax.train.optimizer import learning_rate_schedule, make_optimizer
-from tinymyo_jax.train.pretrain import model_config_from
-from tinymyo_jax.train.step import init_state, make_train_step
+from tinymyo_jax.train.loop import initial_health
+from tinymyo_jax.train.pretrain import model_config_from, sharded_train_step
+from tinymyo_jax.train.step import init_state
 
 REFERENCE_PYTORCH_WINDOWS_PER_S = 1.36
 
@@ -50,6 +52,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5, help="timed steps")
     parser.add_argument("--no-dropout", action="store_true", help="dropout, attention dropout and drop path off")
     parser.add_argument("--attention-dropout", type=float, default=None, help="override the attention dropout rate")
+    parser.add_argument("--no-cpu-tricks", action="store_true", help="config.xla_cpu_tricks off on CPU (on by default there)")
     args = parser.parse_args()
 
     config = base_config()
@@ -57,6 +60,8 @@ def main() -> None:
     config.micro_batch_size = args.micro_batch
     config.compute_dtype = args.dtype
     config.total_steps = 1000
+    # the XLA:CPU tricks (models/encoder.materialise_cotangent), as the CPU configs set them
+    config.xla_cpu_tricks = jax.default_backend() == "cpu" and not args.no_cpu_tricks
     if args.no_dropout:
         config.model.dropout = config.model.attention_dropout = config.model.drop_path = 0.0
     if args.attention_dropout is not None:
@@ -67,12 +72,12 @@ def main() -> None:
     optimizer = make_optimizer(config)
     mesh = mesh_lib.make_mesh(1)
     data = mesh_lib.batch_sharding(mesh)
-    state = init_state(params, optimizer)
-    micro_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(None, mesh_lib.BATCH_AXES))
-    step = jax.jit(
-        make_train_step(graphdef, model_config, optimizer, learning_rate_schedule(config), config, micro_sharding),
-        donate_argnums=0,
-    )
+    abstract_state = jax.eval_shape(lambda p: init_state(p, optimizer), params)
+    state_sharding = mesh_lib.state_shardings(abstract_state, mesh, config.mesh.fsdp_min_params)
+    state = jax.device_put(init_state(params, optimizer), state_sharding)
+    health = initial_health()
+    # the trainer's own jitted step (train/loop.py): shardings, donation, the non-finite record
+    step = sharded_train_step(config, mesh, graphdef, model_config, optimizer, learning_rate_schedule(config), state_sharding)
     rng = np.random.default_rng(0)
     batch = {
         "emg": jax.device_put(rng.normal(size=(args.batch, args.channels, args.samples)).astype(np.float16), data),
@@ -86,14 +91,14 @@ def main() -> None:
 
     matmul_before = matmul_rates()
     start = time.perf_counter()
-    compiled = step.lower(state, batch).compile()
+    compiled = step.lower(state, batch, health).compile()
     compile_s = time.perf_counter() - start
-    state, metrics = compiled(state, batch)
+    state, metrics, health = compiled(state, batch, health)
     jax.block_until_ready(metrics)
     times = []
     for _ in range(args.steps):
         start = time.perf_counter()
-        state, metrics = compiled(state, batch)
+        state, metrics, health = compiled(state, batch, health)
         jax.block_until_ready(metrics)
         times.append(time.perf_counter() - start)
     seconds = statistics.median(times)
@@ -111,6 +116,7 @@ def main() -> None:
         "batch": args.batch,
         "micro_batch": args.micro_batch or args.batch,
         "dtype": args.dtype,
+        "xla_cpu_tricks": bool(config.xla_cpu_tricks),
         "dropout": {k: float(config.model[k]) for k in ("dropout", "attention_dropout", "drop_path")},
         "device": kind,
         "platform": jax.default_backend(),

@@ -23,6 +23,7 @@ def get_config(arg: str | None = None):
     config.eval_every_steps = 2_000
     config.plot_every_steps = 10_000
     if "runlocal" in variants:
+        config.xla_cpu_tricks = True  # the local smoke run is a CPU run (train/config.py)
         config.total_steps = 20
         config.optimizer.warmup_steps = 5
         config.global_batch_size = 8

@@ -75,11 +75,11 @@ def test_finetuned_checkpoints_record_the_normalization_they_were_trained_on():
 @pytest.mark.slow
 def test_export_feeds_the_model_the_checkpoints_normalization(tmp_path):
     from tinymyo_jax.export.pipeline import export_model
-    from tinymyo_jax.export.windows import Windows
+    from tinymyo_jax.export.windows import ExportWindows
 
     model = build_model(preset("tinyissimo", head="none", normalization="minmax_channel", **SMALL), seed=0)
     raw = _window(1)
-    report = export_model(model, tmp_path, channels=4, samples=80, evaluation=Windows(raw, None, None, "test"),
+    report = export_model(model, tmp_path, channels=4, samples=80, evaluation=ExportWindows(raw, None, None, "test"),
                           processes=1, log=lambda _: None)  # fmt: skip
     assert report["export_form"]["input_normalization"].startswith("minmax_channel")
     # sample_window.h holds the TFLM output for the first evaluation window: it is the model's

@@ -8,7 +8,7 @@ import optax
 import pytest
 
 from tinymyo_jax.evaluate.config import finetune_config
-from tinymyo_jax.evaluate.finetune import layer_index, layer_lr_scales, make_optimizer
+from tinymyo_jax.evaluate.finetune import finetune_optimizer, layer_index, layer_lr_scales
 from tinymyo_jax.models.checkpoint import params_of
 from tinymyo_jax.models.config import preset
 from tinymyo_jax.models.tinymyo import build_model
@@ -38,7 +38,7 @@ def test_the_first_adamw_step_of_each_block_is_lr_times_its_decay_power(weight_d
     config = finetune_config("epn612")
     config.optimizer.layer_decay = DECAY
     config.optimizer.weight_decay = weight_decay
-    optimizer = make_optimizer(config, params, DEPTH, optax.constant_schedule(LR))
+    optimizer = finetune_optimizer(config, params, DEPTH, optax.constant_schedule(LR))
     # Adam's first step is lr · g / (|g| + eps) ≈ lr · sign(g): its size is the layer's lr.
     grads = jax.tree.map(lambda p: np.random.default_rng(p.size).normal(size=p.shape).astype(np.float32) + 3.0, params)
     updates, _ = optimizer.update(grads, optimizer.init(params), params)

@@ -13,7 +13,7 @@ import pytest
 from tinymyo_jax.export.c_source import RESOLVER_METHODS
 from tinymyo_jax.export.interpreters import InterpreterCrash, dequantize_output, quantize_input, run_model
 from tinymyo_jax.export.tflite_file import check_integer_only, read_tflite
-from tinymyo_jax.export.windows import Windows, load_windows
+from tinymyo_jax.export.windows import ExportWindows, load_windows
 from tinymyo_jax.models.checkpoint import load_model_checkpoint
 
 from .conftest import CHANNELS, SAMPLES, UCI, held_out_windows
@@ -22,10 +22,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def held_out(gesture_data_dir) -> Windows:
+def held_out(gesture_data_dir) -> ExportWindows:
     """The validation and test subjects' windows: never trained on, never calibrated on."""
     emg, labels = held_out_windows(gesture_data_dir)
-    return Windows(emg, labels, None, "UCI validation + test subjects")
+    return ExportWindows(emg, labels, None, "UCI validation + test subjects")
 
 
 def test_float_export_matches_jax_within_1e_4(int8_export, trained_classifier, held_out):

@@ -101,7 +101,8 @@ def pretrain_and_evaluate(defect: str | None, monkeypatch) -> dict[str, float]:
         optimizer = optax.chain(optimizer, optax.scale(-1.0))
     elif defect == "swapped_loss_weights":
         _swap_loss_weights(monkeypatch)
-    train_step = jax.jit(step_lib.make_train_step(graphdef, model_config, optimizer, learning_rate_schedule(config), config))
+    train_step = jax.jit(step_lib.make_train_step(step_lib.reconstruction_gradients(graphdef, model_config, config),
+                                                  optimizer, learning_rate_schedule(config)))
     state = step_lib.init_state(params, optimizer)
     train = structured_windows(TRAIN_WINDOWS, seed=0)
     channel_mask = np.ones((BATCH, 1), bool)

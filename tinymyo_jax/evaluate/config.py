@@ -203,6 +203,8 @@ def finetune_config(name: str, arg: str | None = None) -> ml_collections.ConfigD
     # data; "fresh" moves a previous run aside and starts over (train/workdir.py)
     config.workdir_mode = "resume"
     config.log_every_steps = 10
+    # XLA:CPU speed-ups of the train step (train/config.py); the CPU variants below set it
+    config.xla_cpu_tricks = False
     if arg in ("runlocal", "tiny"):
         _shrink(config, arg)
     return config
@@ -217,6 +219,7 @@ def _shrink(config: ml_collections.ConfigDict, arg: str) -> None:
     if config.task == "classification":
         config.probe.l2_grid = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
     if config.kind == "finetune":
+        config.xla_cpu_tricks = True  # runlocal and tiny run on CPUs
         config.finetune.epochs = 6
         config.finetune.batch_size = 16
         config.optimizer.warmup_epochs = 1

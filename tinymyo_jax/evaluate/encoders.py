@@ -19,18 +19,14 @@ import numpy as np
 
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.checkpoint import load_model_checkpoint, params_of
-from tinymyo_jax.models.config import ModelConfig, preset
+from tinymyo_jax.models.config import ModelConfig, from_run_config
 from tinymyo_jax.models.tinymyo import TinyMyo, build_model
 
 
 def random_architecture(config: ml_collections.ConfigDict) -> ModelConfig:
     """The ModelConfig of init=random: config.model's preset with its non-zero overrides."""
     # a random encoder was trained on nothing: it reads the prepared z-scores as they are
-    overrides = {"rope": config.model.rope, "head": "none", "normalization": "none"}
-    for name in ("embed_dim", "depth", "num_heads"):
-        if config.model[name]:
-            overrides[name] = config.model[name]
-    return preset(config.model.preset, **overrides)
+    return from_run_config(config, head="none", normalization="none")
 
 
 def checkpoint_directory(path: str | Path) -> Path:

@@ -4,22 +4,24 @@
         --config.init=runs/pretrain/checkpoints --config.data.data_dir=runs/tfds
 
 Stages: data -> model (encoder from config.init, fresh head) -> optimizer (AdamW, warm-up +
-cosine, layer-wise lr decay) -> checkpoint restore -> loop (step, metrics, evaluation on the
-validation split, early stopping, checkpoints, preemption) -> test with the best parameters ->
-baselines -> results.json, report.md, plots, WORKDIR/best/ (the selected model).
+cosine, layer-wise lr decay) -> checkpoint restore -> the training loop of train/loop.py (step,
+metrics, NaN check, checkpoints, preemption; the validation and early stopping below are its
+evaluation callback) -> test with the best parameters -> baselines -> results.json, report.md,
+plots, WORKDIR/best/ (the selected model).
 
 Resumable like pretraining: the data order is a function of (seed, step) (one permutation of the
 training windows per epoch), dropout keys are fold_in(key(seed), step), and each checkpoint holds
 the parameters, optimizer state, step, the early-stopping state and the best parameters so far.
 Running the same command after a SIGKILL continues from the last checkpoint with the same losses.
-One process (the downstream sets are small); the model is replicated on one device.
+Data parallel like pretraining: the batch is split over every device of every process (the
+model, small, is replicated), with the losses of one device (tests/evaluate/test_finetune_mesh.py).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
-import math
 import shutil
 import time
 from pathlib import Path
@@ -29,7 +31,6 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
-import orbax.checkpoint as ocp
 from flax import nnx
 
 from tinymyo_jax.errors import UserError
@@ -39,12 +40,14 @@ from tinymyo_jax.evaluate.encoders import load_initial_model
 from tinymyo_jax.evaluate.features import normalize_input, resolve_normalization
 from tinymyo_jax.evaluate.metrics import HIGHER_IS_BETTER, classification_metrics, regression_metrics
 from tinymyo_jax.evaluate.probe import baselines, encoder_probe
-from tinymyo_jax.models.checkpoint import CONFIG_ITEM, PARAMS_ITEM, params_of, save_model_checkpoint, set_params
-from tinymyo_jax.models.config import ModelConfig
+from tinymyo_jax.data.pipeline import host_rows, iterate_batches
+from tinymyo_jax.models.checkpoint import params_of, save_model_checkpoint, set_params
+from tinymyo_jax.models.config import ModelConfig, from_run_config
 from tinymyo_jax.models.tinymyo import TinyMyo
-from tinymyo_jax.train.checkpointing import PreemptionFlag, RunCheckpointer
-from tinymyo_jax.train.metrics import MetricsWriter
-from tinymyo_jax.train.optimizer import decay_mask
+from tinymyo_jax.train import mesh as mesh_lib
+from tinymyo_jax.train.loop import TrainLoop
+from tinymyo_jax.train.optimizer import make_optimizer
+from tinymyo_jax.train.step import make_train_step
 from tinymyo_jax.train.workdir import start_run
 
 log = logging.getLogger("tinymyo.finetune")
@@ -56,7 +59,8 @@ log = logging.getLogger("tinymyo.finetune")
 def finetune_model_config(initial: ModelConfig, config: ml_collections.ConfigDict, info: DatasetInfo) -> ModelConfig:
     """The evaluated encoder's architecture with the benchmark's head and the fine-tuning dropout."""
     regression = info.task == "regression"
-    return initial.replace(
+    return from_run_config(
+        config, base=initial,
         head="regression" if regression else "classification",
         num_outputs=len(info.target_names) if regression else info.num_classes,
         num_channels=info.channels, fusion=config.features.fusion,
@@ -68,7 +72,7 @@ def finetune_model_config(initial: ModelConfig, config: ml_collections.ConfigDic
     )  # fmt: skip
 
 
-def build_model(config: ml_collections.ConfigDict, info: DatasetInfo) -> tuple[TinyMyo, TinyMyo, dict]:
+def build_finetune_model(config: ml_collections.ConfigDict, info: DatasetInfo) -> tuple[TinyMyo, TinyMyo, dict]:
     """(model to fine-tune, the initial encoder model, its description). The head is fresh
     (seeded by config.seed); the encoder is config.init's."""
     initial, encoder = load_initial_model(config)
@@ -121,15 +125,6 @@ def layer_lr_scales(params, depth: int, decay: float):
     return jax.tree_util.tree_map_with_path(lambda path, _: float(decay ** (depth + 1 - layer_index(path, depth))), params)
 
 
-def scale_by_tree(scales) -> optax.GradientTransformation:
-    """Multiply each update by its fixed scale (a pytree of floats shaped like the params)."""
-
-    def update(updates, state, params=None):
-        return jax.tree.map(lambda u, s: u * jnp.asarray(s, u.dtype), updates, scales), state
-
-    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
-
-
 def make_schedule(config: ml_collections.ConfigDict, total_steps: int, steps_per_epoch: int) -> optax.Schedule:
     opt = config.optimizer
     warmup = min(int(round(opt.warmup_epochs * steps_per_epoch)), max(total_steps - 1, 0))
@@ -139,56 +134,59 @@ def make_schedule(config: ml_collections.ConfigDict, total_steps: int, steps_per
     )  # fmt: skip
 
 
-def make_optimizer(config: ml_collections.ConfigDict, params, depth: int, schedule: optax.Schedule) -> optax.GradientTransformation:
-    """[clip] -> AdamW(schedule, decay on matrices only) -> layer-wise lr scales.
-
-    The scales multiply AdamW's whole update, lr · (adam + wd · p), so each layer gets lr·scale
-    and its weight decay with it, as a per-layer learning rate does in PyTorch's param groups.
-    """
-    opt = config.optimizer
-    parts = [optax.clip_by_global_norm(opt.clip_norm)] if opt.clip_norm > 0 else []
-    parts.append(optax.adamw(schedule, b1=opt.b1, b2=opt.b2, weight_decay=opt.weight_decay, mask=decay_mask))
-    parts.append(scale_by_tree(layer_lr_scales(params, depth, opt.layer_decay)))
-    return optax.chain(*parts)
+def finetune_optimizer(config: ml_collections.ConfigDict, params, depth: int, schedule: optax.Schedule) -> optax.GradientTransformation:
+    """train/optimizer.make_optimizer with fine-tuning's layer-wise lr scales: [clip] -> AdamW(schedule,
+    decay on matrices only) -> decay^(depth + 1 − layer) per parameter."""
+    return make_optimizer(config, schedule, layer_scales=layer_lr_scales(params, depth, config.optimizer.layer_decay))
 
 
 # ----------------------------------------------------------------------------- steps
 
 
-def _outputs_and_losses(model: TinyMyo, batch: dict, config, num_outputs: int, rngs=None):
+def _outputs_and_losses(model: TinyMyo, batch: dict, config, num_outputs: int, rngs=None, materialise_cotangents=False):
     """(outputs, per-window losses): logits (B, K) with label-smoothed cross-entropy, or
     standardised trajectories (B, W, K) with L1."""
     x = normalize_input(batch["emg"].astype(jnp.float32), model.config.normalization, batch["channel_mask"])
-    out = model(x, channel_mask=batch["channel_mask"], rngs=rngs)
+    out = model(x, channel_mask=batch["channel_mask"], rngs=rngs, materialise_cotangents=materialise_cotangents)
     if config.task == "classification":
         targets = optax.smooth_labels(jax.nn.one_hot(batch["label"], num_outputs), config.loss.label_smoothing)
         return out, optax.softmax_cross_entropy(out, targets)
     return out, jnp.abs(out - batch["target"]).mean(axis=(1, 2))
 
 
-def make_train_step(graphdef, optimizer, schedule, config, num_outputs: int):
-    def train_step(state, batch):
-        key = jax.random.fold_in(jax.random.key(config.seed), state["step"])
+def supervised_gradients(graphdef, config, num_outputs: int):
+    """Fine-tuning's objective for train/step.make_train_step: (params, batch, step) ->
+    (gradients, {"loss"}) of the batch's mean loss, dropout keyed by fold_in(key(seed), step)."""
+    xla_cpu_tricks = bool(config.get("xla_cpu_tricks", False))
+
+    def gradients(params, batch, step):
+        key = jax.random.fold_in(jax.random.key(config.seed), step)
 
         def loss_fn(params):
             model = nnx.merge(graphdef, params)
-            _, losses = _outputs_and_losses(model, batch, config, num_outputs, rngs=nnx.Rngs(dropout=key))
+            _, losses = _outputs_and_losses(model, batch, config, num_outputs, rngs=nnx.Rngs(dropout=key),
+                                            materialise_cotangents=xla_cpu_tricks)  # fmt: skip
             return losses.mean()
 
-        loss, grads = jax.value_and_grad(loss_fn)(state["params"])
-        updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
-        params = optax.apply_updates(state["params"], updates)
-        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads), "lr": schedule(state["step"])}
-        return {"params": params, "opt_state": opt_state, "step": state["step"] + 1}, metrics
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        return grads, {"loss": loss}
 
-    return train_step
+    return gradients
 
 
-def make_eval_step(graphdef, config, num_outputs: int):
-    def eval_step(params, batch):
-        return _outputs_and_losses(nnx.merge(graphdef, params), batch, config, num_outputs)
+def make_predict_step(graphdef, config, num_outputs: int, mesh):
+    """(params, host batch) -> host (outputs, per-window losses), deterministic. The batch is
+    replicated on the mesh the parameters live on (the evaluation splits are small)."""
+    replicated = mesh_lib.replicated(mesh)
+    step = jax.jit(lambda params, batch: _outputs_and_losses(nnx.merge(graphdef, params), batch, config, num_outputs),
+                   out_shardings=replicated)  # fmt: skip
 
-    return jax.jit(eval_step)
+    def predict(params, batch):
+        outputs, losses = step(params, jax.device_put(batch, replicated))
+        # replicated: this process's first copy is the whole result (also on several hosts)
+        return np.asarray(outputs.addressable_data(0)), np.asarray(losses.addressable_data(0))
+
+    return predict
 
 
 # ----------------------------------------------------------------------------- data
@@ -201,13 +199,28 @@ class TrainOrder:
     def __init__(self, rows: np.ndarray, batch_size: int, seed: int) -> None:
         self.rows, self.batch_size, self.seed = rows, batch_size, seed
         self.steps_per_epoch = len(rows) // batch_size
-        self._epoch, self._permutation = -1, None
+        self._cached = (-1, None)  # (epoch, permutation): one attribute, so reader threads see a consistent pair
 
     def __call__(self, step: int) -> np.ndarray:
         epoch, index = divmod(step, self.steps_per_epoch)
-        if epoch != self._epoch:
-            self._epoch, self._permutation = epoch, np.random.default_rng([self.seed, epoch]).permutation(len(self.rows))
-        return self.rows[self._permutation[index * self.batch_size:(index + 1) * self.batch_size]]
+        cached_epoch, permutation = self._cached
+        if epoch != cached_epoch:
+            permutation = np.random.default_rng([self.seed, epoch]).permutation(len(self.rows))
+            self._cached = (epoch, permutation)
+        return self.rows[permutation[index * self.batch_size:(index + 1) * self.batch_size]]
+
+
+class TrainBatches:
+    """step -> this process's rows of the fine-tuning batch of `step` (host numpy, targets scaled)."""
+
+    FIELDS = ("emg", "channel_mask", "label", "target")
+
+    def __init__(self, splits: Splits, order: TrainOrder, scaler: "TargetScaler | None") -> None:
+        self.splits, self.order, self.scaler = splits, order, scaler
+        self.rows = host_rows(order.batch_size, jax.process_index(), jax.process_count())
+
+    def __call__(self, step: int) -> dict[str, np.ndarray]:
+        return _device_batch(self.splits.read("train", self.order(step)[self.rows], fields=self.FIELDS), self.scaler)
 
 
 class TargetScaler:
@@ -244,7 +257,7 @@ def _device_batch(batch: dict, scaler: TargetScaler | None) -> dict:
     return out
 
 
-def evaluate_split(eval_step, params, splits: Splits, key: str, config, info: DatasetInfo, scaler) -> tuple[dict, np.ndarray, np.ndarray]:
+def evaluate_split(predict_step, params, splits: Splits, key: str, config, info: DatasetInfo, scaler) -> tuple[dict, np.ndarray, np.ndarray]:
     """(metrics incl. the mean loss, predictions, truths): labels (N,) or trajectories in degrees (N, W, K)."""
     batch_size = config.data.batch_size
     losses, predictions, truths, subjects = [], [], [], []
@@ -252,7 +265,7 @@ def evaluate_split(eval_step, params, splits: Splits, key: str, config, info: Da
         n = len(batch["subject"])
         padded = {k: np.concatenate([v, np.repeat(v[-1:], batch_size - n, axis=0)]) if n < batch_size else v
                   for k, v in _device_batch(batch, scaler).items()}  # fmt: skip
-        outputs, batch_losses = jax.device_get(eval_step(params, padded))
+        outputs, batch_losses = predict_step(params, padded)
         losses.append(batch_losses[:n])
         subjects.append(batch["subject"])
         if info.task == "classification":
@@ -277,39 +290,6 @@ def monitor_value(metrics: dict, name: str) -> float:
     if name not in HIGHER_IS_BETTER:
         raise UserError(f"early_stopping.metric must be loss or one of {sorted(HIGHER_IS_BETTER)}, got {name!r}")
     return metrics[name] if HIGHER_IS_BETTER[name] else -metrics[name]
-
-
-# ----------------------------------------------------------------------------- checkpoints
-
-
-class FinetuneCheckpointer(RunCheckpointer):
-    """RunCheckpointer's layout plus `early_stopping` (JSON) and `best_params` (the parameters
-    of the best validation evaluation so far)."""
-
-    def save_finetune(self, step: int, state: dict, best_params, early: dict, *, seed: int, model_config_json: str,
-                      run_config_json: str, force: bool) -> bool:  # fmt: skip
-        args = ocp.args.Composite(**{
-            PARAMS_ITEM: ocp.args.StandardSave(state["params"]),
-            CONFIG_ITEM: ocp.args.JsonSave(json.loads(model_config_json)),
-            "train_state": ocp.args.StandardSave({"opt_state": state["opt_state"], "step": state["step"]}),
-            "data": ocp.args.JsonSave({"step": int(step), "seed": int(seed)}),
-            "run_config": ocp.args.JsonSave(json.loads(run_config_json)),
-            "early_stopping": ocp.args.JsonSave(early),
-            "best_params": ocp.args.StandardSave(best_params),
-        })  # fmt: skip
-        return self.manager.save(step, args=args, force=force)
-
-    def restore_finetune(self, step: int, abstract_state: dict) -> tuple[dict, dict, dict, dict]:
-        restored = self.manager.restore(step, args=ocp.args.Composite(**{
-            PARAMS_ITEM: ocp.args.StandardRestore(abstract_state["params"]),
-            "train_state": ocp.args.StandardRestore({"opt_state": abstract_state["opt_state"], "step": abstract_state["step"]}),
-            "data": ocp.args.JsonRestore(),
-            "early_stopping": ocp.args.JsonRestore(),
-            "best_params": ocp.args.StandardRestore(abstract_state["params"]),
-        }))  # fmt: skip
-        train_state = restored["train_state"]
-        state = {"params": restored[PARAMS_ITEM], "opt_state": train_state["opt_state"], "step": train_state["step"]}
-        return state, dict(restored["data"]), dict(restored["early_stopping"]), restored["best_params"]
 
 
 # ----------------------------------------------------------------------------- run
@@ -349,117 +329,92 @@ def finetune(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
     scaler = TargetScaler.fit(splits, config.loss.standardize_targets, len(info.target_names)) if info.task == "regression" else None
 
     # --- model & optimizer
-    model, initial, encoder = build_model(config, info)
+    model, initial, encoder = build_finetune_model(config, info)
     print(f"finetune {config.benchmark}: encoder {encoder['source']} (hash {encoder['checkpoint_hash']}), "
           f"splits {info.split_sizes}, {order.steps_per_epoch} steps/epoch, up to {total_steps} steps", flush=True)
     graphdef, params = nnx.split(model)
     params = nnx.to_pure_dict(params)
     num_outputs = model.config.num_outputs
     schedule = make_schedule(config, total_steps, order.steps_per_epoch)
-    optimizer = make_optimizer(config, params, model.config.depth, schedule)
-
-    # --- checkpoint restore or fresh state
-    checkpointer = FinetuneCheckpointer(workdir / "checkpoints", every_steps=1, keep=config.checkpoint.keep,
-                                        async_save=config.checkpoint.async_save)  # fmt: skip
-    abstract_state = jax.eval_shape(lambda p: {"params": p, "opt_state": optimizer.init(p), "step": jnp.zeros((), jnp.int32)}, params)
-    early = {"best_value": None, "best_step": 0, "evals_since_best": 0, "stopped": False, "history": []}
+    optimizer = finetune_optimizer(config, params, model.config.depth, schedule)
     head_init = config.finetune.get("head_init", "random")
     if head_init not in ("probe", "random"):
         raise UserError(f"finetune.head_init must be probe or random, got {head_init!r}")
     if info.task != "classification":
         head_init = "random"  # the regression head is convolutional: no linear read-out to start from
+
+    # --- the training loop (train/loop.py): data parallel over every device (the model is small)
+    mesh = mesh_lib.make_mesh(1)
+    loop = TrainLoop(
+        workdir, name="finetune", mesh=mesh, optimizer=optimizer, abstract_params=params, seed=config.seed,
+        global_batch_size=config.finetune.batch_size, total_steps=total_steps, log_every_steps=config.log_every_steps,
+        checkpoint_every_steps=config.checkpoint.every_steps, checkpoint_keep=config.checkpoint.keep,
+        async_save=config.checkpoint.async_save, model_config_json=model.config.to_json(),
+        run_config_json=config.to_json_best_effort(), save_at_evaluations=True,
+    )  # fmt: skip
     initial_probe = None
-    restored = checkpointer.restore_newest_intact(lambda step: checkpointer.restore_finetune(step, abstract_state))
-    if restored is not None:
-        latest, (state, data_state, early, best_params) = restored
-        if data_state["seed"] != config.seed:
-            raise UserError(f"{workdir} was fine-tuned with seed {data_state['seed']}, the config says {config.seed}")
-        print(f"resumed from step {latest}", flush=True)
-    else:
-        state = {"params": params, "opt_state": optimizer.init(params), "step": jnp.zeros((), jnp.int32)}
-        if head_init == "probe":  # start from the frozen encoder's linear probe (docs/evaluate.md)
-            initial_probe = encoder_probe(initial, encoder, splits, config, workdir, "init")
-            state["params"] = probe_head(state["params"], initial_probe["_readout"])
-            print(f"head initialised from the linear probe of the starting encoder: validation "
-                  f"{config.probe.selection_metric} {initial_probe['validation'][config.probe.selection_metric]:.4f}", flush=True)
-        best_params = jax.tree.map(jnp.copy, state["params"])
-    start_step = int(jax.device_get(state["step"]))
-
-    train_step = jax.jit(make_train_step(graphdef, optimizer, schedule, config, num_outputs), donate_argnums=0)
-    eval_step = make_eval_step(graphdef, config, num_outputs)
-    writer = MetricsWriter(workdir)
-    preemption = PreemptionFlag().install()
-    model_config_json, run_config_json = model.config.to_json(), config.to_json_best_effort()
-
-    def save(step: int, force: bool) -> None:
-        checkpointer.save_finetune(step, state, best_params, early, seed=config.seed, model_config_json=model_config_json,
-                                   run_config_json=run_config_json, force=force)  # fmt: skip
-
-    def validate(done: int, prefix: str):
-        """Evaluate state["params"] on the validation split, update the early-stopping state;
-        returns the best parameters so far."""
-        validation, _, _ = evaluate_split(eval_step, state["params"], splits, "validation", config, info, scaler)
-        value = monitor_value(validation, config.early_stopping.metric)
-        improved = early["best_value"] is None or value > early["best_value"]
-        best = best_params
-        if improved:
-            best = jax.tree.map(jnp.copy, state["params"])
-            early.update(best_value=value, best_step=done, evals_since_best=0)
+    with loop:
+        # --- checkpoint restore (with the early-stopping state and best parameters) or fresh state
+        restored = loop.restore(json_items=("early_stopping",), array_items={"best_params": loop.abstract_state["params"]})
+        if restored is not None:
+            state, early, best_params = restored.state, restored.extras["early_stopping"], restored.extras["best_params"]
         else:
-            early["evals_since_best"] += 1
-        scalars = {k: v for k, v in validation.items() if not isinstance(v, (dict, list))}
-        early["history"].append({"step": done, **scalars})
-        early["stopped"] = early["evals_since_best"] >= config.early_stopping.patience
-        writer.write(done, scalars, prefix="validation")
-        print(f"step {done}: {prefix}validation " + ", ".join(f"{k} {v:.4f}" for k, v in scalars.items() if k != "num_windows")
-              + (" (best)" if improved else ""), flush=True)  # fmt: skip
-        return best
+            early = {"best_value": None, "best_step": 0, "evals_since_best": 0, "stopped": False, "history": []}
+            if head_init == "probe":  # start from the frozen encoder's linear probe (docs/evaluate.md)
+                initial_probe = encoder_probe(initial, encoder, splits, config, workdir, "init")
+                params = probe_head(params, initial_probe["_readout"])
+                print(f"head initialised from the linear probe of the starting encoder: validation "
+                      f"{config.probe.selection_metric} {initial_probe['validation'][config.probe.selection_metric]:.4f}", flush=True)
+            state = loop.init_state(params)
+            best_params = jax.tree.map(jnp.copy, state["params"])
+        start_step = int(jax.device_get(state["step"]))
+        predict_step = make_predict_step(graphdef, config, num_outputs, mesh)
 
-    # --- loop
-    if start_step == 0 and not early["history"]:
-        # the starting point is a candidate too: early stopping never returns worse than it
-        best_params = validate(0, "before training, ")
-    step_times: list[float] = []
-    step = start_step
-    try:
-        for step in range(start_step, total_steps if not early["stopped"] else start_step):
-            batch = _device_batch(splits.read("train", order(step), fields=("emg", "channel_mask", "label", "target")), scaler)
-            began = time.perf_counter()
-            state, metrics = train_step(state, batch)
-            metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
-            if step > start_step:
-                step_times.append(time.perf_counter() - began)
-            if not math.isfinite(metrics["loss"]):
-                raise UserError(f"non-finite loss at step {step}; the last good checkpoint in {checkpointer.directory} is kept")
-            done = step + 1
-            if done % config.log_every_steps == 0 or done == total_steps:
-                timing = {}
-                if step_times:  # the first step of a process includes compilation
-                    seconds = float(np.median(step_times[-config.log_every_steps:]))
-                    timing = {"step_time_s": seconds, "windows_per_s": config.finetune.batch_size / seconds}
-                writer.write(done, {**metrics, **timing})
-            evaluated = done % eval_every == 0 or done == total_steps
-            if evaluated:
-                best_params = validate(done, f"train loss {metrics['loss']:.4f}, ")
-            preempted = preemption.requested or checkpointer.reached_preemption(done)
-            periodic = config.checkpoint.every_steps > 0 and done % config.checkpoint.every_steps == 0
-            if evaluated or periodic or preempted:
-                save(done, force=True)
-            if preempted:
-                print(f"preemption notice: saved step {done}, exiting", flush=True)
-                return {"preempted_at_step": done}
-            if early["stopped"]:
-                print(f"early stopping at step {done}: no validation improvement in {config.early_stopping.patience} "
-                      f"evaluations; best step {early['best_step']}", flush=True)  # fmt: skip
-                break
-    finally:
-        checkpointer.close()
-        writer.close()
-        preemption.uninstall()
+        def validate(done: int, params, prefix: str) -> bool:
+            """Evaluate `params` on the validation split, update the early-stopping state and the
+            best parameters; returns whether to stop."""
+            nonlocal best_params
+            validation, _, _ = evaluate_split(predict_step, params, splits, "validation", config, info, scaler)
+            value = monitor_value(validation, config.early_stopping.metric)
+            improved = early["best_value"] is None or value > early["best_value"]
+            if improved:
+                best_params = jax.tree.map(jnp.copy, params)
+                early.update(best_value=value, best_step=done, evals_since_best=0)
+            else:
+                early["evals_since_best"] += 1
+            scalars = {k: v for k, v in validation.items() if not isinstance(v, (dict, list))}
+            early["history"].append({"step": done, **scalars})
+            early["stopped"] = early["evals_since_best"] >= config.early_stopping.patience
+            loop.writer.write(done, scalars, prefix="validation")
+            print(f"step {done}: {prefix}validation " + ", ".join(f"{k} {v:.4f}" for k, v in scalars.items() if k != "num_windows")
+                  + (" (best)" if improved else ""), flush=True)  # fmt: skip
+            return early["stopped"]
+
+        if start_step == 0 and not early["history"]:
+            # the starting point is a candidate too: early stopping never returns worse than it
+            validate(0, state["params"], "before training, ")
+        step_times: list[float] = []
+        if start_step < total_steps and not early["stopped"]:
+            batches = iterate_batches(TrainBatches(splits, order, scaler), start_step, total_steps, prefetch=2)
+            first = next(batches)
+            fields = tuple(name for name in TrainBatches.FIELDS if name in first)
+            compiled = loop.compile(make_train_step(supervised_gradients(graphdef, config, num_outputs), optimizer, schedule),
+                                    first, fields)  # fmt: skip
+            result = loop.run(
+                compiled, state, itertools.chain([first], batches), eval_every_steps=eval_every,
+                evaluate=lambda done, state, train: validate(done, state["params"], f"train loss {train['loss']:.4f}, "),
+                extra_items=lambda: ({"early_stopping": early}, {"best_params": best_params}),
+            )  # fmt: skip
+            state, step_times = result.state, result.step_times
+            if result.preempted:
+                return {"preempted_at_step": result.end_step}
+            if result.stopped:
+                print(f"early stopping at step {result.end_step}: no validation improvement in "
+                      f"{config.early_stopping.patience} evaluations; best step {early['best_step']}", flush=True)  # fmt: skip
 
     # --- test with the best parameters
     end_step = int(jax.device_get(state["step"]))
-    test, prediction, truth = evaluate_split(eval_step, best_params, splits, "test", config, info, scaler)
+    test, prediction, truth = evaluate_split(predict_step, best_params, splits, "test", config, info, scaler)
     best_model = nnx.merge(graphdef, best_params)
     best_dir = workdir / "best"
     if best_dir.exists():

@@ -27,7 +27,7 @@ from tinymyo_jax.export.export_form import ExportSpec, check_spec, default_outpu
 from tinymyo_jax.export.interpreters import dequantize_output, layer_errors, quantize_input, run_model, tflm_arena_bytes
 from tinymyo_jax.export.numerics import gelu_max_error
 from tinymyo_jax.export.tflite_file import check_integer_only, read_tflite
-from tinymyo_jax.export.windows import Windows, synthetic_windows
+from tinymyo_jax.export.windows import ExportWindows, synthetic_windows
 
 # GELU forms (numerics.GELU_FORMS), chosen by measurement: docs/export.md.
 FLOAT_GELU = "erf_as"  # float32-exact to 7e-7 with ABS/DIV/EXP, which TFLM runs in float
@@ -92,7 +92,7 @@ def _io(tensor) -> dict[str, Any]:
     return entry
 
 
-def normalized_windows(windows: Windows | None, mode: str) -> Windows | None:
+def normalized_windows(windows: ExportWindows | None, mode: str) -> ExportWindows | None:
     """Windows with their emg passed through the model's input normalisation `mode` (all
     channels real: an export computes its real channels only)."""
     if windows is None or mode == "none":
@@ -100,7 +100,7 @@ def normalized_windows(windows: Windows | None, mode: str) -> Windows | None:
     from tinymyo_jax.models.normalization import normalize
 
     emg = np.asarray(normalize(np.asarray(windows.emg, np.float32), mode), np.float32)
-    return Windows(emg, windows.labels, windows.targets, windows.source)
+    return ExportWindows(emg, windows.labels, windows.targets, windows.source)
 
 
 def export_model(
@@ -111,8 +111,8 @@ def export_model(
     samples: int,
     output: str | None = None,
     int8: bool = False,
-    calibration: Windows | None = None,
-    evaluation: Windows | None = None,
+    calibration: ExportWindows | None = None,
+    evaluation: ExportWindows | None = None,
     float_gelu: str = FLOAT_GELU,
     int8_gelu: str = INT8_GELU,
     layer_windows: int = 8,
@@ -371,8 +371,8 @@ def export_for_demo(checkpoint_dir: str | Path, out_dir: str | Path, calibration
     _, channels, samples = calibration_windows.shape
     return export_checkpoint(
         checkpoint_dir, out_dir, channels=channels, samples=samples, int8=True,
-        calibration=Windows(calibration_windows, labels, None, "demo windows"),
-        evaluation=Windows(np.asarray(evaluation_windows, np.float32), evaluation_labels, None, "demo held-out windows"),
+        calibration=ExportWindows(calibration_windows, labels, None, "demo windows"),
+        evaluation=ExportWindows(np.asarray(evaluation_windows, np.float32), evaluation_labels, None, "demo held-out windows"),
         int16x8=int16x8, log=log,
     )  # fmt: skip
 

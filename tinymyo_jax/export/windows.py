@@ -20,7 +20,7 @@ SYNTHETIC = "synthetic"
 
 
 @dataclasses.dataclass
-class Windows:
+class ExportWindows:
     """float32 emg (n, C, T); labels (n,) int or None; targets (n, T, K) float or None."""
 
     emg: np.ndarray
@@ -31,8 +31,8 @@ class Windows:
     def __len__(self) -> int:
         return int(self.emg.shape[0])
 
-    def take(self, count: int) -> "Windows":
-        return Windows(
+    def take(self, count: int) -> "ExportWindows":
+        return ExportWindows(
             self.emg[:count],
             None if self.labels is None else self.labels[:count],
             None if self.targets is None else self.targets[:count],
@@ -59,7 +59,7 @@ def load_windows(
     data_dir: str | Path | None = None,
     seed: int = 0,
     num_classes: int = 6,
-) -> Windows:
+) -> ExportWindows:
     """Up to `count` windows of shape (channels, samples) from `source` (see the module docstring).
 
     Dataset windows are drawn at random without replacement (seeded) from the whole split;
@@ -92,7 +92,7 @@ def load_windows(
             f"{source}: windows have up to {real} real channels but the export takes {channels}; "
             f"export with --channels {real}"
         )
-    return Windows(
+    return ExportWindows(
         emg=emg[:, :channels].astype(np.float32),
         labels=None if "label" not in batch else batch["label"].astype(np.int64),
         targets=None if "target" not in batch else batch["target"].astype(np.float32),
@@ -102,7 +102,7 @@ def load_windows(
 
 def synthetic_windows(
     count: int, channels: int, samples: int, *, num_classes: int = 6, fs: float = 1000.0, seed: int = 0
-) -> Windows:
+) -> ExportWindows:
     """Labelled synthetic gesture windows: each window one gesture held at a constant effort.
 
     One recording of `count` back-to-back windows is synthesised with the package's EMG model
@@ -121,4 +121,4 @@ def synthetic_windows(
     emg = emg_model.synthesize_emg(rng, activation, fs)
     emg = signal.preprocess(emg, fs, band=(20.0, 450.0), notch_hz=50.0)
     windows = emg.reshape(count, samples, channels).transpose(0, 2, 1)
-    return Windows(np.ascontiguousarray(windows, np.float32), labels.astype(np.int64), None, f"synthetic (seed {seed})")
+    return ExportWindows(np.ascontiguousarray(windows, np.float32), labels.astype(np.int64), None, f"synthetic (seed {seed})")

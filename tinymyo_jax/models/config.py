@@ -124,3 +124,18 @@ def preset(name: str, **overrides: Any) -> ModelConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown model preset {name!r}; choose from {sorted(PRESETS)}")
     return ModelConfig(**{**PRESETS[name], **overrides})
+
+
+def from_run_config(config: Any, *, base: ModelConfig | None = None, **fields: Any) -> ModelConfig:
+    """The one builder of a run's ModelConfig (pretraining, a random encoder, fine-tuning).
+
+    The architecture is `base` (a loaded encoder's config) or, without one, the run config's
+    `config.model`: its preset, the non-zero size overrides (embed_dim, depth, num_heads; 0
+    keeps the preset's) and its rope. `fields` set the rest (head, normalisation, dropout
+    rates, ...). Raises ValueError for an unknown preset or fields that do not fit together.
+    """
+    if base is None:
+        model = config.model
+        sizes = {name: model[name] for name in ("embed_dim", "depth", "num_heads") if model[name]}
+        base = preset(model.preset, rope=model.rope, **sizes)
+    return base.replace(**fields)

@@ -163,7 +163,9 @@ def materialise_cotangent(x: jax.Array) -> jax.Array:
     it in each block (cost quadratic in depth; `jax.lax.optimization_barrier` is dropped
     before fusion on CPU). A conditional on a run-time predicate is a fusion boundary, so the
     cotangent is computed once per block. Both branches return it unchanged. Measured on the
-    published train step: 270-290 instead of 322-341 ms per window (docs/model.md). CPU only.
+    published train step: 270-290 instead of 322-341 ms per window (docs/model.md). CPU only:
+    the encoder applies it only when asked (`materialise_cotangents`, which train steps set
+    from the run's `config.xla_cpu_tricks`), and even then not on other backends.
     """
     return x
 
@@ -201,12 +203,15 @@ class Encoder(nnx.Module):
         token_mask: jax.Array | None = None,
         channel_mask: jax.Array | None = None,
         rngs: nnx.Rngs | None = None,
+        materialise_cotangents: bool = False,
     ) -> jax.Array:
         """x (B, C, T) -> latent tokens (B, C·P, D).
 
         token_mask: (B, C·P) bool, True = patch replaced by the learned mask token.
         channel_mask: (B, C) bool, True = real channel; tokens of padded channels are never
             attended to (they still produce outputs, which heads and losses ignore).
+        materialise_cotangents: put `materialise_cotangent` between blocks (an XLA:CPU speed-up
+            of the backward pass; identity in value and gradient).
         """
         batch, channels, samples = x.shape
         patches = samples // self.config.patch_size
@@ -223,5 +228,7 @@ class Encoder(nnx.Module):
             base=self.config.rope_base,
         )
         for block in self.blocks:
-            tokens = materialise_cotangent(block(tokens, rope, key_mask, rngs))
+            tokens = block(tokens, rope, key_mask, rngs)
+            if materialise_cotangents:
+                tokens = materialise_cotangent(tokens)
         return self.norm(tokens)

@@ -48,9 +48,11 @@ class TinyMyo(nnx.Module):
         token_mask: jax.Array | None = None,
         channel_mask: jax.Array | None = None,
         rngs: nnx.Rngs | None = None,
+        materialise_cotangents: bool = False,
     ) -> jax.Array:
         """Latent tokens (B, C·P, D) after the final LayerNorm."""
-        return self.encoder(x, token_mask=token_mask, channel_mask=channel_mask, rngs=rngs)
+        return self.encoder(x, token_mask=token_mask, channel_mask=channel_mask, rngs=rngs,
+                            materialise_cotangents=materialise_cotangents)
 
     def __call__(
         self,
@@ -60,14 +62,18 @@ class TinyMyo(nnx.Module):
         token_mask: jax.Array | None = None,
         channel_mask: jax.Array | None = None,
         rngs: nnx.Rngs | None = None,
+        materialise_cotangents: bool = False,
     ) -> jax.Array:
         """Run the model. `mask` (B, C, T) bool is the reference's sample-level mask (True =
-        masked); `token_mask` (B, C·P) is the same at patch level. Give at most one of them."""
+        masked); `token_mask` (B, C·P) is the same at patch level. Give at most one of them.
+        `materialise_cotangents`: the XLA:CPU backward trick of `encoder.materialise_cotangent`
+        (train steps pass `config.xla_cpu_tricks`); no effect on values or gradients."""
         if mask is not None:
             if token_mask is not None:
                 raise ValueError("give either mask (B, C, T) or token_mask (B, C·P), not both")
             token_mask = patch_mask_from_sample_mask(jnp.asarray(mask), self.config.patch_size)
-        latent = self.encode(x, token_mask=token_mask, channel_mask=channel_mask, rngs=rngs)
+        latent = self.encode(x, token_mask=token_mask, channel_mask=channel_mask, rngs=rngs,
+                             materialise_cotangents=materialise_cotangents)
         if self.head is None:
             return latent
         return self.head(latent, x.shape[1], channel_mask, rngs)

@@ -29,31 +29,31 @@ class CheckpointMismatchError(UserError):
 
 
 @dataclass(frozen=True)
-class _Layout:
+class _TensorLayout:
     """How one reference tensor maps onto one of our parameters."""
 
     to_ours: Callable[[np.ndarray], np.ndarray]
     to_torch: Callable[[np.ndarray], np.ndarray]
 
 
-_SAME = _Layout(lambda a: a, lambda a: a)
-_LINEAR = _Layout(lambda w: w.T, lambda k: k.T)  # torch (out, in) <-> flax (in, out)
-_PATCH = _Layout(lambda w: w[:, 0, 0, :].T, lambda k: k.T[:, None, None, :])  # Conv2d (D,1,1,ps)
-_CONV1D = _Layout(lambda w: w.transpose(2, 1, 0), lambda k: k.transpose(2, 1, 0))  # (out,in,k) <-> (k,in,out)
-_TOKEN = _Layout(lambda t: t.reshape(-1), lambda t: t.reshape(1, 1, -1))  # mask_token (1,1,D) <-> (D,)
+_SAME = _TensorLayout(lambda a: a, lambda a: a)
+_LINEAR = _TensorLayout(lambda w: w.T, lambda k: k.T)  # torch (out, in) <-> flax (in, out)
+_PATCH = _TensorLayout(lambda w: w[:, 0, 0, :].T, lambda k: k.T[:, None, None, :])  # Conv2d (D,1,1,ps)
+_CONV1D = _TensorLayout(lambda w: w.transpose(2, 1, 0), lambda k: k.transpose(2, 1, 0))  # (out,in,k) <-> (k,in,out)
+_TOKEN = _TensorLayout(lambda t: t.reshape(-1), lambda t: t.reshape(1, 1, -1))  # mask_token (1,1,D) <-> (D,)
 
 
-def _linear_keys(torch_name: str, path: tuple) -> list[tuple[str, tuple, _Layout]]:
+def _linear_keys(torch_name: str, path: tuple) -> list[tuple[str, tuple, _TensorLayout]]:
     return [(f"{torch_name}.weight", path + ("kernel",), _LINEAR), (f"{torch_name}.bias", path + ("bias",), _SAME)]
 
 
-def _norm_keys(torch_name: str, path: tuple) -> list[tuple[str, tuple, _Layout]]:
+def _norm_keys(torch_name: str, path: tuple) -> list[tuple[str, tuple, _TensorLayout]]:
     return [(f"{torch_name}.weight", path + ("scale",), _SAME), (f"{torch_name}.bias", path + ("bias",), _SAME)]
 
 
-def key_map(config: ModelConfig) -> list[tuple[str, tuple, _Layout]]:
+def key_map(config: ModelConfig) -> list[tuple[str, tuple, _TensorLayout]]:
     """(reference key, attribute path in our model, layout) for every parameter."""
-    entries: list[tuple[str, tuple, _Layout]] = [
+    entries: list[tuple[str, tuple, _TensorLayout]] = [
         ("mask_token", ("encoder", "mask_token"), _TOKEN),
         ("patch_embedding.patch_embed.proj.weight", ("encoder", "patch_embed", "proj", "kernel"), _PATCH),
         ("patch_embedding.patch_embed.proj.bias", ("encoder", "patch_embed", "proj", "bias"), _SAME),

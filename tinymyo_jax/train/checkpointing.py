@@ -7,6 +7,7 @@ Layout (one orbax CheckpointManager under WORKDIR/checkpoints): each step holds
   train_state   {"opt_state", "step"}
   data          {"step", "seed"}: the data order is a function of these alone
   run_config    the full resolved run config
+  ...           a training's extra items (fine-tuning: `early_stopping`, `best_params`)
 Saves are atomic (orbax writes a temporary directory and renames it), so a run killed at any
 moment restarts from the last complete step. Restores take abstract targets carrying the
 *current* shardings, so a checkpoint written on 2 devices resumes on 1 (or on 2 processes).
@@ -23,7 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import jax
 import orbax.checkpoint as ocp
@@ -69,36 +70,41 @@ class RunCheckpointer:
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
 
-    def save(self, step: int, state: dict, *, seed: int, model_config_json: str, run_config_json: str, force: bool = False) -> bool:
-        """Save if the interval (or `force`) says so; returns whether a save started."""
-        args = ocp.args.Composite(
-            **{
-                PARAMS_ITEM: ocp.args.StandardSave(state["params"]),
-                CONFIG_ITEM: ocp.args.JsonSave(json.loads(model_config_json)),
-                "train_state": ocp.args.StandardSave({"opt_state": state["opt_state"], "step": state["step"]}),
-                "data": ocp.args.JsonSave({"step": int(step), "seed": int(seed)}),
-                "run_config": ocp.args.JsonSave(json.loads(run_config_json)),
-            }
-        )
-        return self.manager.save(step, args=args, force=force)
+    def save(self, step: int, state: dict, *, seed: int, model_config_json: str, run_config_json: str, force: bool = False,
+             json_items: Mapping[str, Any] | None = None, array_items: Mapping[str, Any] | None = None) -> bool:
+        """Save if the interval (or `force`) says so; returns whether a save started.
 
-    def restore(self, step: int, abstract_state: dict) -> tuple[dict, dict[str, Any]]:
-        """State (placed with the shardings of `abstract_state`'s ShapeDtypeStructs) and data state."""
-        restored = self.manager.restore(
-            step,
-            args=ocp.args.Composite(
-                **{
-                    PARAMS_ITEM: ocp.args.StandardRestore(abstract_state["params"]),
-                    "train_state": ocp.args.StandardRestore(
-                        {"opt_state": abstract_state["opt_state"], "step": abstract_state["step"]}
-                    ),
-                    "data": ocp.args.JsonRestore(),
-                }
-            ),
-        )
+        json_items / array_items: a training's own extra items (fine-tuning's early-stopping
+        state as JSON, its best parameters as arrays), saved beside the standard ones."""
+        items = {
+            PARAMS_ITEM: ocp.args.StandardSave(state["params"]),
+            CONFIG_ITEM: ocp.args.JsonSave(json.loads(model_config_json)),
+            "train_state": ocp.args.StandardSave({"opt_state": state["opt_state"], "step": state["step"]}),
+            "data": ocp.args.JsonSave({"step": int(step), "seed": int(seed)}),
+            "run_config": ocp.args.JsonSave(json.loads(run_config_json)),
+        }
+        items.update({name: ocp.args.JsonSave(value) for name, value in (json_items or {}).items()})
+        items.update({name: ocp.args.StandardSave(value) for name, value in (array_items or {}).items()})
+        return self.manager.save(step, args=ocp.args.Composite(**items), force=force)
+
+    def restore(self, step: int, abstract_state: dict, *, json_items: Sequence[str] = (),
+                array_items: Mapping[str, Any] | None = None) -> tuple[dict, dict[str, Any], dict[str, Any]]:
+        """(state, data state, extra items) of `step`: the state and the `array_items` placed
+        with the shardings of their abstract targets (ShapeDtypeStructs), the `json_items` as
+        dicts."""
+        items = {
+            PARAMS_ITEM: ocp.args.StandardRestore(abstract_state["params"]),
+            "train_state": ocp.args.StandardRestore({"opt_state": abstract_state["opt_state"], "step": abstract_state["step"]}),
+            "data": ocp.args.JsonRestore(),
+        }
+        items.update({name: ocp.args.JsonRestore() for name in json_items})
+        items.update({name: ocp.args.StandardRestore(abstract) for name, abstract in (array_items or {}).items()})
+        restored = self.manager.restore(step, args=ocp.args.Composite(**items))
         train_state = restored["train_state"]
         state = {"params": restored[PARAMS_ITEM], "opt_state": train_state["opt_state"], "step": train_state["step"]}
-        return state, dict(restored["data"])
+        extras = {name: dict(restored[name]) for name in json_items}
+        extras.update({name: restored[name] for name in (array_items or {})})
+        return state, dict(restored["data"]), extras
 
     def restore_newest_intact(self, restore: Callable[[int], T]) -> tuple[int, T] | None:
         """(step, restore(step)) for the newest step that restores; None when there is none.
@@ -138,6 +144,11 @@ class RunCheckpointer:
             raise UserError(f"no checkpoint in {self.directory} can be restored (newest, step {steps[0]}: "
                             f"{type(first_error).__name__}); use --config.workdir_mode=fresh or another --workdir")
         return None
+
+    def should_save(self, step: int) -> bool:
+        """Whether the save interval asks for `step` (orbax's rule: every `every_steps`, and the
+        first step a run reaches without any checkpoint yet)."""
+        return self.manager.should_save(step)
 
     def reached_preemption(self, step: int) -> bool:
         return self.manager.reached_preemption(step)

@@ -63,6 +63,9 @@ def base_config() -> ml_collections.ConfigDict:
     config.global_batch_size = 512
     config.micro_batch_size = 0  # > 0: accumulate gradients over micro-batches of this size
     config.compute_dtype = "float32"  # or bfloat16 (fp32 master weights, fp32 loss)
+    # XLA:CPU speed-ups, off for accelerators; the CPU configs (smoke, runlocal, benchmarks) set
+    # it: `materialise_cotangent` between encoder blocks (models/encoder.py, docs/pretrain.md)
+    config.xla_cpu_tricks = False
 
     config.mesh = ml_collections.ConfigDict()
     config.mesh.fsdp = 1  # devices per FSDP group; the rest of the devices form the data axis

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import re
 import time
 from pathlib import Path
@@ -286,6 +287,12 @@ class Evaluators:
             (name, int(entry["every_steps"]), TYPES[entry["type"]](name, _options(name, entry), run))
             for name, entry in sorted(config.evals.items())
         ]
+
+    @property
+    def every_steps(self) -> int:
+        """How often the training loop must offer an evaluation: the greatest common divisor of
+        the evaluators' intervals (the loop syncs with the device only on those steps)."""
+        return math.gcd(*(every for _, every, _ in self.entries)) if self.entries else 0
 
     def run_due(self, step: int, params) -> dict[str, dict[str, float]]:
         """Run the evaluators due after `step` training steps (multiples of their every_steps,

@@ -172,6 +172,7 @@ def compile_train_step(config: ml_collections.ConfigDict, devices: list, channel
     from tinymyo_jax.models.tinymyo import TinyMyo
     from tinymyo_jax.train import mesh as mesh_lib
     from tinymyo_jax.train.checkpointing import abstract_with_shardings
+    from tinymyo_jax.train.loop import initial_health
     from tinymyo_jax.train.optimizer import learning_rate_schedule, make_optimizer
     from tinymyo_jax.train.pretrain import model_config_from, sharded_train_step
     from tinymyo_jax.train.step import init_state
@@ -194,7 +195,8 @@ def compile_train_step(config: ml_collections.ConfigDict, devices: list, channel
     result = Compiled(config.micro_batch_size, config.mesh.fsdp, config.compute_dtype, False, 0, chip.hbm_bytes, 0.0)
     start = time.perf_counter()
     try:
-        compiled = step.lower(abstract_with_shardings(abstract_state, state_sharding), batch).compile()
+        compiled = step.lower(abstract_with_shardings(abstract_state, state_sharding), batch,
+                              jax.eval_shape(initial_health)).compile()
     except Exception as err:  # XLA's HBM refusal is a JaxRuntimeError RESOURCE_EXHAUSTED
         result.compile_s = time.perf_counter() - start
         message = str(err)

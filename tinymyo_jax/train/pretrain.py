@@ -2,9 +2,9 @@
 
     tinymyo pretrain --config configs/pretrain/tinymyo.py --workdir runs/tinymyo
 
-Stages: distributed set-up -> mesh -> input pipeline -> model & optimizer -> sharding and
-ahead-of-time compilation -> checkpoint restore -> loop (step, metrics, evaluation, plots,
-checkpoints, preemption) -> final save.
+Stages: distributed set-up -> mesh -> input pipeline -> model & optimizer -> checkpoint restore
+-> ahead-of-time compilation -> loop (train/loop.py: step, metrics, NaN check, checkpoints,
+preemption; the validation and plots below are its evaluation callback) -> summary.
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import math
 import os
-import time
 from pathlib import Path
 
 import jax
@@ -25,22 +23,18 @@ from flax import nnx
 from tinymyo_jax.data.pipeline import HostBatchReader, WindowSource, iterate_batches, make_order
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.checkpoint import load_model_checkpoint, params_of, set_params
-from tinymyo_jax.models.config import ModelConfig, preset
+from tinymyo_jax.models.config import ModelConfig, from_run_config
 from tinymyo_jax.models.summary import forward_flops
 from tinymyo_jax.models.tinymyo import TinyMyo
 from tinymyo_jax.train import mesh as mesh_lib
 from tinymyo_jax.train.config import validate as validate_config
 from tinymyo_jax.train.workdir import dataset_fingerprint, start_run
-from tinymyo_jax.train.checkpointing import PreemptionFlag, RunCheckpointer, abstract_with_shardings
-from tinymyo_jax.train.metrics import MetricsWriter, peak_flops_per_device
+from tinymyo_jax.train.loop import TrainLoop, global_batch, jit_train_step
+from tinymyo_jax.train.metrics import peak_flops_per_device
 from tinymyo_jax.train.optimizer import learning_rate_schedule, make_optimizer
-from tinymyo_jax.train.step import init_state, make_train_step
+from tinymyo_jax.train.step import make_train_step, reconstruction_gradients
 
 log = logging.getLogger("tinymyo.pretrain")
-
-
-class NonFiniteLossError(UserError):
-    """The loss became NaN/Inf; the last good checkpoint is kept."""
 
 
 # ----------------------------------------------------------------------------- set-up
@@ -61,17 +55,12 @@ def maybe_initialize_distributed() -> None:
 
 
 def model_config_from(config: ml_collections.ConfigDict) -> ModelConfig:
-    """The ModelConfig of a run; it carries config.data.normalization into the checkpoint."""
-    overrides = dict(
-        rope=config.model.rope, normalization=config.data.normalization, dropout=config.model.dropout,
-        attention_dropout=config.model.attention_dropout, drop_path=config.model.drop_path,
-        head="reconstruction",
-    )
-    for name in ("embed_dim", "depth", "num_heads"):
-        if config.model[name]:
-            overrides[name] = config.model[name]
+    """The ModelConfig of a pretraining run; it carries config.data.normalization into the checkpoint."""
     try:
-        return preset(config.model.preset, **overrides)
+        return from_run_config(
+            config, normalization=config.data.normalization, dropout=config.model.dropout,
+            attention_dropout=config.model.attention_dropout, drop_path=config.model.drop_path, head="reconstruction",
+        )  # fmt: skip
     except ValueError as err:  # an unknown preset, rope mode, normalisation, or shapes that do not fit
         raise UserError(f"config: {err}") from err
 
@@ -122,27 +111,28 @@ def require_live_channels(name: str, split: str, source: WindowSource, samples: 
                         "(every channel_mask is False); see its prep_report.json for dead channels")
 
 
-def _global_batch(host_batch: dict, sharding, global_batch: int) -> dict:
-    out = {}
-    for name in ("emg", "channel_mask"):
-        local = host_batch[name]
-        out[name] = jax.make_array_from_process_local_data(sharding, local, (global_batch, *local.shape[1:]))
-    return out
+BATCH_FIELDS = ("emg", "channel_mask")
+
+
+def _global_batch(host_batch: dict, sharding, global_batch_size: int) -> dict:
+    return global_batch(host_batch, BATCH_FIELDS, sharding, global_batch_size)
+
+
+def pretraining_train_step(config: ml_collections.ConfigDict, mesh, graphdef, model_config: ModelConfig, optimizer,
+                           schedule):  # fmt: skip
+    """The un-jitted pretraining step: masked reconstruction's gradients (micro-batches spread
+    over every device), then the optimizer's update."""
+    micro_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(None, mesh_lib.BATCH_AXES))
+    return make_train_step(reconstruction_gradients(graphdef, model_config, config, micro_sharding), optimizer, schedule)
 
 
 def sharded_train_step(config: ml_collections.ConfigDict, mesh, graphdef, model_config: ModelConfig,
                        optimizer, schedule, state_sharding):
-    """The jitted train step with the trainer's shardings: state as `state_sharding`, batch split
-    over every device, donated state. `pretrain` runs it; `tinymyo plan` compiles it for a TPU
-    topology it does not have, so both see the same program."""
-    data_sharding = mesh_lib.batch_sharding(mesh)
-    micro_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(None, mesh_lib.BATCH_AXES))
-    return jax.jit(
-        make_train_step(graphdef, model_config, optimizer, schedule, config, micro_sharding),
-        in_shardings=(state_sharding, {"emg": data_sharding, "channel_mask": data_sharding}),
-        out_shardings=(state_sharding, mesh_lib.replicated(mesh)),
-        donate_argnums=0,
-    )
+    """The jitted train step with the trainer's shardings (train/loop.py `jit_train_step`): state
+    as `state_sharding`, batch split over every device, donated state. `pretrain` runs it;
+    `tinymyo plan` compiles it for a TPU topology it does not have, so both see the same program."""
+    step = pretraining_train_step(config, mesh, graphdef, model_config, optimizer, schedule)
+    return jit_train_step(step, mesh, state_sharding, BATCH_FIELDS)
 
 
 # ----------------------------------------------------------------------------- run
@@ -163,8 +153,6 @@ def pretrain(config: ml_collections.ConfigDict, workdir: Path) -> dict:
     # --- mesh
     mesh = mesh_lib.make_mesh(config.mesh.fsdp)
     data_sharding = mesh_lib.batch_sharding(mesh)
-    if config.global_batch_size % (jax.device_count()):
-        raise UserError(f"global_batch_size {config.global_batch_size} must be divisible by the {jax.device_count()} devices")
 
     # --- input pipeline
     names, train_sources, weights = open_sources(config, config.data.train_split)
@@ -186,122 +174,54 @@ def pretrain(config: ml_collections.ConfigDict, workdir: Path) -> dict:
     params = nnx.to_pure_dict(params)
     optimizer = make_optimizer(config)
     schedule = learning_rate_schedule(config)
-    abstract_state = jax.eval_shape(lambda p: init_state(p, optimizer), params)
-    state_sharding = mesh_lib.state_shardings(abstract_state, mesh, config.mesh.fsdp_min_params)
 
-    # --- checkpoint restore or fresh state
-    checkpointer = RunCheckpointer(
-        workdir / "checkpoints", every_steps=config.checkpoint.every_steps,
-        keep=config.checkpoint.keep, async_save=config.checkpoint.async_save,
-    )
-    restored = checkpointer.restore_newest_intact(
-        lambda step: checkpointer.restore(step, abstract_with_shardings(abstract_state, state_sharding)))
-    if restored is not None:
-        latest, (state, data_state) = restored
-        if data_state["seed"] != config.seed:
-            raise UserError(f"{workdir} was trained with seed {data_state['seed']}, the config says {config.seed}")
-        log.info("resumed from step %d", latest)
-    else:
-        state = jax.jit(lambda p: init_state(p, optimizer), out_shardings=state_sharding)(params)
-    start_step = int(jax.device_get(state["step"]))
+    loop = TrainLoop(
+        workdir, name="pretrain", mesh=mesh, optimizer=optimizer, abstract_params=params, seed=config.seed,
+        global_batch_size=config.global_batch_size, total_steps=config.total_steps,
+        log_every_steps=config.log_every_steps, checkpoint_every_steps=config.checkpoint.every_steps,
+        checkpoint_keep=config.checkpoint.keep, async_save=config.checkpoint.async_save,
+        model_config_json=model_config.to_json(), run_config_json=config.to_json_best_effort(),
+        fsdp_min_params=config.mesh.fsdp_min_params,
+    )  # fmt: skip
+    with loop:
+        # --- checkpoint restore or fresh state
+        restored = loop.restore()
+        state = restored.state if restored is not None else loop.init_state(params)
+        start_step = int(jax.device_get(state["step"]))
 
-    # --- compile the step ahead of time
-    train_step = sharded_train_step(config, mesh, graphdef, model_config, optimizer, schedule, state_sharding)
-    batches = iterate_batches(reader, start_step, config.total_steps,
-                              worker_count=config.data.worker_count, prefetch=config.data.prefetch)
-    first_batch = next(batches, None)
-    if first_batch is None:
-        raise UserError(f"nothing to do: {workdir} is already at step {start_step} of total_steps {config.total_steps}")
-    c, t = first_batch["emg"].shape[1:]
-    if t % model_config.patch_size:
-        raise UserError(f"prepared windows have {t} samples, not a multiple of the patch size {model_config.patch_size}")
-    # compiled for the stored dtype (float16 windows travel to the device at half the bytes)
-    abstract_batch = {
-        name: jax.ShapeDtypeStruct((config.global_batch_size, *first_batch[name].shape[1:]), first_batch[name].dtype,
-                                   sharding=data_sharding)
-        for name in ("emg", "channel_mask")
-    }
-    compile_start = time.perf_counter()
-    compiled = train_step.lower(abstract_with_shardings(abstract_state, state_sharding), abstract_batch).compile()
-    compile_s = time.perf_counter() - compile_start
-    memory = compiled.memory_analysis()
-    if is_main:
-        print(f"compiled the train step in {compile_s:.1f} s on {jax.device_count()} {jax.devices()[0].platform} device(s), "
-              f"{jax.process_count()} process(es); mesh {dict(mesh.shape)}", flush=True)
-        if memory is not None:
-            print(f"  per-device memory: arguments {memory.argument_size_in_bytes / 2**20:.1f} MiB, "
-                  f"temporaries {memory.temp_size_in_bytes / 2**20:.1f} MiB", flush=True)
+        # --- compile the step ahead of time, for the stored dtype (float16 windows travel at half the bytes)
+        batches = iterate_batches(reader, start_step, config.total_steps,
+                                  worker_count=config.data.worker_count, prefetch=config.data.prefetch)
+        first_batch = next(batches, None)
+        if first_batch is None:
+            raise UserError(f"nothing to do: {workdir} is already at step {start_step} of total_steps {config.total_steps}")
+        c, t = first_batch["emg"].shape[1:]
+        if t % model_config.patch_size:
+            raise UserError(f"prepared windows have {t} samples, not a multiple of the patch size {model_config.patch_size}")
+        compiled = loop.compile(pretraining_train_step(config, mesh, graphdef, model_config, optimizer, schedule),
+                                first_batch, BATCH_FIELDS)  # fmt: skip
 
-    # --- loop
-    flops_per_step = 3 * forward_flops(model_config, c, t)["total"] * config.global_batch_size
-    peak, peak_source = peak_flops_per_device(config.peak_flops_per_device)
-    tokens_per_window = c * (t // model_config.patch_size)
-    writer = MetricsWriter(workdir, enabled=is_main)
-    # config.evals (train/evaluators.py): the masked loss on fixed validation batches, probes...
-    from tinymyo_jax.train.evaluators import Evaluators, RunContext  # it imports this module
+        # --- evaluation: config.evals (train/evaluators.py), one callback of the loop
+        from tinymyo_jax.train.evaluators import Evaluators, RunContext  # it imports this module
 
-    evaluators = Evaluators(config, RunContext(config, graphdef, model_config, data_sharding, workdir, writer, is_main))
-    preemption = PreemptionFlag().install()
-    run_config_json = config.to_json_best_effort()
-    summary = {"start_step": start_step, "peak_flops_per_device": peak, "peak_source": peak_source}
+        evaluators = Evaluators(config, RunContext(config, graphdef, model_config, data_sharding, workdir, loop.writer,
+                                                   is_main))  # fmt: skip
+        peak, peak_source = peak_flops_per_device(config.peak_flops_per_device)
+        summary = {"start_step": start_step, "peak_flops_per_device": peak, "peak_source": peak_source}
 
-    def save(step: int, force: bool) -> None:
-        checkpointer.save(step, state, seed=config.seed, model_config_json=model_config.to_json(),
-                          run_config_json=run_config_json, force=force)
-
-    batches = itertools.chain([first_batch], batches)
-    progress = _progress(start_step, config.total_steps, enabled=is_main)
-    step_times: list[float] = []
-    last = {}
-    step = start_step
-    try:
-        for step in range(start_step, config.total_steps):
-            host_batch = next(batches)
-            step_start = time.perf_counter()
-            state, metrics = compiled(state, _global_batch(host_batch, data_sharding, config.global_batch_size))
-            metrics = jax.device_get(metrics)  # one sync per step: a NaN stops the run before it is saved
-            seconds = time.perf_counter() - step_start
-            if not all(math.isfinite(float(v)) for v in metrics.values()):
-                raise NonFiniteLossError(
-                    f"non-finite loss at step {step} ({ {k: float(v) for k, v in metrics.items()} }); "
-                    f"the last good checkpoint in {checkpointer.directory} is kept"
-                )
-            if step > start_step:  # the first step of a process includes warm-up
-                step_times.append(seconds)
-            done = step + 1
-            last = {k: float(v) for k, v in metrics.items()}
-            if done % config.log_every_steps == 0 or done == config.total_steps:
-                recent = float(np.median(step_times[-config.log_every_steps:])) if step_times else seconds
-                windows_per_s = config.global_batch_size / recent
-                throughput = {
-                    "step_time_s": recent,
-                    "windows_per_s": windows_per_s,
-                    "tokens_per_s": windows_per_s * tokens_per_window,
-                    "mfu": flops_per_step / recent / (peak * jax.device_count()),
-                }
-                writer.write(done, {**last, **throughput})
-                progress.set_postfix(loss=f"{last['loss']:.4f}", masked=f"{last['masked_loss']:.4f}",
-                                     win_s=f"{windows_per_s:.1f}")
-            progress.update(1)
+        def run_evaluations(done: int, state: dict, train_metrics: dict) -> bool:
             summary.update(evaluators.run_due(done, state["params"]))  # {evaluator name: its metrics}
-            preempted = preemption.requested or checkpointer.reached_preemption(done)
-            save(done, force=preempted or done == config.total_steps)
-            if preempted:
-                print(f"preemption notice: saved step {done}, exiting", flush=True)
-                break
-    finally:
-        progress.close()
-        checkpointer.close()
-        writer.close()
-        preemption.uninstall()
-    summary.update({"end_step": step + 1 if config.total_steps > start_step else start_step, "train": last,
-                    "median_step_time_s": float(np.median(step_times)) if step_times else None})
+            return False
+
+        # --- loop
+        result = loop.run(
+            compiled, state, itertools.chain([first_batch], batches), evaluate=run_evaluations,
+            eval_every_steps=evaluators.every_steps,
+            flops_per_step=3 * forward_flops(model_config, c, t)["total"] * config.global_batch_size,
+            peak_flops_per_device=peak, tokens_per_window=c * (t // model_config.patch_size),
+        )  # fmt: skip
+    summary.update({"end_step": result.end_step, "train": result.train,
+                    "median_step_time_s": float(np.median(result.step_times)) if result.step_times else None})
     if is_main:
         (workdir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
-
-
-def _progress(start: int, total: int, *, enabled: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=start, disable=not enabled, unit="step", dynamic_ncols=True, desc="pretrain")

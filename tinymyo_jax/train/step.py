@@ -1,8 +1,13 @@
-"""The pure functions around the jit-compiled pretraining step.
+"""The pure functions around the jit-compiled train step.
 
 State is a plain pytree {"params", "opt_state", "step"}; the model is rebuilt inside the step
 from its graphdef (`nnx.merge`), so the step is a pure function of (state, batch) that jit can
-shard, donate and compile ahead of time.
+shard, donate and compile ahead of time (train/loop.py does).
+
+`make_train_step` is the one update step of the codebase: it takes the objective as a gradient
+function (params, batch, step) -> (gradients, metrics). Pretraining supplies masked
+reconstruction (`reconstruction_gradients`, below); fine-tuning supplies classification or
+regression (`evaluate/finetune.supervised_gradients`).
 
 Randomness: the mask key and the dropout key are `fold_in(key(seed), step)`, split in two, so a
 step's masks and dropout depend only on the seed and the global step: resumed runs, and runs on
@@ -33,6 +38,8 @@ from tinymyo_jax.models.objective import (
 
 TrainState = dict[str, Any]
 Batch = dict[str, jax.Array]
+# (params, global batch, step) -> (gradients shaped like params, metrics of the step)
+GradientFn = Callable[[Any, Batch, jax.Array], tuple[Any, dict[str, jax.Array]]]
 
 
 def init_state(params, optimizer: optax.GradientTransformation) -> TrainState:
@@ -95,6 +102,7 @@ def make_gradient_fn(
     if config.global_batch_size % micro:
         raise ValueError(f"global_batch_size {config.global_batch_size} is not a multiple of micro_batch_size {micro}")
     micro_batches = config.global_batch_size // micro
+    xla_cpu_tricks = bool(config.get("xla_cpu_tricks", False))
 
     def gradients(params, batch: Batch, step: jax.Array):
         mask_key, dropout_key = step_keys(config.seed, step)
@@ -109,7 +117,7 @@ def make_gradient_fn(
             xb, tokens, samples, channels, rows = inputs
             model = nnx.merge(graphdef, jax.tree.map(lambda p: p.astype(compute_dtype), params))
             patches = model(xb.astype(compute_dtype), token_mask=tokens, channel_mask=channels,
-                            rngs=DropoutStream(dropout_key, rows))
+                            rngs=DropoutStream(dropout_key, rows), materialise_cotangents=xla_cpu_tricks)
             terms = reconstruction_loss_terms(patches_to_signal(patches, num_channels), xb, samples, channels)
             loss = combine_loss_terms({**terms, **counts}, visible_weight)["loss"]
             return loss, terms
@@ -134,23 +142,39 @@ def make_gradient_fn(
     return gradients
 
 
-def make_train_step(
+def reconstruction_gradients(
     graphdef: nnx.GraphDef,
     model_config: ModelConfig,
-    optimizer: optax.GradientTransformation,
-    schedule: optax.Schedule,
     config: ml_collections.ConfigDict,
     micro_batch_sharding=None,
-) -> Callable[[TrainState, Batch], tuple[TrainState, dict[str, jax.Array]]]:
-    """The un-jitted train step: `make_gradient_fn`'s gradients, then the AdamW update."""
+) -> GradientFn:
+    """Pretraining's objective for `make_train_step`: `make_gradient_fn`'s gradients, with the
+    loss terms combined into the logged metrics (loss, masked_loss, visible_loss)."""
     gradients = make_gradient_fn(graphdef, model_config, config, micro_batch_sharding)
     visible_weight = config.loss.visible_weight
 
+    def reconstruction(params, batch: Batch, step: jax.Array):
+        grads, terms = gradients(params, batch, step)
+        return grads, combine_loss_terms(terms, visible_weight)
+
+    return reconstruction
+
+
+def make_train_step(
+    gradients: GradientFn,
+    optimizer: optax.GradientTransformation,
+    schedule: optax.Schedule,
+) -> Callable[[TrainState, Batch], tuple[TrainState, dict[str, jax.Array]]]:
+    """The un-jitted train step of any objective: its gradients, then the optimizer's update.
+
+    Metrics: the objective's own, plus the gradients' global norm and the step's learning rate.
+    """
+
     def train_step(state: TrainState, batch: Batch):
-        grads, terms = gradients(state["params"], batch, state["step"])
+        grads, metrics = gradients(state["params"], batch, state["step"])
         updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)
-        metrics = combine_loss_terms(terms, visible_weight)
+        metrics = dict(metrics)
         metrics["grad_norm"] = optax.tree.norm(grads)
         metrics["lr"] = schedule(state["step"])
         return {"params": params, "opt_state": opt_state, "step": state["step"] + 1}, metrics
