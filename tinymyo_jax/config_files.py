@@ -129,10 +129,11 @@ def split_config_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:
 
 def add_config_run_arguments(parser, *, example: str, workdir_help: str) -> None:
     """The arguments every config-driven command takes: --config, --workdir, --print-config."""
-    from pathlib import Path
+    from tinymyo_jax import storage
 
     parser.add_argument("--config", required=True, help=f"config file, optionally with ':arg' (e.g. {example})")
-    parser.add_argument("--workdir", required=True, type=Path, help=workdir_help)
+    # storage.path, not pathlib.Path: a gs:// workdir must stay a URL
+    parser.add_argument("--workdir", required=True, type=storage.path, help=workdir_help)
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
 
 
