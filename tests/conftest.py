@@ -36,3 +36,12 @@ def real_uci() -> Path:
     if not (path / "EMG_data_for_gestures-master").is_dir():
         pytest.fail(f"real UCI EMG files not found at {path}/EMG_data_for_gestures-master; set TINYMYO_REAL")
     return path
+
+
+@pytest.fixture(scope="session")
+def gcs_bucket(tmp_path_factory) -> str:
+    """`gs://BUCKET` on a local GCS emulator (tests/gcs_emulator.py), started once per session
+    on 127.0.0.1 and stopped at its end; the emulator's variables are set while it runs."""
+    from tests import gcs_emulator
+
+    yield from gcs_emulator.start(tmp_path_factory.mktemp("gcs_cache"))

@@ -211,10 +211,13 @@ CONFIG_HELP = ("config file, or a preset shipped with the package, optionally wi
 
 def add_config_run_arguments(parser, *, example: str, workdir_help: str) -> None:
     """The arguments every config-driven command takes: --config, --workdir, --print-config."""
+    from tinymyo_jax import storage
+
     kind = example.removeprefix("configs/").split("/")[0]
     presets = ", ".join(p for p in list_presets() if p.startswith(kind + "/")) or "none found"
     parser.add_argument("--config", required=True, help=CONFIG_HELP.format(example=example, presets=presets))
-    parser.add_argument("--workdir", required=True, type=Path, help=workdir_help)
+    # storage.path, not pathlib.Path: a gs:// workdir must stay a URL
+    parser.add_argument("--workdir", required=True, type=storage.path, help=workdir_help)
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
 
 

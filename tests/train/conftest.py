@@ -20,11 +20,24 @@ def pretrain_data_dir(tmp_path_factory) -> Path:
     return tfds_dir
 
 
-def train_losses(workdir: Path) -> dict[int, float]:
+@pytest.fixture(scope="session")
+def gcs_pretrain_data_dir(pretrain_data_dir, gcs_bucket) -> str:
+    """The same prepared shards, uploaded to the GCS emulator: a gs:// data_dir."""
+    from tests.gcs_emulator import fresh_prefix
+    from tinymyo_jax import storage
+
+    url = fresh_prefix(gcs_bucket, "tfds")
+    storage.copy_tree(pretrain_data_dir, url)
+    return url
+
+
+def train_losses(workdir) -> dict[int, float]:
     """Per-step training loss from metrics.jsonl; a step logged twice (re-run after a kill)
     keeps its last value."""
     losses = {}
-    for line in (workdir / "metrics.jsonl").read_text().splitlines():
+    from tinymyo_jax import storage
+
+    for line in storage.read_text(storage.path(workdir) / "metrics.jsonl").splitlines():
         record = json.loads(line)
         if record["split"] == "train":
             losses[record["step"]] = record["loss"]

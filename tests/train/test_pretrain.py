@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.gcs_emulator import assert_no_scheme_folder, fresh_prefix
 from tests.train.conftest import train_losses
+from tinymyo_jax import storage
 from tinymyo_jax.config_files import load_config
 from tinymyo_jax.models.checkpoint import load_model_checkpoint
 from tinymyo_jax.train.pretrain import pretrain
@@ -43,12 +45,13 @@ def _run(workdir: Path, data_dir: Path, devices: int = 1, *extra: str) -> subpro
     return result
 
 
-def _run_two_processes(workdir: Path, data_dir: Path, port: int) -> None:
+def _run_two_processes(workdir: Path, data_dir: Path, port: int, log_dir: Path) -> None:
+    """Two processes (launch/multiprocess_local.sh); their logs go to the local `log_dir`."""
     launcher = [str(REPO / "launch" / "multiprocess_local.sh"), "-n", "2", "--port", str(port),
-                "--deadline", str(DEADLINE_S), "--log-dir", str(workdir.parent / f"{workdir.name}_logs"), "--"]
+                "--deadline", str(DEADLINE_S), "--log-dir", str(log_dir), "--"]
     result = subprocess.run(launcher + _command(workdir, data_dir), cwd=REPO, env=_env(1), capture_output=True,
                             text=True, timeout=DEADLINE_S + 30)
-    logs = "".join(p.read_text()[-2000:] for p in sorted((workdir.parent / f"{workdir.name}_logs").glob("*.log")))
+    logs = "".join(p.read_text()[-2000:] for p in sorted(log_dir.glob("*.log")))
     assert result.returncode == 0, logs
 
 
@@ -57,10 +60,31 @@ def _assert_same_losses(a: dict[int, float], b: dict[int, float], steps) -> None
         assert a[step] == pytest.approx(b[step], rel=1e-5), f"step {step}: {a[step]} vs {b[step]}"
 
 
-def _keep_only_checkpoint(workdir: Path, step: int) -> None:
-    for path in (workdir / "checkpoints").iterdir():
-        if path.is_dir() and path.name.isdigit() and int(path.name) != step:
-            shutil.rmtree(path)
+def _keep_only_checkpoint(workdir, step: int) -> None:
+    checkpoints = storage.path(workdir) / "checkpoints"
+    for name in storage.listdir(checkpoints):
+        if name.isdigit() and int(name) != step:
+            storage.remove_tree(checkpoints / name)
+
+
+def _step_committed(workdir, step: int) -> bool:
+    """orbax's checkpoint of `step` is complete: a renamed folder on local disks, a
+    commit_success.txt object on GCS (object stores have no rename)."""
+    folder = storage.path(workdir) / "checkpoints" / str(step)
+    return storage.is_file(folder / "commit_success.txt") if storage.is_remote(folder) else storage.is_dir(folder)
+
+
+@pytest.fixture(params=["local", "gs"])
+def run_place(request, tmp_path, pretrain_data_dir):
+    """(where workdirs go, data_dir): local folders, or gs:// URLs on the local GCS emulator;
+    afterwards no local folder named "gs:" may exist (pathlib's reading of a gs:// URL)."""
+    if request.param == "local":
+        yield storage.path(tmp_path), pretrain_data_dir
+        return
+    bucket, data_dir = request.getfixturevalue("gcs_bucket"), request.getfixturevalue("gcs_pretrain_data_dir")
+    yield storage.path(fresh_prefix(bucket, "runs")), data_dir
+    assert_no_scheme_folder(REPO, tmp_path, Path(os.environ.get("TINYMYO_CACHE_DIR", tempfile.gettempdir())))
+    assert not (Path(tempfile.gettempdir()) / "gs:").exists()
 
 
 def test_a_run_writes_config_metrics_tensorboard_plots_and_a_loadable_checkpoint(pretrain_data_dir, tmp_path):
@@ -84,40 +108,45 @@ def test_a_run_writes_config_metrics_tensorboard_plots_and_a_loadable_checkpoint
 
 
 @pytest.mark.slow
-def test_sigkill_then_the_same_command_continues_with_identical_losses(pretrain_data_dir, tmp_path):
-    reference = tmp_path / "uninterrupted"
-    _run(reference, pretrain_data_dir)
-    killed = tmp_path / "killed"
-    process = subprocess.Popen(_command(killed, pretrain_data_dir), cwd=REPO, env=_env(1),
+def test_sigkill_then_the_same_command_continues_with_identical_losses(run_place):
+    runs, data_dir = run_place
+    reference = runs / "uninterrupted"
+    _run(reference, data_dir)
+    killed = runs / "killed"
+    process = subprocess.Popen(_command(killed, data_dir), cwd=REPO, env=_env(1),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + DEADLINE_S
-    while not (killed / "checkpoints" / "4").is_dir() and process.poll() is None and time.time() < deadline:
+    while not _step_committed(killed, 4) and process.poll() is None and time.time() < deadline:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert (killed / "checkpoints" / "4").is_dir()
-    resumed = _run(killed, pretrain_data_dir)
-    assert '"start_step": 4' in (killed / "summary.json").read_text()
+    assert _step_committed(killed, 4)
+    resumed = _run(killed, data_dir)
+    assert '"start_step": 4' in storage.read_text(killed / "summary.json")
     _assert_same_losses(train_losses(reference), train_losses(killed), range(1, 7))
     assert resumed.returncode == 0
+    assert any(name.startswith("events.out.tfevents.") for name in storage.listdir(killed / "tensorboard"))
+    assert storage.is_file(killed / "plots" / "reconstruction_step0000006.png")
 
 
 @pytest.mark.slow
-def test_two_processes_match_one_process_with_two_devices_and_checkpoints_move_between_them(pretrain_data_dir, tmp_path):
-    one_process = tmp_path / "one_process_two_devices"
-    _run(one_process, pretrain_data_dir, 2)
-    two_processes = tmp_path / "two_processes"
-    _run_two_processes(two_processes, pretrain_data_dir, port=13000 + os.getpid() % 1000)
+def test_two_processes_match_one_process_with_two_devices_and_checkpoints_move_between_them(run_place, tmp_path):
+    runs, data_dir = run_place
+    one_process = runs / "one_process_two_devices"
+    _run(one_process, data_dir, 2)
+    two_processes = runs / "two_processes"
+    _run_two_processes(two_processes, data_dir, port=13000 + os.getpid() % 1000, log_dir=tmp_path / "two_processes_logs")
     reference = train_losses(one_process)
     _assert_same_losses(reference, train_losses(two_processes), range(1, 7))
 
     # A checkpoint written by 2 devices, resumed on 1 device and on 2 processes.
-    for name, resume in (("on_one_device", lambda w: _run(w, pretrain_data_dir, 1)),
-                         ("on_two_processes", lambda w: _run_two_processes(w, pretrain_data_dir, port=14000 + os.getpid() % 1000))):
-        workdir = tmp_path / name
-        shutil.copytree(one_process, workdir)
+    for name, resume in (("on_one_device", lambda w: _run(w, data_dir, 1)),
+                         ("on_two_processes", lambda w: _run_two_processes(w, data_dir, port=14000 + os.getpid() % 1000,
+                                                                           log_dir=tmp_path / "resume_logs"))):
+        workdir = runs / name
+        storage.copy_tree(one_process, workdir)
         _keep_only_checkpoint(workdir, 4)
-        (workdir / "metrics.jsonl").unlink()
+        storage.remove_tree(workdir / "metrics.jsonl")
         resume(workdir)
         resumed = train_losses(workdir)
         assert sorted(resumed) == [5, 6]

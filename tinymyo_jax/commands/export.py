@@ -21,14 +21,15 @@ to the calibration windows' (real channels, samples). See export/README.md for t
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from tinymyo_jax import storage
 from tinymyo_jax.errors import UserError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True, type=Path, help="orbax checkpoint directory (params + model_config)")
-    parser.add_argument("--out", required=True, type=Path, help="output directory")
+    # storage.path, not pathlib.Path: gs:// URLs stay URLs
+    parser.add_argument("--checkpoint", required=True, type=storage.path, help="orbax checkpoint directory (params + model_config)")
+    parser.add_argument("--out", required=True, type=storage.path, help="output directory (a local folder or a gs:// URL)")
     parser.add_argument("--channels", type=int, help="input channels C (default: from the calibration data, else the model's channel count or 16)")
     parser.add_argument("--samples", type=int, help="samples per window T, a multiple of the patch size (default: from the calibration data, else 1000)")
     parser.add_argument("--output", choices=["head", "embedding", "tokens"], help="what the model outputs (default: the head, or the pooled embedding for head 'none')")
@@ -54,7 +55,7 @@ def _held_out(calibration: str | None, data_dir: str | None) -> str:
 
     import json
 
-    info = json.loads((dataset_dir(name, data_dir, config) / "dataset_info.json").read_text())
+    info = json.loads(storage.read_text(dataset_dir(name, data_dir, config) / "dataset_info.json"))
     splits = [s["name"] for s in info.get("splits", [])]
     for candidate in ("test", "validation"):
         if candidate in splits and candidate != split:
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     for flag, value in (("--channels", args.channels), ("--samples", args.samples), ("--step", args.step)):
         if value is not None and value < (0 if flag == "--step" else 1):
             raise UserError(f"{flag} must be >= {0 if flag == '--step' else 1}, got {value}")
-    if args.out.exists() and not args.out.is_dir():
+    if storage.is_file(args.out):
         raise UserError(f"--out {args.out} is a file; give a folder for the exported files")
     if args.int8 and not args.calibration:
         raise UserError("--int8 needs --calibration <tfds dataset>/<split> (or 'synthetic' to try the tool)")

@@ -156,8 +156,12 @@ def _build(make: Callable[[pathlib.Path], Any], data_dir: pathlib.Path, args: ar
 
 def _check_data_dir(data_dir: pathlib.Path) -> None:
     """--data_dir must be (or become) a writable folder; say so before any work starts."""
+    from tinymyo_jax import storage
     from tinymyo_jax.errors import UserError
 
+    if storage.is_remote(data_dir):  # pathlib would make a local folder "gs:" of it
+        raise UserError(f"--data_dir {storage.url_text(data_dir)}: tinymyo prep writes to a local folder; prepare there, "
+                        "then copy it to the bucket (gcloud storage cp -r DATA gs://BUCKET/tfds), see docs/launch.md")
     existing = data_dir
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent

@@ -25,10 +25,11 @@ import json
 import os
 import re
 import threading
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
+
+from tinymyo_jax import storage
 
 _VERSION_DIR = re.compile(r"^\d+\.\d+\.\d+$")
 _READER_OPTIONS = "readahead_buffer_size:0,max_parallelism:0"  # random access, no thread pool
@@ -45,26 +46,27 @@ def _damage_errors() -> tuple[type[BaseException], ...]:
 _DAMAGE = _damage_errors()
 
 
-def default_data_dir() -> Path:
+def default_data_dir() -> storage.epath.Path:
     """Where TFDS keeps prepared datasets: $TFDS_DATA_DIR, else ~/tensorflow_datasets."""
-    return Path(os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets").expanduser()
+    return storage.path(os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets")
 
 
-def dataset_dir(name: str, data_dir: str | Path | None = None, config: str | None = None, version: str | None = None) -> Path:
+def dataset_dir(name: str, data_dir: storage.PathLike | None = None, config: str | None = None,
+                version: str | None = None) -> storage.epath.Path:
     """`<data_dir>/<name>[/<config>]/<version>` of a prepared dataset (default config, newest
     version unless given). Raises UserError naming what is missing."""
     from tinymyo_jax.errors import UserError
 
-    base = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
+    base = storage.path(data_dir) if data_dir is not None else default_data_dir()
     root = base / name
-    if not root.is_dir():
+    if not storage.is_dir(root):
         raise UserError(f"no prepared dataset {name!r} in {base}; run `tinymyo prep {name} --manual_dir RAW --data_dir {base}`")
     if config is None and not _versions(root):
         default = root / ".config" / "metadata.json"
-        if default.is_file():
-            config = json.loads(default.read_text())["default_config_name"]
+        if storage.is_file(default):
+            config = json.loads(storage.read_text(default))["default_config_name"]
         else:
-            configs = sorted(p.name for p in root.iterdir() if p.is_dir() and _versions(p))
+            configs = [name for name in storage.listdir(root) if storage.is_dir(root / name) and _versions(root / name)]
             if len(configs) != 1:
                 raise UserError(f"{root} holds configs {configs}; name one")
             config = configs[0]
@@ -79,7 +81,7 @@ def dataset_dir(name: str, data_dir: str | Path | None = None, config: str | Non
     return folder / version
 
 
-def prepared_metadata(directory: str | Path) -> dict[str, Any]:
+def prepared_metadata(directory) -> dict[str, Any]:
     """What preparation wrote into a prepared dataset's metadata.json (`builder.prepared_metadata`):
     `corpus`, `channels` (real channels per window: the first rows of `emg`, the rest padding),
     `channel_names` (or None), `fs` (Hz, or None: each file's own) and `target_names`.
@@ -93,12 +95,12 @@ def prepared_metadata(directory: str | Path) -> dict[str, Any]:
     from tinymyo_jax.data import corpora
     from tinymyo_jax.errors import UserError
 
-    directory = Path(directory)
+    directory = storage.path(directory)
     file = directory / "metadata.json"
-    metadata = json.loads(file.read_text()) if file.is_file() else {}
+    metadata = json.loads(storage.read_text(file)) if storage.is_file(file) else {}
     if "channels" in metadata:
         return metadata
-    name = json.loads((directory / "dataset_info.json").read_text())["name"]
+    name = json.loads(storage.read_text(directory / "dataset_info.json"))["name"]
     protocol = corpora.get(name).protocol
     if protocol.channels is None:
         raise UserError(f"{directory}: no real channel count in its metadata.json (prepared by an older version); "
@@ -110,8 +112,9 @@ def prepared_metadata(directory: str | Path) -> dict[str, Any]:
             "target_names": target_names, **metadata}  # fmt: skip
 
 
-def _versions(folder: Path) -> list[str]:
-    return [p.name for p in folder.iterdir() if _VERSION_DIR.match(p.name) and (p / "dataset_info.json").is_file()]
+def _versions(folder) -> list[str]:
+    return [name for name in storage.listdir(folder)
+            if _VERSION_DIR.match(name) and storage.is_file(folder / name / "dataset_info.json")]
 
 
 class WindowShards:
@@ -131,7 +134,7 @@ class WindowShards:
         name: str,
         split: str = "train",
         *,
-        data_dir: str | Path | None = None,
+        data_dir: storage.PathLike | None = None,
         config: str | None = None,
         version: str | None = None,
         fields: Sequence[str] | None = None,
@@ -139,7 +142,7 @@ class WindowShards:
         from tinymyo_jax.errors import UserError
 
         self.directory = dataset_dir(name, data_dir, config, version)
-        info = json.loads((self.directory / "dataset_info.json").read_text())
+        info = json.loads(storage.read_text(self.directory / "dataset_info.json"))
         if info.get("fileFormat") != "array_record":
             raise UserError(f"{self.directory} holds {info.get('fileFormat')} files; WindowShards reads array_record")
         splits = {s["name"]: s for s in info["splits"]}
@@ -156,7 +159,7 @@ class WindowShards:
         ]  # fmt: skip
         self.name, self.split = name, split
         self.offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        self.specs = _feature_specs(json.loads((self.directory / "features.json").read_text()))
+        self.specs = _feature_specs(json.loads(storage.read_text(self.directory / "features.json")))
         if fields is not None:
             unknown = sorted(set(fields) - set(self.specs))
             if unknown:
@@ -227,7 +230,9 @@ class WindowShards:
                     readers = []
                     for index, path in enumerate(self.paths):
                         try:
-                            readers.append(array_record_module.ArrayRecordReader(path, _READER_OPTIONS))
+                            # ArrayRecord's reader opens local files only: a shard on object storage
+                            # is read from a local copy fetched once (storage.local_copy)
+                            readers.append(array_record_module.ArrayRecordReader(storage.local_copy(path), _READER_OPTIONS))
                         except _DAMAGE as err:  # a truncated or missing shard file
                             raise self._damaged(index, 0, err) from err
                     self._readers = readers

@@ -11,12 +11,12 @@ random initialisation, and the hash that names it in caches and reports.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import jax
 import ml_collections
 import numpy as np
 
+from tinymyo_jax import storage
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.checkpoint import load_model_checkpoint, params_of
 from tinymyo_jax.models.config import ModelConfig, from_run_config
@@ -29,10 +29,10 @@ def random_architecture(config: ml_collections.ConfigDict) -> ModelConfig:
     return from_run_config(config, head="none", normalization="none")
 
 
-def checkpoint_directory(path: str | Path) -> Path:
+def checkpoint_directory(path: storage.PathLike) -> storage.epath.Path:
     """A pretraining workdir holds its checkpoints in `checkpoints/`; accept either."""
-    path = Path(path).expanduser()
-    if (path / "checkpoints").is_dir() and not any(p.name.isdigit() for p in path.iterdir()):
+    path = storage.path(path)
+    if storage.is_dir(path / "checkpoints") and not any(name.isdigit() for name in storage.listdir(path)):
         return path / "checkpoints"
     return path
 
@@ -46,15 +46,16 @@ def load_initial_model(config: ml_collections.ConfigDict) -> tuple[TinyMyo, dict
     elif init.startswith("torch:"):
         from tinymyo_jax.models.torch_io import load_torch_checkpoint
 
-        path = Path(init[len("torch:"):]).expanduser()
-        if not path.is_file():
+        path = storage.path(init[len("torch:"):])
+        if not storage.is_file(path):
             raise UserError(f"init torch:{path}: no such safetensors file")
-        model = load_torch_checkpoint(path, num_heads=config.model.torch_num_heads, rope=config.model.torch_rope)
-        source = str(path.absolute())
+        model = load_torch_checkpoint(storage.local_copy(path), num_heads=config.model.torch_num_heads,
+                                      rope=config.model.torch_rope)
+        source = str(path)
     else:
         directory = checkpoint_directory(init)
         model = load_model_checkpoint(directory)
-        source = str(directory.absolute())
+        source = str(directory)
     return model, describe(model, init, source)
 
 

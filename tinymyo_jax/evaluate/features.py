@@ -18,11 +18,11 @@ key: they change the float rounding, not what is computed.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import time
 import zipfile
-from pathlib import Path
 from typing import Callable
 
 import jax
@@ -31,6 +31,7 @@ import ml_collections
 import numpy as np
 from flax import nnx
 
+from tinymyo_jax import storage
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.evaluate.data import SPLIT_KEYS, Splits, segment_means
 from tinymyo_jax.models.heads import fuse_channels
@@ -103,7 +104,7 @@ def make_feature_fn(model: TinyMyo, config: ml_collections.ConfigDict) -> Callab
 
 
 def encoder_features(
-    model: TinyMyo, encoder_hash: str, splits: Splits, config: ml_collections.ConfigDict, workdir: Path, tag: str
+    model: TinyMyo, encoder_hash: str, splits: Splits, config: ml_collections.ConfigDict, workdir: storage.PathLike, tag: str
 ) -> dict[str, dict[str, np.ndarray]]:
     """Per split key: {"features" (N, S, F), "subject" (N,), "label" (N,) | "target" (N, S, K)
     [+ "target_full" (N, W, K) for the test split]}, from the cache when it holds them.
@@ -158,23 +159,22 @@ def extract_split(fn: Callable, params, splits: Splits, key: str, config: ml_col
     return out
 
 
-def cached(workdir: Path, name: str, settings: dict, enabled: bool, compute: Callable[[], dict]) -> dict[str, np.ndarray]:
+def cached(workdir: storage.PathLike, name: str, settings: dict, enabled: bool, compute: Callable[[], dict]) -> dict[str, np.ndarray]:
     """compute() once per settings: stored as WORKDIR/features/<name>-<sha256(settings)[:16]>.npz."""
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-    path = Path(workdir) / "features" / f"{name}-{key}.npz"
-    if enabled and path.is_file():
+    path = storage.path(workdir) / "features" / f"{name}-{key}.npz"
+    if enabled and storage.is_file(path):
         try:
-            with np.load(path) as stored:
+            with np.load(io.BytesIO(storage.read_bytes(path))) as stored:
                 return {k: stored[k] for k in stored.files}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:  # truncated or corrupted by hand
             print(f"feature cache {path} is damaged ({type(err).__name__}); computing it again", flush=True)
     arrays = compute()
     if enabled:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial.npz")
-        np.savez(partial, **arrays)
-        partial.replace(path)  # atomic: a killed run never leaves a truncated cache file
-        path.with_suffix(".json").write_text(json.dumps(settings, indent=2, sort_keys=True))
+        npz = io.BytesIO()
+        np.savez(npz, **arrays)
+        storage.write_atomic(path, npz.getvalue())  # a killed run never leaves a truncated cache file
+        storage.write_atomic(path.with_suffix(".json"), json.dumps(settings, indent=2, sort_keys=True))
     return arrays
 
 

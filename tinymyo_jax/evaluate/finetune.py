@@ -22,9 +22,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import shutil
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -33,6 +31,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from tinymyo_jax import storage
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.evaluate import report
 from tinymyo_jax.evaluate.data import DatasetInfo, Splits
@@ -307,15 +306,15 @@ def run_record(config: ml_collections.ConfigDict) -> dict:
                      "fingerprint": dataset_fingerprint(directory)}}  # fmt: skip
 
 
-def finetune(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
+def finetune(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> dict:
     """Fine-tune (or resume) in `workdir`; returns the results dict written to results.json."""
     start_time = time.perf_counter()
-    workdir = Path(workdir).absolute()
+    workdir = storage.path(workdir)
     if config.get("kind") != "finetune":
         raise UserError("finetune needs a fine-tuning config (configs/finetune/*.py)")
     # a rerun with another init, model or data refuses here, before anything is written
     start_run(workdir, run_record(config), config.get("workdir_mode", "resume"))
-    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2, sort_keys=True))
+    storage.write_atomic(workdir / "config.json", config.to_json_best_effort(indent=2, sort_keys=True))
 
     # --- data
     splits = Splits(config)
@@ -417,8 +416,7 @@ def finetune(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
     test, prediction, truth = evaluate_split(predict_step, best_params, splits, "test", config, info, scaler)
     best_model = nnx.merge(graphdef, best_params)
     best_dir = workdir / "best"
-    if best_dir.exists():
-        shutil.rmtree(best_dir)
+    storage.remove_tree(best_dir)
     save_model_checkpoint(best_dir, best_model, step=int(early["best_step"]))
     training = {
         "steps": end_step, "epochs_run": end_step / order.steps_per_epoch, "steps_per_epoch": order.steps_per_epoch,
@@ -447,5 +445,5 @@ def finetune(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
                                     wall_time_s=time.perf_counter() - start_time)  # fmt: skip
     report.write_outputs(workdir, results, methods, info, fs=info.fs)
     results["wall_time_s"] = time.perf_counter() - start_time
-    (workdir / "results.json").write_text(json.dumps(results, indent=2))
+    storage.write_atomic(workdir / "results.json", json.dumps(results, indent=2))
     return results

@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-from pathlib import Path
 
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from tinymyo_jax import storage
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.evaluate import report
 from tinymyo_jax.evaluate.classic import fit_lda, window_features
@@ -130,7 +130,7 @@ def _scalars(metrics: dict) -> dict:
 # ----------------------------------------------------------------------------- methods
 
 
-def encoder_probe(model: TinyMyo, encoder: dict, splits: Splits, config: ml_collections.ConfigDict, workdir: Path, tag: str) -> dict:
+def encoder_probe(model: TinyMyo, encoder: dict, splits: Splits, config: ml_collections.ConfigDict, workdir: storage.PathLike, tag: str) -> dict:
     """The linear probe on one encoder's features: the method record of `fit_readout` plus timings."""
     start = time.perf_counter()
     data = encoder_features(model, encoder["checkpoint_hash"], splits, config, workdir, tag)
@@ -141,7 +141,7 @@ def encoder_probe(model: TinyMyo, encoder: dict, splits: Splits, config: ml_coll
     return record
 
 
-def classic_baseline(splits: Splits, config: ml_collections.ConfigDict, workdir: Path) -> dict:
+def classic_baseline(splits: Splits, config: ml_collections.ConfigDict, workdir: storage.PathLike) -> dict:
     """RMS, MAV, WL, ZC, SSC per channel -> LDA (classification) or ridge (regression)."""
     info = splits.info
     segments = config.features.segments if info.task == "regression" else 1
@@ -193,7 +193,7 @@ def classic_baseline(splits: Splits, config: ml_collections.ConfigDict, workdir:
     return record
 
 
-def baselines(model: TinyMyo, encoder: dict, splits: Splits, config: ml_collections.ConfigDict, workdir: Path) -> dict:
+def baselines(model: TinyMyo, encoder: dict, splits: Splits, config: ml_collections.ConfigDict, workdir: storage.PathLike) -> dict:
     """The configured baselines: the same probe on a random encoder of the same architecture
     (unless the evaluated encoder is itself random), and the classic pipeline."""
     out = {}
@@ -208,15 +208,14 @@ def baselines(model: TinyMyo, encoder: dict, splits: Splits, config: ml_collecti
 # ----------------------------------------------------------------------------- run
 
 
-def run_probe(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
+def run_probe(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> dict:
     """Probe `config.init`'s encoder on `config.benchmark`; writes WORKDIR/results.json,
     report.md and plots; returns the results dict (see `report.results_record`)."""
     start = time.perf_counter()
-    workdir = Path(workdir).absolute()
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = storage.mkdir(workdir)
     if config.get("kind", "probe") != "probe":
         raise UserError(f"run_probe needs a probe config; this one is a {config.kind} config")
-    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2, sort_keys=True))
+    storage.write_atomic(workdir / "config.json", config.to_json_best_effort(indent=2, sort_keys=True))
     splits = Splits(config)
     model, encoder = load_initial_model(config)
     print(f"probe {config.benchmark}: encoder {encoder['source']} (hash {encoder['checkpoint_hash']}), "
@@ -229,6 +228,6 @@ def run_probe(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
     )
     report.write_outputs(workdir, results, methods, splits.info, fs=splits.info.fs)
     results["wall_time_s"] = time.perf_counter() - start
-    (workdir / "results.json").write_text(json.dumps(results, indent=2))
+    storage.write_atomic(workdir / "results.json", json.dumps(results, indent=2))
     return results
 

@@ -14,13 +14,14 @@ results.json (one dict; `run_probe` and `finetune` return it):
 from __future__ import annotations
 
 import datetime
+import io
 import json
-from pathlib import Path
 
 import jax
 import ml_collections
 import numpy as np
 
+from tinymyo_jax import storage
 from tinymyo_jax.evaluate.data import DatasetInfo
 
 TITLES = {
@@ -98,7 +99,7 @@ def format_table(results: dict) -> str:
 # ----------------------------------------------------------------------------- report.md and plots
 
 
-def write_outputs(workdir: Path, results: dict, methods: dict[str, dict], info: DatasetInfo, *, fs: float | None = None) -> None:
+def write_outputs(workdir: storage.PathLike, results: dict, methods: dict[str, dict], info: DatasetInfo, *, fs: float | None = None) -> None:
     """Plots (a confusion matrix per method, or one trajectories figure with every method's
     predictions), then report.md; records the plot paths in results["plots"]."""
     plots = []
@@ -117,7 +118,7 @@ def write_outputs(workdir: Path, results: dict, methods: dict[str, dict], info: 
                           windows=results["config"]["report"]["trajectory_windows"], fs=fs)  # fmt: skip
         plots.append(str(path.relative_to(workdir)))
     results["plots"] = plots
-    (workdir / "report.md").write_text(report_markdown(results))
+    storage.write_atomic(workdir / "report.md", report_markdown(results))
 
 
 def _input_normalization(config: dict, checkpoint: dict) -> str:
@@ -184,7 +185,14 @@ def report_markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_confusion(matrix: np.ndarray, class_names, path: Path, *, title: str) -> Path:
+def _save_png(fig, path: storage.PathLike, *, dpi: int) -> None:
+    """Save a matplotlib figure as a PNG at `path` (local or on object storage)."""
+    png = io.BytesIO()
+    fig.savefig(png, dpi=dpi, format="png")
+    storage.write_bytes(path, png.getvalue())
+
+
+def plot_confusion(matrix: np.ndarray, class_names, path: storage.PathLike, *, title: str) -> storage.PathLike:
     """Row-normalised confusion matrix (recall per true class) with counts in small classes."""
     import matplotlib
 
@@ -211,14 +219,13 @@ def plot_confusion(matrix: np.ndarray, class_names, path: Path, *, title: str) -
     ax.set_title(title, fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.046, label="fraction of the true class")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    _save_png(fig, path, dpi=90)
     plt.close(fig)
     return path
 
 
-def plot_trajectories(truth: np.ndarray, predictions: dict[str, np.ndarray], names, path: Path, *, title: str,
-                      windows: int = 3, fs: float | None = None) -> Path:  # fmt: skip
+def plot_trajectories(truth: np.ndarray, predictions: dict[str, np.ndarray], names, path: storage.PathLike, *, title: str,
+                      windows: int = 3, fs: float | None = None) -> storage.PathLike:  # fmt: skip
     """True (N, W, K) trajectories of `windows` test windows spread over the split, with each
     method's predictions {label: (N, W, K)} drawn over them."""
     import matplotlib
@@ -244,7 +251,6 @@ def plot_trajectories(truth: np.ndarray, predictions: dict[str, np.ndarray], nam
     axes[0, 0].legend(fontsize=6, loc="best")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
+    _save_png(fig, path, dpi=80)
     plt.close(fig)
     return path

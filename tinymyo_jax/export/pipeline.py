@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from tinymyo_jax import storage
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.export import c_source, quality
 from tinymyo_jax.export.export_form import ExportSpec, check_spec, default_output, export_constants, export_function, reference_function
@@ -151,6 +152,19 @@ def export_model(
     # model (it is not part of the exported graph: the device applies it to its input too).
     calibration = normalized_windows(calibration, config.normalization)
     evaluation = normalized_windows(evaluation, config.normalization)
+    if storage.is_remote(out_dir):
+        # the converters, interpreters and C writers work on local files: export into a local
+        # folder, then copy it to the object store (each file one object write)
+        with tempfile.TemporaryDirectory(prefix="tinymyo-export-") as local:
+            report = export_model(
+                model, local, channels=channels, samples=samples, output=output, int8=int8, calibration=calibration,
+                evaluation=evaluation, float_gelu=float_gelu, int8_gelu=int8_gelu, layer_windows=layer_windows,
+                tflm_windows=tflm_windows, processes=processes, rescale_first_norm=rescale_first_norm, int16x8=int16x8,
+                log=log)  # fmt: skip
+            if not int8:
+                storage.remove_tree(storage.path(out_dir) / "model_int8.tflite")
+            storage.copy_tree(local, out_dir)
+        return report
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not int8:

@@ -9,12 +9,12 @@ rebuilds its own module.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import jax
 import orbax.checkpoint as ocp
 from flax import nnx
 
+from tinymyo_jax import storage
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.config import ModelConfig
 from tinymyo_jax.models.tinymyo import TinyMyo
@@ -35,9 +35,9 @@ def set_params(model: TinyMyo, params: dict) -> None:
     nnx.update(model, state)
 
 
-def save_model_checkpoint(directory: str | Path, model: TinyMyo, *, step: int = 0) -> Path:
+def save_model_checkpoint(directory: storage.PathLike, model: TinyMyo, *, step: int = 0) -> storage.epath.Path:
     """Write params + config as step `step` of an orbax CheckpointManager at `directory`."""
-    directory = Path(directory).absolute()
+    directory = storage.path(directory)
     with ocp.CheckpointManager(directory) as manager:
         manager.save(
             step,
@@ -52,10 +52,10 @@ def save_model_checkpoint(directory: str | Path, model: TinyMyo, *, step: int = 
     return directory / str(step)
 
 
-def load_model_checkpoint(directory: str | Path, *, step: int | None = None) -> TinyMyo:
+def load_model_checkpoint(directory: storage.PathLike, *, step: int | None = None) -> TinyMyo:
     """Rebuild the model a checkpoint directory holds (latest step unless `step` is given)."""
-    directory = Path(directory).absolute()
-    if not directory.is_dir():
+    directory = storage.path(directory)
+    if not storage.is_dir(directory):
         raise UserError(f"{directory}: no such checkpoint directory")
     with ocp.CheckpointManager(directory) as manager:
         step = manager.latest_step() if step is None else step

@@ -18,17 +18,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import jax
 import orbax.checkpoint as ocp
 
+from tinymyo_jax import storage
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.checkpoint import CONFIG_ITEM, PARAMS_ITEM
 
@@ -56,8 +55,8 @@ class PreemptionFlag:
 
 
 class RunCheckpointer:
-    def __init__(self, directory: Path, *, every_steps: int, keep: int, async_save: bool) -> None:
-        self.directory = Path(directory).absolute()
+    def __init__(self, directory: storage.PathLike, *, every_steps: int, keep: int, async_save: bool) -> None:
+        self.directory = storage.path(directory)  # orbax writes gs:// through TensorStore
         self.manager = ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(
@@ -129,13 +128,12 @@ class RunCheckpointer:
                       f"({type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''})", flush=True)
                 continue
             if damaged:
-                aside = self.directory.parent / DAMAGED_FOLDER
-                aside.mkdir(parents=True, exist_ok=True)
+                aside = storage.mkdir(self.directory.parent / DAMAGED_FOLDER)
                 for bad in damaged:
                     name, n = str(bad), 1
-                    while (aside / name).exists():  # the same step damaged in an earlier run
+                    while storage.exists(aside / name):  # the same step damaged in an earlier run
                         name, n = f"{bad}.{n}", n + 1
-                    shutil.move(str(self.directory / str(bad)), str(aside / name))
+                    storage.move(self.directory / str(bad), aside / name)
                 self.manager.reload()
                 print(f"fell back to step {step}, the newest intact checkpoint; damaged step(s) "
                       f"{', '.join(map(str, damaged))} moved to {aside}", flush=True)

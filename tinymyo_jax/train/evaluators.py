@@ -33,7 +33,6 @@ import logging
 import math
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -67,7 +66,7 @@ class RunContext:
     graphdef: nnx.GraphDef
     model_config: ModelConfig
     data_sharding: jax.sharding.Sharding
-    workdir: Path
+    workdir: Any  # storage.path: local or a gs:// URL
     writer: MetricsWriter
     is_main: bool
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import jax
@@ -40,6 +39,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh
 
+from tinymyo_jax import storage
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.train import mesh as mesh_lib
 from tinymyo_jax.train.checkpointing import PreemptionFlag, RunCheckpointer, abstract_with_shardings
@@ -139,14 +139,14 @@ class TrainLoop:
       model_config_json, run_config_json: stored in every checkpoint.
     """
 
-    def __init__(self, workdir: Path, *, name: str, mesh: Mesh, optimizer: optax.GradientTransformation,
+    def __init__(self, workdir: storage.PathLike, *, name: str, mesh: Mesh, optimizer: optax.GradientTransformation,
                  abstract_params, seed: int, global_batch_size: int, total_steps: int, log_every_steps: int,
                  checkpoint_every_steps: int, checkpoint_keep: int, async_save: bool, model_config_json: str,
                  run_config_json: str, save_at_evaluations: bool = False, fsdp_min_params: int = 1 << 16) -> None:  # fmt: skip
         if global_batch_size % jax.device_count():
             raise UserError(f"the global batch of {global_batch_size} windows must be divisible by the "
                             f"{jax.device_count()} devices")  # fmt: skip
-        self.workdir = Path(workdir).absolute()
+        self.workdir = storage.path(workdir)  # a gs:// workdir stays a URL
         self.name, self.mesh, self.optimizer = name, mesh, optimizer
         self.seed, self.global_batch_size, self.total_steps = seed, global_batch_size, total_steps
         self.log_every_steps, self.checkpoint_every_steps = log_every_steps, checkpoint_every_steps

@@ -8,14 +8,16 @@ this machine's measured dense float32 matmul rate (`measure_matmul_flops`).
 
 from __future__ import annotations
 
+import io
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from tinymyo_jax import storage
 
 # dense bf16 peak FLOP/s per device, by substring of jax's device_kind
 PEAK_FLOPS_BY_KIND = {
@@ -60,18 +62,20 @@ def peak_flops_per_device(configured: float = 0.0) -> tuple[float, str]:
 class MetricsWriter:
     """One JSON line per logged step (metrics.jsonl) and TensorBoard event files.
 
-    Only process 0 writes; the others keep the same interface and write nothing.
+    Only process 0 writes; the others keep the same interface and write nothing. Both go through
+    tinymyo_jax.storage, so a gs:// workdir gets them on the object store.
     """
 
-    def __init__(self, workdir: Path, *, enabled: bool = True) -> None:
+    def __init__(self, workdir: storage.PathLike, *, enabled: bool = True) -> None:
         self.enabled = enabled
         self._jsonl = None
         self._tb = None
         if enabled:
-            workdir.mkdir(parents=True, exist_ok=True)
-            self._jsonl = open(workdir / "metrics.jsonl", "a", buffering=1)
+            workdir = storage.mkdir(workdir)
+            self._jsonl = storage.AppendLog(workdir / "metrics.jsonl")
             from tensorboardX import SummaryWriter
 
+            _register_tensorboard_storage()
             self._tb = SummaryWriter(str(workdir / "tensorboard"))
 
     def write(self, step: int, metrics: dict[str, Any], prefix: str = "train") -> None:
@@ -82,15 +86,52 @@ class MetricsWriter:
         for name, value in metrics.items():
             self._tb.add_scalar(f"{prefix}/{name}", float(value), int(step))
 
-    def write_image(self, step: int, tag: str, png_path: Path) -> None:
+    def write_image(self, step: int, tag: str, png_path: storage.PathLike) -> None:
         if not self.enabled:
             return
         import matplotlib.image
 
-        image = matplotlib.image.imread(str(png_path))[..., :3]
+        image = matplotlib.image.imread(io.BytesIO(storage.read_bytes(png_path)), format="png")[..., :3]
         self._tb.add_image(tag, image, int(step), dataformats="HWC")
 
     def close(self) -> None:
         if self.enabled:
             self._jsonl.close()
             self._tb.close()
+
+
+class _StorageEventFile:
+    """A TensorBoard event file on an object store: events are buffered and the whole file is
+    written as one object on each flush (tensorboardX flushes every `flush_secs` and on close).
+    Object stores cannot append, and this keeps event files off tensorboardX's own cloud
+    writers (boto3 / google-cloud-storage clients with their own credentials and endpoints)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = storage.path(path)
+        self.buffer = io.BytesIO()
+
+    def write(self, data: bytes) -> None:
+        self.buffer.write(data)
+
+    def flush(self) -> None:
+        storage.write_bytes(self.path, self.buffer.getvalue())
+
+    def close(self) -> None:
+        self.flush()
+
+
+class _StorageEventFiles:
+    """tensorboardX writer factory for the URL schemes of tinymyo_jax.storage."""
+
+    def open(self, path: str) -> _StorageEventFile:
+        return _StorageEventFile(path)
+
+    def directory_check(self, path: str) -> None:
+        storage.mkdir(path)
+
+
+def _register_tensorboard_storage() -> None:
+    from tensorboardX import record_writer
+
+    for scheme in storage.URL_SCHEMES:
+        record_writer.register_writer_factory(scheme, _StorageEventFiles())

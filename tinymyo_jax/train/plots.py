@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
 
 import numpy as np
+
+from tinymyo_jax import storage
 
 
 def plot_reconstruction(
     original: np.ndarray,
     reconstruction: np.ndarray,
     sample_mask: np.ndarray,
-    path: Path,
+    path: storage.PathLike,
     *,
     title: str,
     channel_mask: np.ndarray | None = None,
     max_channels: int = 4,
     fs: float = 2000.0,
-) -> Path:
+) -> storage.PathLike:
     """original, reconstruction, sample_mask: (C, T) for one window (normalised units)."""
     import matplotlib
 
@@ -42,7 +44,8 @@ def plot_reconstruction(
     axes[0, 0].set_title(title + "   (grey: masked patches)")
     axes[-1, 0].set_xlabel("time (ms)")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    png = io.BytesIO()
+    fig.savefig(png, dpi=90, format="png")
     plt.close(fig)
+    storage.write_bytes(path, png.getvalue())
     return path

@@ -13,13 +13,13 @@ import itertools
 import json
 import logging
 import os
-from pathlib import Path
 
 import jax
 import ml_collections
 import numpy as np
 from flax import nnx
 
+from tinymyo_jax import storage
 from tinymyo_jax.data.pipeline import HostBatchReader, WindowSource, iterate_batches, make_order
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.checkpoint import load_model_checkpoint, params_of, set_params
@@ -138,17 +138,17 @@ def sharded_train_step(config: ml_collections.ConfigDict, mesh, graphdef, model_
 # ----------------------------------------------------------------------------- run
 
 
-def pretrain(config: ml_collections.ConfigDict, workdir: Path) -> dict:
+def pretrain(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> dict:
     """Run (or resume) pretraining in `workdir`; returns the final metrics summary."""
     maybe_initialize_distributed()
-    workdir = Path(workdir).absolute()
+    workdir = storage.path(workdir)
     is_main = jax.process_index() == 0
     # every check that needs no compilation, before anything in the workdir is written
     validate_config(config)
     model_config = model_config_from(config)
     start_run(workdir, run_record(config, model_config), config.workdir_mode, is_main=is_main)
     if is_main:
-        (workdir / "config.json").write_text(config.to_json_best_effort(indent=2, sort_keys=True))
+        storage.write_atomic(workdir / "config.json", config.to_json_best_effort(indent=2, sort_keys=True))
 
     # --- mesh
     mesh = mesh_lib.make_mesh(config.mesh.fsdp)
@@ -223,5 +223,5 @@ def pretrain(config: ml_collections.ConfigDict, workdir: Path) -> dict:
     summary.update({"end_step": result.end_step, "train": result.train,
                     "median_step_time_s": float(np.median(result.step_times)) if result.step_times else None})
     if is_main:
-        (workdir / "summary.json").write_text(json.dumps(summary, indent=2))
+        storage.write_atomic(workdir / "summary.json", json.dumps(summary, indent=2))
     return summary

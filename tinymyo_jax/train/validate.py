@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import jax
 import ml_collections
 from flax import nnx
 
+from tinymyo_jax import storage
 from tinymyo_jax.data.pipeline import HostBatchReader
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.checkpoint import load_model_checkpoint
@@ -25,15 +25,15 @@ from tinymyo_jax.train.pretrain import open_sources, validation_order
 from tinymyo_jax.train.step import make_eval_step
 
 
-def run_config(workdir: Path) -> ml_collections.ConfigDict:
+def run_config(workdir: storage.PathLike) -> ml_collections.ConfigDict:
     """The resolved config a pretraining run wrote to WORKDIR/config.json."""
-    path = Path(workdir) / "config.json"
-    if not path.is_file():
+    path = storage.path(workdir) / "config.json"
+    if not storage.is_file(path):
         raise UserError(f"{workdir}: no config.json; is it a pretraining workdir?")
-    return ml_collections.ConfigDict(json.loads(path.read_text()))
+    return ml_collections.ConfigDict(json.loads(storage.read_text(path)))
 
 
-def validate_run(workdir: Path, dataset: str, *, split: str | None = None, max_batches: int = 0) -> dict[str, float]:
+def validate_run(workdir: storage.PathLike, dataset: str, *, split: str | None = None, max_batches: int = 0) -> dict[str, float]:
     """Validation metrics of the run in `workdir` (latest checkpoint) on `dataset` alone.
 
     Covers the split once: ceil(windows / global batch) batches of the run's global batch size
@@ -45,7 +45,7 @@ def validate_run(workdir: Path, dataset: str, *, split: str | None = None, max_b
     config.data.mixture = {dataset: 1.0}
     if split:
         config.data.eval_split = split
-    model = load_model_checkpoint(Path(workdir) / "checkpoints")
+    model = load_model_checkpoint(storage.path(workdir) / "checkpoints")
     graphdef, params = nnx.split(model)
     params = nnx.to_pure_dict(params)
     mesh = mesh_lib.make_mesh(1)

@@ -20,23 +20,23 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from pathlib import Path
 from typing import Any, Mapping
 
+from tinymyo_jax import storage
 from tinymyo_jax.errors import UserError
 
 RECORD_FILE = "run_record.json"
 MODES = ("resume", "fresh")
 
 
-def dataset_fingerprint(directory: Path | str) -> str:
+def dataset_fingerprint(directory: storage.PathLike) -> str:
     """A short hash of a prepared dataset's content description: per split its shard lengths
     and bytes, and the features. A rebuild from the same raw files gives the same fingerprint;
     other files, another protocol version or window size give another."""
-    directory = Path(directory)
-    info = json.loads((directory / "dataset_info.json").read_text())
+    directory = storage.path(directory)
+    info = json.loads(storage.read_text(directory / "dataset_info.json"))
     splits = sorted((s["name"], s.get("shardLengths", []), s.get("numBytes", "0")) for s in info.get("splits", []))
-    features = (directory / "features.json").read_text() if (directory / "features.json").is_file() else ""
+    features = storage.read_text(directory / "features.json") if storage.is_file(directory / "features.json") else ""
     text = json.dumps({"name": info.get("name"), "version": info.get("version"), "splits": splits, "features": features},
                       sort_keys=True)  # fmt: skip
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -60,10 +60,13 @@ def first_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[st
     return None
 
 
-def check_workdir_path(workdir: Path) -> None:
+def check_workdir_path(workdir: storage.PathLike) -> None:
     """A workdir must be (or become) a folder."""
-    if workdir.exists() and not workdir.is_dir():
+    workdir = storage.path(workdir)
+    if storage.is_file(workdir):
         raise UserError(f"--workdir {workdir} is a file; give a folder")
+    if storage.is_remote(workdir):
+        return  # object stores have prefixes, not folders: any prefix can hold a run
     existing = workdir
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -71,12 +74,12 @@ def check_workdir_path(workdir: Path) -> None:
         raise UserError(f"--workdir {workdir}: {existing} is a file, not a folder")
 
 
-def _has_run(workdir: Path) -> bool:
+def _has_run(workdir) -> bool:
     checkpoints = workdir / "checkpoints"
-    return (workdir / RECORD_FILE).is_file() or (checkpoints.is_dir() and any(checkpoints.iterdir()))
+    return storage.is_file(workdir / RECORD_FILE) or (storage.is_dir(checkpoints) and bool(storage.listdir(checkpoints)))
 
 
-def start_run(workdir: Path, record: Mapping[str, Any], mode: str, *, is_main: bool = True) -> None:
+def start_run(workdir: storage.PathLike, record: Mapping[str, Any], mode: str, *, is_main: bool = True) -> None:
     """Check `workdir` against `record` (what this run is started with) and record it.
 
     Args:
@@ -91,7 +94,7 @@ def start_run(workdir: Path, record: Mapping[str, Any], mode: str, *, is_main: b
     """
     if mode not in MODES:
         raise UserError(f"config.workdir_mode must be one of {', '.join(MODES)}; got {mode!r}")
-    workdir = Path(workdir)
+    workdir = storage.path(workdir)
     check_workdir_path(workdir)
     record = json.loads(json.dumps(record))
     path = workdir / RECORD_FILE
@@ -99,11 +102,11 @@ def start_run(workdir: Path, record: Mapping[str, Any], mode: str, *, is_main: b
         if not is_main:
             return
         aside = workdir.with_name(f"{workdir.name}.previous-{time.strftime('%Y%m%d-%H%M%S')}")
-        workdir.rename(aside)
+        storage.move(workdir, aside)
         print(f"workdir_mode=fresh: the previous run in {workdir} was moved to {aside}", flush=True)
-    elif path.is_file():
+    elif storage.is_file(path):
         try:
-            old = json.loads(path.read_text())
+            old = json.loads(storage.read_text(path))
         except (OSError, ValueError) as err:
             raise UserError(f"{path} is unreadable ({err}); use --config.workdir_mode=fresh or another --workdir") from err
         difference = first_difference(old, record)
@@ -115,8 +118,6 @@ def start_run(workdir: Path, record: Mapping[str, Any], mode: str, *, is_main: b
             )
         return
     if is_main:
-        workdir.mkdir(parents=True, exist_ok=True)
+        storage.mkdir(workdir)
         # written whole or not at all: the other processes of a job may read it at any moment
-        partial = path.with_name(f".{RECORD_FILE}.partial")
-        partial.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-        partial.replace(path)
+        storage.write_atomic(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
