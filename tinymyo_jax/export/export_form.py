@@ -62,6 +62,9 @@ class ExportSpec:
     gelu: str = "erf_as"
     # int8: compute the first LayerNorm from rescaled patches (numerics.normalize_rescaled).
     rescale_first_norm: bool = False
+    # Attention weights: "softmax" (one SOFTMAX op) or "ratio" (exp(s - max) from LOGISTIC,
+    # normalised after the value product; numerics.ATTENTION_FORMS: int8 needs it at many tokens).
+    attention: str = "softmax"
 
     def patches(self, config: ModelConfig) -> int:
         return self.samples // config.patch_size
@@ -82,6 +85,8 @@ def check_spec(config: ModelConfig, spec: ExportSpec) -> None:
         raise UserError(f"unknown export output {spec.output!r}; choose from {OUTPUT_KINDS}")
     if spec.gelu not in numerics.GELU_FORMS:
         raise UserError(f"unknown GELU form {spec.gelu!r}; choose from {numerics.GELU_FORMS}")
+    if spec.attention not in numerics.ATTENTION_FORMS:
+        raise UserError(f"unknown attention form {spec.attention!r}; choose from {numerics.ATTENTION_FORMS}")
     if spec.output == "head":
         if config.head == "none":
             raise UserError("this checkpoint has no task head; export --output embedding or tokens")
@@ -272,8 +277,8 @@ def export_function(constants: dict[str, Any], config: ModelConfig, spec: Export
         # model at 16 x 200).
         q, k = q.transpose(0, 2, 1, 3), k.transpose(0, 2, 1, 3)  # (B, H, N, hd)
         v = v.transpose(0, 2, 3, 1)  # (B, H, hd, N)
-        weights = jax.nn.softmax(jnp.einsum("bhnd,bhmd->bhnm", q, k), axis=-1)
-        out = jnp.einsum("bhnm,bhdm->bhnd", weights, v).transpose(0, 2, 1, 3).reshape(batch, tokens_n, dim)
+        out = numerics.attend(jnp.einsum("bhnd,bhmd->bhnm", q, k), v, spec.attention)
+        out = out.transpose(0, 2, 1, 3).reshape(batch, tokens_n, dim)
         return linear(out, p["wo"], p["bo"])
 
     floors = constants.get("norm_floors", {})

@@ -120,6 +120,7 @@ def export_model(
     processes: int | None = None,
     rescale_first_norm: bool = True,
     int16x8: bool = False,
+    int8_attention: str = "ratio",
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Export `model` (a TinyMyo) to `out_dir`; returns the report (also written as report.json).
@@ -129,6 +130,8 @@ def export_model(
     Both in the prepared units: the model's `config.normalization` is applied to them here.
     tflm_windows: how many of them run through the TFLM interpreter (default all; LiteRT runs
         all), in `processes` concurrent children (default: one per CPU core).
+    int8_attention: the int8 form's attention weights (numerics.attend: "ratio" keeps diffuse
+        attention over hundreds of tokens, which int8 SOFTMAX's fixed 1/256 step loses).
     int16x8: with int8, also the 16x8 model (int8 weights, int16 activations) from the same
         export form and calibration, measured the same way (report["int16x8"], quality
         ["int16x8_tflm"]); the C sources stay the full-int8 model's.
@@ -137,7 +140,7 @@ def export_model(
     config = model.config
     output = output or default_output(config)
     float_spec = ExportSpec(channels, samples, output, float_gelu)
-    int8_spec = ExportSpec(channels, samples, output, int8_gelu, rescale_first_norm=rescale_first_norm)
+    int8_spec = ExportSpec(channels, samples, output, int8_gelu, rescale_first_norm=rescale_first_norm, attention=int8_attention)
     check_spec(config, float_spec)
     check_spec(config, int8_spec)
     if int8 and (calibration is None or len(calibration) == 0):
@@ -175,7 +178,7 @@ def export_model(
         constants = export_constants(model, spec, calibration.emg if role == "int8" else None)
         functions[role] = export_function(constants, config, spec)
         deviation = quality.compare(kind, reference[: len(form_x)], _batched(functions[role], form_x))
-        forms[role] = {"gelu": spec.gelu, "gelu_max_pointwise_error": gelu_max_error(spec.gelu), "deviation_from_training_model": deviation}
+        forms[role] = {"gelu": spec.gelu, "attention": spec.attention, "gelu_max_pointwise_error": gelu_max_error(spec.gelu), "deviation_from_training_model": deviation}
         log(f"  export form for {role} (GELU {spec.gelu}): max |form - training model| = {deviation['max_abs_error']:.2e} over {len(form_x)} windows")
     report: dict[str, Any] = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
