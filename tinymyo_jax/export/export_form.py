@@ -20,13 +20,16 @@ function of one input (B, C, T) -> output that computes what `reference_function
   "reference" rotates q and k of a head by the same angle, which cancels in q·k exactly, so it
   is dropped; "none" has none;
 - attention products contract the right operand's last axis (BATCH_MATMUL with adj_y, no
-  transposed copies in TFLM's arena);
+  transposed copies in TFLM's arena); with `spec.attention="ratio"` (int8) the weights are
+  exp(s - max) from LOGISTIC and the row sum divides after the value product (numerics.attend),
+  so no int8 SOFTMAX with its fixed 1/256 output step;
 - GELU in the form `spec.gelu` names (numerics.GELU_FORMS: "erf_as" for float, "tanh" for
   int8), means as constant matrix products (numerics.normalize); with
   `spec.rescale_first_norm` (int8) the first LayerNorm is recomputed from per-token rescaled
   patches (numerics.normalize_rescaled), which int8 needs and float does not, and every other
   LayerNorm in stages (numerics.normalize_staged, floors from the calibration windows), so each
-  RSQRT sees a narrow range; pooling over time patches is a constant 1/n product (no SUM).
+  RSQRT sees a narrow range, and each refining RSQRT's calibrated range anchored
+  (numerics.anchored_rms_rsqrt); pooling over time patches is a constant 1/n product (no SUM).
 
 Outputs (`ExportSpec.output`): "head" (classification logits (B, K), regression (B, L, K),
 reconstruction (B, C·P, patch)), "embedding" (B, D): the mean of the latent tokens after the final
