@@ -68,6 +68,9 @@ class ExportSpec:
     # Attention weights: "softmax" (one SOFTMAX op) or "ratio" (exp(s - max) from LOGISTIC,
     # normalised after the value product; numerics.ATTENTION_FORMS: int8 needs it at many tokens).
     attention: str = "softmax"
+    # int8: standardise a classification head's pooled features (calibration mean and std) and
+    # fold the std into its weights, so the logits are no longer differences of large terms.
+    standardize_head: bool = False
 
     def patches(self, config: ModelConfig) -> int:
         return self.samples // config.patch_size
@@ -193,6 +196,19 @@ def export_constants(model: Any, spec: ExportSpec, calibration: np.ndarray | Non
             unstaged(jnp.asarray(windows[start:start + 16]))
         constants["norm_floors"] = {key: numerics.variance_floors(np.concatenate(parts, axis=None))
                                     for key, parts in variances.items()}  # fmt: skip
+    if spec.standardize_head and spec.output == "head" and config.head == "classification":
+        if calibration is None:
+            raise ValueError("standardize_head needs calibration windows")
+        collected: dict[str, list[np.ndarray]] = {}
+        measuring = export_function(constants, config, spec, collect=collected)
+        windows = np.asarray(calibration, np.float32)
+        for start in range(0, len(windows), 16):
+            measuring(jnp.asarray(windows[start:start + 16]))
+        features = np.concatenate(collected["head_features"]).astype(np.float64)
+        mean, std = features.mean(axis=0), features.std(axis=0) + 1e-6
+        kernel, kbias = constants["head"]["kernel"].astype(np.float64), constants["head"]["bias"].astype(np.float64)
+        constants["head"] = {"kernel": (std[:, None] * kernel).astype(np.float32), "bias": (kbias + mean @ kernel).astype(np.float32),
+                             "feature_mean": mean.astype(np.float32), "feature_inv_std": (1.0 / std).astype(np.float32)}  # fmt: skip
     return constants
 
 
@@ -313,12 +329,13 @@ def export_function(constants: dict[str, Any], config: ModelConfig, spec: Export
         if spec.output == "embedding":
             pooled = numerics.mean_axis(normed, 1)
             return pooled * jnp.asarray(constants["norm_scale"]) + jnp.asarray(constants["norm_bias"])
-        return _head(normed, constants["head"], config, channels, patches)
+        return _head(normed, constants["head"], config, channels, patches, collect)
 
     return forward
 
 
-def _head(normed: jax.Array, head: dict, config: ModelConfig, channels: int, patches: int) -> jax.Array:
+def _head(normed: jax.Array, head: dict, config: ModelConfig, channels: int, patches: int,
+          collect: dict[str, list] | None = None) -> jax.Array:  # fmt: skip
     batch, _, dim = normed.shape
     if config.head == "reconstruction":
         return normed @ jnp.asarray(head["kernel"]) + jnp.asarray(head["bias"])
@@ -328,6 +345,10 @@ def _head(normed: jax.Array, head: dict, config: ModelConfig, channels: int, pat
             features = numerics.mean_axis(per_channel, 2).reshape(batch, channels * dim)  # channel-major
         else:
             features = numerics.mean_axis(normed, 1)
+        if collect is not None:
+            collect.setdefault("head_features", []).append(np.asarray(features))
+        if "feature_mean" in head:
+            features = (features - jnp.asarray(head["feature_mean"])) * jnp.asarray(head["feature_inv_std"])
         return features @ jnp.asarray(head["kernel"]) + jnp.asarray(head["bias"])
     # regression
     if config.fusion == "concat":

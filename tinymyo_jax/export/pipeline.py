@@ -141,7 +141,8 @@ def export_model(
     config = model.config
     output = output or default_output(config)
     float_spec = ExportSpec(channels, samples, output, float_gelu)
-    int8_spec = ExportSpec(channels, samples, output, int8_gelu, rescale_first_norm=rescale_first_norm, attention=int8_attention)
+    int8_spec = ExportSpec(channels, samples, output, int8_gelu, rescale_first_norm=rescale_first_norm, attention=int8_attention,
+                           standardize_head=True)  # fmt: skip
     check_spec(config, float_spec)
     check_spec(config, int8_spec)
     if int8 and (calibration is None or len(calibration) == 0):
