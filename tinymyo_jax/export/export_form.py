@@ -195,7 +195,7 @@ def export_constants(model: Any, spec: ExportSpec, calibration: np.ndarray | Non
         for start in range(0, len(windows), 16):
             unstaged(jnp.asarray(windows[start:start + 16]))
         constants["norm_floors"] = {key: numerics.variance_floors(np.concatenate(parts, axis=None))
-                                    for key, parts in variances.items()}  # fmt: skip
+                                    for key, parts in variances.items() if key != "head_features"}  # fmt: skip
     if spec.standardize_head and spec.output == "head" and config.head == "classification":
         if calibration is None:
             raise ValueError("standardize_head needs calibration windows")
@@ -269,7 +269,8 @@ def export_function(constants: dict[str, Any], config: ModelConfig, spec: Export
     """The export form as a pure function (B, C, T) float32 -> output; constants are baked in.
 
     collect (eager calls only): receives each residual LayerNorm's input variances E[x²] per
-    token under its key ("block{i}.norm1", "block{i}.norm2", "final"), for the staged floors.
+    token under its key ("block{i}.norm1", "block{i}.norm2", "final"), for the staged floors,
+    and a classification head's pooled features under "head_features" (standardize_head).
     """
     dim, heads, hd = config.embed_dim, config.num_heads, config.head_dim
     channels, patches = spec.channels, spec.patches(config)
