@@ -56,6 +56,13 @@ def test_rescaled_first_norm_keeps_the_function():
     assert _max_error(config, ExportSpec(4, 100, gelu="erf", rescale_first_norm=True)) < 1e-5
 
 
+def test_int8_form_with_ratio_attention_keeps_the_function():
+    """The int8 form's structure (rescaled and staged anchored norms, ratio attention) with exact GELU."""
+    config = ModelConfig(**{**SMALL, "depth": 2}, head="classification", num_outputs=4, num_channels=4, rope="time_channel")
+    spec = ExportSpec(4, 100, gelu="erf", rescale_first_norm=True, attention="ratio", standardize_head=True)
+    assert _max_error(config, spec) < 1e-5
+
+
 def test_impossible_exports_are_user_errors():
     concat = ModelConfig(**SMALL, head="classification", num_outputs=4, num_channels=4)
     with pytest.raises(UserError, match="at most that many"):

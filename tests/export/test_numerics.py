@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -82,6 +83,32 @@ def test_staged_norm_equals_layer_norm_and_narrows_every_rsqrt_input():
     # the first stage's floor bounds its RSQRT output to a range 1/sqrt(floor) wide, not 1/sqrt(eps)
     variance = np.mean(tokens**2, axis=-1)
     assert 1 / np.sqrt(floors[0]) < 1 / np.sqrt(variance.min() + 1e-5) / 10
+
+
+def test_ratio_attention_equals_softmax_attention_for_peaked_and_diffuse_rows():
+    rng = np.random.default_rng(4)
+    # row scales from near-uniform (0.01) to one dominant key (30): both ends of int8's trouble
+    scores = rng.standard_normal((2, 6, 50)) * np.logspace(-2, 1.5, 6)[None, :, None]
+    values = rng.standard_normal((2, 3, 50))
+    reference = np.einsum("bnm,bdm->bnd", np.exp(scores) / np.exp(scores).sum(-1, keepdims=True), values)
+    for form in numerics.ATTENTION_FORMS:
+        ours = numerics.attend(jnp.asarray(scores, jnp.float32), jnp.asarray(values, jnp.float32), form)
+        np.testing.assert_allclose(np.asarray(ours), reference, atol=1e-5)  # float32
+
+
+def test_anchored_rsqrt_is_the_plain_one_and_spans_the_anchor_range():
+    """The anchors widen what calibration sees (values 1/4 .. 4 always occur) and are sliced off."""
+    rng = np.random.default_rng(5)
+    y = jnp.asarray(rng.standard_normal((1, 10, 16)), jnp.float32)
+    addend = jnp.asarray(rng.uniform(0.0, 0.1, (1, 10, 1)), jnp.float32)
+    plain = jax.lax.rsqrt(numerics.mean_last(y * y) + addend)
+    for extra in (addend, 0.05):
+        expected = jax.lax.rsqrt(numerics.mean_last(y * y) + extra)
+        np.testing.assert_allclose(np.asarray(numerics.anchored_rms_rsqrt(y, extra)), np.asarray(expected), rtol=1e-6)
+    assert plain.shape == numerics.anchored_rms_rsqrt(y, addend).shape
+    inner = jax.make_jaxpr(lambda v: numerics.anchored_rms_rsqrt(v, addend))(y)
+    rsqrt_in = [e for e in inner.eqns if e.primitive.name == "rsqrt"][0].invars[0].aval.shape
+    assert rsqrt_in == (1, 10 + len(numerics.ANCHOR_RANGE), 1)
 
 
 @pytest.mark.parametrize("size, length", [(10, 500), (50, 500), (7, 7), (12, 5)])

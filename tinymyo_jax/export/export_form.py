@@ -20,13 +20,16 @@ function of one input (B, C, T) -> output that computes what `reference_function
   "reference" rotates q and k of a head by the same angle, which cancels in q·k exactly, so it
   is dropped; "none" has none;
 - attention products contract the right operand's last axis (BATCH_MATMUL with adj_y, no
-  transposed copies in TFLM's arena);
+  transposed copies in TFLM's arena); with `spec.attention="ratio"` (int8) the weights are
+  exp(s - max) from LOGISTIC and the row sum divides after the value product (numerics.attend),
+  so no int8 SOFTMAX with its fixed 1/256 output step;
 - GELU in the form `spec.gelu` names (numerics.GELU_FORMS: "erf_as" for float, "tanh" for
   int8), means as constant matrix products (numerics.normalize); with
   `spec.rescale_first_norm` (int8) the first LayerNorm is recomputed from per-token rescaled
   patches (numerics.normalize_rescaled), which int8 needs and float does not, and every other
   LayerNorm in stages (numerics.normalize_staged, floors from the calibration windows), so each
-  RSQRT sees a narrow range; pooling over time patches is a constant 1/n product (no SUM).
+  RSQRT sees a narrow range, and each refining RSQRT's calibrated range anchored
+  (numerics.anchored_rms_rsqrt); pooling over time patches is a constant 1/n product (no SUM).
 
 Outputs (`ExportSpec.output`): "head" (classification logits (B, K), regression (B, L, K),
 reconstruction (B, C·P, patch)), "embedding" (B, D): the mean of the latent tokens after the final
@@ -62,6 +65,12 @@ class ExportSpec:
     gelu: str = "erf_as"
     # int8: compute the first LayerNorm from rescaled patches (numerics.normalize_rescaled).
     rescale_first_norm: bool = False
+    # Attention weights: "softmax" (one SOFTMAX op) or "ratio" (exp(s - max) from LOGISTIC,
+    # normalised after the value product; numerics.ATTENTION_FORMS: int8 needs it at many tokens).
+    attention: str = "softmax"
+    # int8: standardise a classification head's pooled features (calibration mean and std) and
+    # fold the std into its weights, so the logits are no longer differences of large terms.
+    standardize_head: bool = False
 
     def patches(self, config: ModelConfig) -> int:
         return self.samples // config.patch_size
@@ -82,6 +91,8 @@ def check_spec(config: ModelConfig, spec: ExportSpec) -> None:
         raise UserError(f"unknown export output {spec.output!r}; choose from {OUTPUT_KINDS}")
     if spec.gelu not in numerics.GELU_FORMS:
         raise UserError(f"unknown GELU form {spec.gelu!r}; choose from {numerics.GELU_FORMS}")
+    if spec.attention not in numerics.ATTENTION_FORMS:
+        raise UserError(f"unknown attention form {spec.attention!r}; choose from {numerics.ATTENTION_FORMS}")
     if spec.output == "head":
         if config.head == "none":
             raise UserError("this checkpoint has no task head; export --output embedding or tokens")
@@ -184,7 +195,20 @@ def export_constants(model: Any, spec: ExportSpec, calibration: np.ndarray | Non
         for start in range(0, len(windows), 16):
             unstaged(jnp.asarray(windows[start:start + 16]))
         constants["norm_floors"] = {key: numerics.variance_floors(np.concatenate(parts, axis=None))
-                                    for key, parts in variances.items()}  # fmt: skip
+                                    for key, parts in variances.items() if key != "head_features"}  # fmt: skip
+    if spec.standardize_head and spec.output == "head" and config.head == "classification":
+        if calibration is None:
+            raise ValueError("standardize_head needs calibration windows")
+        collected: dict[str, list[np.ndarray]] = {}
+        measuring = export_function(constants, config, spec, collect=collected)
+        windows = np.asarray(calibration, np.float32)
+        for start in range(0, len(windows), 16):
+            measuring(jnp.asarray(windows[start:start + 16]))
+        features = np.concatenate(collected["head_features"]).astype(np.float64)
+        mean, std = features.mean(axis=0), features.std(axis=0) + 1e-6
+        kernel, kbias = constants["head"]["kernel"].astype(np.float64), constants["head"]["bias"].astype(np.float64)
+        constants["head"] = {"kernel": (std[:, None] * kernel).astype(np.float32), "bias": (kbias + mean @ kernel).astype(np.float32),
+                             "feature_mean": mean.astype(np.float32), "feature_inv_std": (1.0 / std).astype(np.float32)}  # fmt: skip
     return constants
 
 
@@ -245,7 +269,8 @@ def export_function(constants: dict[str, Any], config: ModelConfig, spec: Export
     """The export form as a pure function (B, C, T) float32 -> output; constants are baked in.
 
     collect (eager calls only): receives each residual LayerNorm's input variances E[x²] per
-    token under its key ("block{i}.norm1", "block{i}.norm2", "final"), for the staged floors.
+    token under its key ("block{i}.norm1", "block{i}.norm2", "final"), for the staged floors,
+    and a classification head's pooled features under "head_features" (standardize_head).
     """
     dim, heads, hd = config.embed_dim, config.num_heads, config.head_dim
     channels, patches = spec.channels, spec.patches(config)
@@ -272,8 +297,8 @@ def export_function(constants: dict[str, Any], config: ModelConfig, spec: Export
         # model at 16 x 200).
         q, k = q.transpose(0, 2, 1, 3), k.transpose(0, 2, 1, 3)  # (B, H, N, hd)
         v = v.transpose(0, 2, 3, 1)  # (B, H, hd, N)
-        weights = jax.nn.softmax(jnp.einsum("bhnd,bhmd->bhnm", q, k), axis=-1)
-        out = jnp.einsum("bhnm,bhdm->bhnd", weights, v).transpose(0, 2, 1, 3).reshape(batch, tokens_n, dim)
+        out = numerics.attend(jnp.einsum("bhnd,bhmd->bhnm", q, k), v, spec.attention)
+        out = out.transpose(0, 2, 1, 3).reshape(batch, tokens_n, dim)
         return linear(out, p["wo"], p["bo"])
 
     floors = constants.get("norm_floors", {})
@@ -305,12 +330,13 @@ def export_function(constants: dict[str, Any], config: ModelConfig, spec: Export
         if spec.output == "embedding":
             pooled = numerics.mean_axis(normed, 1)
             return pooled * jnp.asarray(constants["norm_scale"]) + jnp.asarray(constants["norm_bias"])
-        return _head(normed, constants["head"], config, channels, patches)
+        return _head(normed, constants["head"], config, channels, patches, collect)
 
     return forward
 
 
-def _head(normed: jax.Array, head: dict, config: ModelConfig, channels: int, patches: int) -> jax.Array:
+def _head(normed: jax.Array, head: dict, config: ModelConfig, channels: int, patches: int,
+          collect: dict[str, list] | None = None) -> jax.Array:  # fmt: skip
     batch, _, dim = normed.shape
     if config.head == "reconstruction":
         return normed @ jnp.asarray(head["kernel"]) + jnp.asarray(head["bias"])
@@ -320,6 +346,10 @@ def _head(normed: jax.Array, head: dict, config: ModelConfig, channels: int, pat
             features = numerics.mean_axis(per_channel, 2).reshape(batch, channels * dim)  # channel-major
         else:
             features = numerics.mean_axis(normed, 1)
+        if collect is not None:
+            collect.setdefault("head_features", []).append(np.asarray(features))
+        if "feature_mean" in head:
+            features = (features - jnp.asarray(head["feature_mean"])) * jnp.asarray(head["feature_inv_std"])
         return features @ jnp.asarray(head["kernel"]) + jnp.asarray(head["bias"])
     # regression
     if config.fusion == "concat":

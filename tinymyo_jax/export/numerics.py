@@ -94,6 +94,33 @@ def _gelu_erf_as(x, xp):
     return 0.5 * (x + magnitude * erf)
 
 
+ATTENTION_FORMS: tuple[str, ...] = ("softmax", "ratio")
+
+
+def attend(scores: jax.Array, values: jax.Array, form: str) -> jax.Array:
+    """softmax(scores) @ values over the last axis of `scores` (..., N, M); values (..., hd, M).
+
+    "softmax": one SOFTMAX op. Its int8 output has TFLite's fixed step 1/256 (scale 1/256, zero
+    point -128): attention spread over hundreds of keys (weights ~1/400 each) falls below one
+    step, and the weights' sum and their differences are lost (the worst op of the fine-tuned
+    8 x 1000 models, docs/export.md).
+    "ratio": e = exp(s - max(s)) in (0, 1], then (e @ v) / sum(e): the same function, but the
+    weights are quantised relative to each row's largest (1 at the maximum) instead of to their
+    sum, and the normaliser divides once per row after the value product. TFLite Micro has no
+    int8 EXP, so e = σ(z) / (1 - σ(z)) for z = s - max(s) <= 0 (exactly exp(z)): LOGISTIC, SUB,
+    DIV; the max is REDUCE_MAX and the row sum a product with a constant ones vector.
+    """
+    if form == "softmax":
+        return jnp.einsum("...nm,...dm->...nd", jax.nn.softmax(scores, axis=-1), values)
+    if form == "ratio":
+        shifted = scores - jnp.max(scores, axis=-1, keepdims=True)
+        gate = jax.nn.sigmoid(shifted)
+        weights = gate / (1.0 - gate)
+        total = weights @ jnp.ones((weights.shape[-1], 1), weights.dtype)
+        return jnp.einsum("...nm,...dm->...nd", weights, values) / total
+    raise ValueError(f"unknown attention form {form!r}; choose from {ATTENTION_FORMS}")
+
+
 def mean_last(x: jax.Array) -> jax.Array:
     """Mean over the last axis, keepdims, as a product with a constant 1/n vector.
 
@@ -149,11 +176,11 @@ def normalize_rescaled(
     scale = jax.lax.rsqrt(mean_last(tokens * tokens) + floors[0])
     for floor in floors[1:]:
         rescaled = (patches * scale) @ kernel + scale * bias
-        scale = scale * jax.lax.rsqrt(mean_last(rescaled * rescaled) + floor)
+        scale = scale * anchored_rms_rsqrt(rescaled, floor)
     rescaled = (patches * scale) @ kernel + scale * bias
     # eps·c² as (c·sqrt(eps))²: the int8 tensor of c² alone would span c_max² (~1e3).
     eps_term = scale * float(np.sqrt(eps))
-    return rescaled * jax.lax.rsqrt(mean_last(rescaled * rescaled) + eps_term * eps_term)
+    return rescaled * anchored_rms_rsqrt(rescaled, eps_term * eps_term)
 
 
 def normalize_staged(x: jax.Array, eps: float, floors: tuple[float, ...]) -> jax.Array:
@@ -169,10 +196,40 @@ def normalize_staged(x: jax.Array, eps: float, floors: tuple[float, ...]) -> jax
     scale = jax.lax.rsqrt(mean_last(x * x) + floors[0])
     for floor in floors[1:]:
         rescaled = x * scale
-        scale = scale * jax.lax.rsqrt(mean_last(rescaled * rescaled) + floor)
+        scale = scale * anchored_rms_rsqrt(rescaled, floor)
     rescaled = x * scale
     eps_term = scale * float(np.sqrt(eps))
-    return rescaled * jax.lax.rsqrt(mean_last(rescaled * rescaled) + eps_term * eps_term)
+    return rescaled * anchored_rms_rsqrt(rescaled, eps_term * eps_term)
+
+
+# Range anchors of the refining RSQRTs (anchored_rms_rsqrt): the int8 per-token scale c is
+# trusted to within a factor 2, so E[(c·x)²] to within a factor 4 of its float value.
+ANCHOR_RANGE = (0.25, 4.0)
+
+
+def anchored_rms_rsqrt(y: jax.Array, addend: jax.Array | float) -> jax.Array:
+    """rsqrt(E[y²] + addend) per token (y (..., N, D) -> (..., N, 1)), with the calibrated ranges of
+    E[y²], the sum and the RSQRT widened to ANCHOR_RANGE.
+
+    Why: a refining stage of normalize_staged / normalize_rescaled sees y = c·x with c from the
+    previous stage, so in float E[y²] is ~1 for every active token and the calibration gives its
+    int8 tensors a range of width ~0 (measured on the demo's fine-tuned UCI model: E[y²] in
+    [0.9957, 0.9961]). In int8, c itself carries the error of its per-tensor grid (±20% for the
+    loudest tokens), E[y²] lands outside that range and clips, and the RSQRT that should undo
+    c's error outputs a constant (100% of its values at the clip): the staged norm degenerates to
+    "multiply by the int8 c". Two constant anchor tokens with E[y²] = 1/4 and 4 make the
+    calibrated ranges cover what int8 produces; they are sliced off after the RSQRT (the
+    function is unchanged: CONCATENATION and SLICE only).
+    """
+    squares = y * y
+    anchor_shape = (*squares.shape[:-2], len(ANCHOR_RANGE), squares.shape[-1])
+    # a numpy constant of the full shape (jnp.broadcast_to would become a BROADCAST_TO op)
+    anchors = np.broadcast_to(np.asarray(ANCHOR_RANGE, np.float32)[:, None], anchor_shape).copy()
+    means = mean_last(jnp.concatenate([squares, anchors], axis=-2))
+    if not isinstance(addend, float):
+        zeros = np.zeros((*addend.shape[:-2], len(ANCHOR_RANGE), addend.shape[-1]), np.float32)
+        addend = jnp.concatenate([addend, zeros], axis=-2)
+    return jax.lax.rsqrt(means + addend)[..., : y.shape[-2], :]
 
 
 def variance_floors(variance: np.ndarray, steps: int = 2, levels: int = 255) -> tuple[float, ...]:
