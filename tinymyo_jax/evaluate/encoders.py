@@ -26,7 +26,8 @@ from tinymyo_jax.models.tinymyo import TinyMyo, build_model
 def random_architecture(config: ml_collections.ConfigDict) -> ModelConfig:
     """The ModelConfig of init=random: config.model's preset with its non-zero overrides."""
     # a random encoder was trained on nothing: it reads the prepared z-scores as they are
-    overrides = {"rope": config.model.rope, "head": "none", "normalization": "none"}
+    overrides = {"rope": config.model.rope, "head": "none", "normalization": "none",
+                 "channel_embedding": config.model.get("channel_embedding", "none")}  # fmt: skip
     for name in ("embed_dim", "depth", "num_heads"):
         if config.model[name]:
             overrides[name] = config.model[name]

@@ -21,6 +21,8 @@ def base_config() -> ml_collections.ConfigDict:
     config.model.preset = "tinymyo"  # tinymyo | tinyissimo
     # Default chosen on real recordings (docs/real_emg.md): 2-D axial RoPE (time and channel).
     config.model.rope = "time_channel"  # time_channel | time | reference | none (models/rope.py)
+    # none | learned: a learned vector per channel index added to every token (models/encoder.py)
+    config.model.channel_embedding = "none"
     config.model.dropout = 0.1
     config.model.attention_dropout = 0.1
     config.model.drop_path = 0.1

@@ -69,7 +69,7 @@ def model_config_from(config: ml_collections.ConfigDict) -> ModelConfig:
     overrides = dict(
         rope=config.model.rope, normalization=config.data.normalization, dropout=config.model.dropout,
         attention_dropout=config.model.attention_dropout, drop_path=config.model.drop_path,
-        head="reconstruction",
+        head="reconstruction", channel_embedding=config.model.get("channel_embedding", "none"),
     )
     for name in ("embed_dim", "depth", "num_heads"):
         if config.model[name]:
