@@ -243,8 +243,9 @@ def main() -> None:
     parser.add_argument("--rope", nargs="+", default=["reference", "time", "time_channel"], help="model.rope modes to compare")
     parser.add_argument("--normalization", nargs="+", default=["minmax_channel", "window_scale"],
                         help="data.normalization modes to compare (every rope x every normalisation)")  # fmt: skip
-    parser.add_argument("--channel-embedding", nargs="+", default=["none"], choices=["none", "learned"],
-                        help="model.channel_embedding settings to compare (every rope x each of these)")  # fmt: skip
+    parser.add_argument("--channel-embedding", nargs="+", default=["learned"], choices=["none", "learned"],
+                        help="model.channel_embedding settings to compare (every rope x each of these; "
+                             "default the smoke config's)")  # fmt: skip
     parser.add_argument("--steps", type=int, default=300, help="pretraining steps per variant (smoke config)")
     parser.add_argument("--corpora", nargs="+", default=list(PRETRAIN_CORPORA), choices=PRETRAIN_CORPORA)
     parser.add_argument("--mixture", nargs="*", default=[], metavar="CORPUS=WEIGHT",

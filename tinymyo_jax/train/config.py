@@ -111,7 +111,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         raise UserError("config.data.mixture is empty: name at least one prepared dataset")
 
 
-REFERENCE_BEHAVIOUR = {"model.rope": "reference", "data.normalization": "minmax_channel"}
+REFERENCE_BEHAVIOUR = {"model.rope": "reference", "data.normalization": "minmax_channel", "model.channel_embedding": "none"}
 
 
 def apply_variants(config: ml_collections.ConfigDict, arg: str | None) -> set[str]:
