@@ -37,7 +37,7 @@ def held_out_windows(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="session")
 def trained_classifier(gesture_data_dir, tmp_path_factory) -> Path:
     """`tinymyo finetune configs/finetune/uci_emg.py:tiny` from a random time_channel-RoPE encoder
-    with a learned channel embedding (2 blocks, dim 32; its head starts as that encoder's linear probe); returns its selected model (WORKDIR/best)."""
+    (2 blocks, dim 32; its head starts as that encoder's linear probe); returns its selected model (WORKDIR/best)."""
     from tinymyo_jax.cli import main
 
     workdir = tmp_path_factory.mktemp("finetune") / "uci_emg"
@@ -48,9 +48,6 @@ def trained_classifier(gesture_data_dir, tmp_path_factory) -> Path:
         # the end-to-end export covers the channel-aware RoPE (its tables vary by channel as well
         # as time); "time" is covered by the CLI and dataset exports
         "--config.model.rope=time_channel",
-        # and the learned channel embedding (the smoke pretraining's, hence the demo's): a
-        # per-token constant folded into the patch bias, through int8 and TFLite Micro
-        "--config.model.channel_embedding=learned",
     ])  # fmt: skip
     assert code == 0
     results = json.loads((workdir / "results.json").read_text())

@@ -12,6 +12,7 @@ from tinymyo_jax.config_files import load_config
 def test_defaults_are_channel_aware_rope_and_one_scale_per_window(path):
     config = load_config(path)
     assert (config.model.rope, config.data.normalization) == ("time_channel", "window_scale")
+    assert config.model.channel_embedding == "learned"
     reference = load_config(f"{path}:reference")
     assert (reference.model.rope, reference.data.normalization) == ("reference", "minmax_channel")
     assert reference.model.channel_embedding == "none"
@@ -26,8 +27,7 @@ def test_reference_combines_with_other_variants():
 
 def test_smoke_settings_are_the_measured_demo_settings():
     # docs/real_emg.md: 150 steps at lr 1e-3 stayed above the channel-mean baseline on the
-    # demo's corpora; 300 steps at 3e-3 with a learned channel embedding ended 26% below it.
+    # demo's corpora; 300 steps at 3e-3 ended 26% below it.
     config = load_config("configs/pretrain/smoke.py")
-    assert (config.total_steps, config.optimizer.lr, config.model.channel_embedding) == (300, 3e-3, "learned")
-    assert load_config("configs/pretrain/tinymyo.py").model.channel_embedding == "none"
+    assert (config.total_steps, config.optimizer.lr) == (300, 3e-3)
 
