@@ -61,10 +61,16 @@ PREP_OPTIONS: dict[str, list[str]] = {
 class Variant:
     rope: str
     normalization: str
+    channel_embedding: str = "none"
+
+    @property
+    def model(self) -> str:
+        """The table's column: the RoPE mode, `+emb` with a learned channel embedding."""
+        return self.rope + ("+emb" if self.channel_embedding == "learned" else "")
 
     @property
     def name(self) -> str:
-        return f"{self.rope}-{self.normalization}"
+        return f"{self.model}-{self.normalization}"
 
 
 # ----------------------------------------------------------------------------- tables (pure)
@@ -90,7 +96,7 @@ def loss_table(rows: list[dict], ropes: list[str]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     groups: dict[tuple[str, str], dict[str, dict]] = {}
     for row in rows:
-        groups.setdefault((row["corpus"], row["normalization"]), {})[row["rope"]] = row
+        groups.setdefault((row["corpus"], row["normalization"]), {})[row.get("model", row["rope"])] = row
     for (corpus, normalization), by_rope in groups.items():
         first = next(iter(by_rope.values()))
         values = {f"rope={r}": by_rope[r]["masked_loss"] for r in ropes if r in by_rope}
@@ -129,8 +135,8 @@ def probe_table(rows: list[dict]) -> str:
 def acceptance(rows: list[dict], corpus: str, candidate: Variant, against_rope: str = "time") -> dict:
     """Issue 11's bar for `candidate` on `corpus`: its masked loss vs the best no-model baseline
     and vs `against_rope` under the same normalisation (1 - ratio = how much lower)."""
-    pick = {(r["rope"], r["normalization"]): r for r in rows if r["corpus"] == corpus}
-    row = pick.get((candidate.rope, candidate.normalization))
+    pick = {(r.get("model", r["rope"]), r["normalization"]): r for r in rows if r["corpus"] == corpus}
+    row = pick.get((candidate.model, candidate.normalization))
     other = pick.get((against_rope, candidate.normalization))
     if row is None:
         return {}
@@ -200,6 +206,7 @@ def pretrain(variant: Variant, args: argparse.Namespace) -> tuple[Path, float]:
     overrides = [
         f"--config.data.data_dir={args.data_dir}", f"--config.data.mixture={mixture}",
         f"--config.model.rope={variant.rope}", f"--config.data.normalization={variant.normalization}",
+        f"--config.model.channel_embedding={variant.channel_embedding}",
         f"--config.total_steps={args.steps}", f"--config.eval_every_steps={args.steps}",
         f"--config.plot_every_steps={args.steps}", f"--config.checkpoint.every_steps={max(args.steps // 3, 1)}",
         *args.override,
@@ -236,6 +243,9 @@ def main() -> None:
     parser.add_argument("--rope", nargs="+", default=["reference", "time", "time_channel"], help="model.rope modes to compare")
     parser.add_argument("--normalization", nargs="+", default=["minmax_channel", "window_scale"],
                         help="data.normalization modes to compare (every rope x every normalisation)")  # fmt: skip
+    parser.add_argument("--channel-embedding", nargs="+", default=["learned"], choices=["none", "learned"],
+                        help="model.channel_embedding settings to compare (every rope x each of these; "
+                             "default the smoke config's)")  # fmt: skip
     parser.add_argument("--steps", type=int, default=300, help="pretraining steps per variant (smoke config)")
     parser.add_argument("--corpora", nargs="+", default=list(PRETRAIN_CORPORA), choices=PRETRAIN_CORPORA)
     parser.add_argument("--mixture", nargs="*", default=[], metavar="CORPUS=WEIGHT",
@@ -271,7 +281,7 @@ def main() -> None:
     if args.prepare_only:
         print(json.dumps(corpora, indent=1))
         return
-    variants = [Variant(r, n) for n, r in itertools.product(args.normalization, args.rope)]
+    variants = [Variant(r, n, e) for n, r, e in itertools.product(args.normalization, args.rope, args.channel_embedding)]
     probes = [] if args.no_probe else ["uci_emg"] + (["generic/libemg"] if "libemg" in args.corpora else [])
     loss_rows, probe_rows, timings = [], [], {}
 
@@ -284,7 +294,8 @@ def main() -> None:
         start = time.perf_counter()
         for corpus in args.corpora:
             metrics = validate_run(workdir, f"generic/{corpus}", max_batches=args.val_batches)
-            row = {"corpus": corpus, "rope": variant.rope, "normalization": variant.normalization, **metrics}
+            row = {"corpus": corpus, "rope": variant.rope, "model": variant.model,
+                   "normalization": variant.normalization, **metrics}  # fmt: skip
             loss_rows.append(row)
             print(json.dumps(row), flush=True)
         validate_s = time.perf_counter() - start
@@ -313,7 +324,7 @@ def combined_report(paths: list[Path]) -> str:
     if len({(r["steps"], json.dumps(r["mixture"], sort_keys=True)) for r in runs}) > 1:
         raise SystemExit("--report: these runs differ in steps or mixture; their losses do not compare")
     rows = [row for r in runs for row in r["validation"]]
-    ropes = list(dict.fromkeys(row["rope"] for row in rows))
+    ropes = list(dict.fromkeys(row.get("model", row["rope"]) for row in rows))
     probes = [row for r in runs for row in r["probes"]]
     probes = [row for i, row in enumerate(probes) if row not in probes[:i]]
     return "\n\n".join(filter(None, [loss_table(rows, ropes), probe_table(probes) if probes else ""]))
@@ -324,7 +335,7 @@ def write_outputs(args, started, t0, corpora, variants, loss_rows, probe_rows, t
     checks = {c: [a for v in variants if (a := acceptance(loss_rows, c, v))] for c in args.corpora}
     tables = "\n\n".join(filter(None, [
         f"Validation masked loss (held-out recordings; in parentheses: ratio to the best no-model "
-        f"predictor), smoke config, {args.steps} steps, mixture {args.mixture}:\n\n" + loss_table(loss_rows, args.rope),
+        f"predictor), smoke config, {args.steps} steps, mixture {args.mixture}:\n\n" + loss_table(loss_rows, list(dict.fromkeys(v.model for v in variants))),
         ("Linear probe, test split:\n\n" + probe_table(probe_rows)) if probe_rows else "",
         "Per-variant time (s): " + json.dumps(timings),
     ]))  # fmt: skip

@@ -19,7 +19,7 @@ SMOKE = "configs/pretrain/smoke.py"
 
 
 def test_config_files_load_with_and_without_an_argument():
-    assert load_config(SMOKE).total_steps == 150
+    assert load_config(SMOKE).total_steps == 300
     assert load_config(SMOKE + ":tiny").total_steps == 6
     paper = load_config("configs/pretrain/tinymyo.py")
     assert (paper.optimizer.lr, paper.optimizer.b2, paper.global_batch_size, paper.masking.ratio) == (1e-4, 0.98, 512, 0.5)

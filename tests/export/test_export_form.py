@@ -35,6 +35,9 @@ def _max_error(config: ModelConfig, spec: ExportSpec, *, windows=None) -> float:
         (dict(head="reconstruction", rope="none"), dict(channels=3)),
         (dict(head="classification", num_outputs=5, num_channels=4, rope="time_channel"), dict(channels=4)),
         (dict(head="none", rope="time_channel"), dict(channels=3, output="tokens")),
+        # the learned channel embedding folded into a per-token patch bias
+        (dict(head="classification", num_outputs=5, num_channels=4, rope="time_channel", channel_embedding="learned"), dict(channels=4)),
+        (dict(head="none", rope="time", channel_embedding="learned"), dict(channels=3, output="tokens")),
         (dict(head="none"), dict(channels=4, output="embedding")),
         (dict(head="none"), dict(channels=2, output="tokens")),
     ],
@@ -51,8 +54,9 @@ def test_export_form_deviation_follows_its_gelu_form(gelu, bound):
     assert _max_error(config, ExportSpec(4, 100, gelu=gelu)) < bound
 
 
-def test_rescaled_first_norm_keeps_the_function():
-    config = ModelConfig(**SMALL, head="classification", num_outputs=4, num_channels=4)
+@pytest.mark.parametrize("channel_embedding", ["none", "learned"])
+def test_rescaled_first_norm_keeps_the_function(channel_embedding):
+    config = ModelConfig(**SMALL, head="classification", num_outputs=4, num_channels=4, channel_embedding=channel_embedding)
     assert _max_error(config, ExportSpec(4, 100, gelu="erf", rescale_first_norm=True)) < 1e-5
 
 

@@ -77,6 +77,7 @@ def _common(name: str, arg: str | None) -> ml_collections.ConfigDict:
     config.model.depth = 0
     config.model.num_heads = 0
     config.model.rope = "time"
+    config.model.channel_embedding = "none"  # none | learned (models/encoder.py)
     # torch:FILE only: the head count is not in the weights; "reference" RoPE = the published model.
     config.model.torch_num_heads = 3
     config.model.torch_rope = "reference"

@@ -169,6 +169,11 @@ def export_constants(model: Any, spec: ExportSpec, calibration: np.ndarray | Non
         rope = numerics.half_split_rope_tables(cos, sin)  # (N, 1, hd) each
 
     patch_kernel, patch_bias = numerics.centre_columns(enc["patch_embed"]["proj"]["kernel"], enc["patch_embed"]["proj"]["bias"])
+    if config.channel_embedding == "learned":
+        # The learned channel embedding is a constant per token: folded into the patch
+        # embedding's bias, which becomes (C·P, D), centred like every residual write.
+        rows = np.repeat(enc["channel_embed"][: spec.channels], patches, axis=0)
+        patch_bias = patch_bias[None, :] + (rows - rows.mean(axis=1, keepdims=True))
     constants: dict[str, Any] = {
         "patch_kernel": patch_kernel.astype(np.float32),
         "patch_bias": patch_bias.astype(np.float32),

@@ -19,6 +19,10 @@ Fusion = Literal["concat", "mean"]
 ROPE_MODES: tuple[str, ...] = ("time", "time_channel", "reference", "none")
 HEAD_KINDS: tuple[str, ...] = ("none", "reconstruction", "classification", "regression")
 FUSIONS: tuple[str, ...] = ("concat", "mean")
+CHANNEL_EMBEDDINGS: tuple[str, ...] = ("none", "learned")
+# Rows of the learned channel embedding: the channel count windows are padded to
+# (data.signal.MAX_CHANNELS; the models package does not import the data package).
+CHANNEL_EMBEDDING_ROWS = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +40,11 @@ class ModelConfig:
         module's computation: stored here so probe, fine-tune and export apply the same one.
         Pretraining sets it from config.data.normalization; reference imports from what the
         reference trained on (models/torch_io.infer_config); "none" = the input as given.
+    channel_embedding: "none" (the reference: tokens carry no channel identity) or "learned": a
+        learned vector per channel index (CHANNEL_EMBEDDING_ROWS rows) added to every token of
+        that channel after mask-token substitution, so patch and mask tokens know their channel
+        (docs/model.md). The reference has no such parameter: "none" loads and saves its
+        weights unchanged.
     num_channels: needed only by `concat` fusion heads, whose linear input is C·D wide.
     dropout: the rate after the attention projection and inside the MLP (the reference's
         `proj_drop`); attention_dropout acts on the attention weights; drop_path is stochastic
@@ -53,6 +62,7 @@ class ModelConfig:
     drop_path: float = 0.1
     rope: RopeMode = "time"
     rope_base: float = 10_000.0
+    channel_embedding: str = "none"
     normalization: str = "none"
     layer_norm_eps: float = 1e-5  # PyTorch's LayerNorm default; flax's is 1e-6
     head: HeadKind = "reconstruction"
@@ -67,6 +77,8 @@ class ModelConfig:
         problems = []
         if self.rope not in ROPE_MODES:
             problems.append(f"rope must be one of {ROPE_MODES}, got {self.rope!r}")
+        if self.channel_embedding not in CHANNEL_EMBEDDINGS:
+            problems.append(f"channel_embedding must be one of {CHANNEL_EMBEDDINGS}, got {self.channel_embedding!r}")
         if self.normalization not in NORMALIZATIONS:
             problems.append(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
         if self.head not in HEAD_KINDS:
@@ -131,11 +143,12 @@ def from_run_config(config: Any, *, base: ModelConfig | None = None, **fields: A
 
     The architecture is `base` (a loaded encoder's config) or, without one, the run config's
     `config.model`: its preset, the non-zero size overrides (embed_dim, depth, num_heads; 0
-    keeps the preset's) and its rope. `fields` set the rest (head, normalisation, dropout
+    keeps the preset's), its rope and its channel embedding. `fields` set the rest (head, normalisation, dropout
     rates, ...). Raises ValueError for an unknown preset or fields that do not fit together.
     """
     if base is None:
         model = config.model
         sizes = {name: model[name] for name in ("embed_dim", "depth", "num_heads") if model[name]}
-        base = preset(model.preset, rope=model.rope, **sizes)
+        # configs written before the channel embedding existed have no such field: none
+        base = preset(model.preset, rope=model.rope, channel_embedding=model.get("channel_embedding", "none"), **sizes)
     return base.replace(**fields)

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from tinymyo_jax.models.attention_backend import backend_facts, select_attention
-from tinymyo_jax.models.config import ModelConfig
+from tinymyo_jax.models.config import CHANNEL_EMBEDDING_ROWS, ModelConfig
 from tinymyo_jax.models.dropout import Dropout, keep_mask, rows_of
 from tinymyo_jax.models.rope import apply_rotary, rope_tables_for
 
@@ -185,6 +185,13 @@ def _materialise_cotangent_bwd(_, cotangent):
 materialise_cotangent.defvjp(_materialise_cotangent_fwd, _materialise_cotangent_bwd)
 
 
+def channel_embedding_rows(table: jax.Array, channels: int, patches: int) -> jax.Array:
+    """(C·P, D): row c of the (CHANNEL_EMBEDDING_ROWS, D) table for every token n = c·P + p."""
+    if channels > table.shape[0]:
+        raise ValueError(f"the channel embedding has {table.shape[0]} rows; the input has {channels} channels")
+    return jnp.repeat(table[:channels], patches, axis=0)
+
+
 class Encoder(nnx.Module):
     """Patch embedding, mask-token substitution, Transformer blocks, final LayerNorm."""
 
@@ -193,6 +200,13 @@ class Encoder(nnx.Module):
         self.patch_embed = PatchEmbed(config, rngs=rngs)
         # Reference: trunc_normal(std=0.02) truncated at ±std (not ±2 std).
         self.mask_token = nnx.Param(0.02 * jax.random.truncated_normal(rngs.params(), -1.0, 1.0, (config.embed_dim,)))
+        # Optional (not in the reference): one learned vector per channel index, initialised as
+        # the mask token, so masked tokens at one time position differ by channel.
+        self.channel_embed = (
+            nnx.Param(0.02 * jax.random.truncated_normal(rngs.params(), -1.0, 1.0, (CHANNEL_EMBEDDING_ROWS, config.embed_dim)))
+            if config.channel_embedding == "learned"
+            else None
+        )
         self.blocks = nnx.List([Block(config, layer_index=i, rngs=rngs) for i in range(config.depth)])
         self.norm = _layer_norm(config.embed_dim, config, rngs)
 
@@ -218,6 +232,8 @@ class Encoder(nnx.Module):
         tokens = self.patch_embed(x)
         if token_mask is not None:
             tokens = jnp.where(token_mask[..., None], self.mask_token[...].astype(tokens.dtype), tokens)
+        if self.channel_embed is not None:
+            tokens = tokens + channel_embedding_rows(self.channel_embed[...], channels, patches).astype(tokens.dtype)
         key_mask = None if channel_mask is None else jnp.repeat(channel_mask, patches, axis=1)
         rope = rope_tables_for(
             self.config.rope,

@@ -230,6 +230,9 @@ def load_torch_checkpoint(
 
 def reference_tensors(model: TinyMyo) -> dict[str, np.ndarray]:
     """The model's parameters under reference key names and layouts (float32 numpy)."""
+    if model.config.channel_embedding != "none":
+        # the reference has no such tensor: dropping it would silently change the function
+        raise ValueError("the reference format has no channel embedding: only channel_embedding='none' models can be saved in it")
     return {
         key: np.ascontiguousarray(layout.to_torch(np.asarray(_variable(model, path)[...], dtype=np.float32)))
         for key, path, layout in key_map(model.config)
