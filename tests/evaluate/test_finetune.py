@@ -163,7 +163,7 @@ def _write_amplitude_ratio_corpus(out: Path, subjects: tuple[int, ...], seed: in
     """UCI-format text files of a task a trained encoder learns and a random one barely sees:
     class 1 when channel 1 is `ratio` x louder than its mean level and channel 2 `ratio` x quieter,
     class 2 the reverse; every channel is white noise scaled by a gain drawn per 500 samples
-    (e^U(-1.2, 1.2), a nuisance 10x larger than the class effect). Runs of 3000 samples, 4 per class
+    (e^U(-1.2, 1.2): the level varies ~11x, the class changes it by 10%). Runs of 3000 samples, 4 per class
     in random order per subject, so `tinymyo prep uci_emg` cuts ~5 windows per run (split by subject)."""
     from tinymyo_jax.data.embedded import _render
     from tinymyo_jax.data.readers.uci_emg import CORPUS_FOLDER
@@ -216,7 +216,9 @@ def test_finetuning_beats_the_linear_probe_of_its_starting_encoder(amplitude_rat
     accuracy must be strictly above the linear probe of its starting encoder (measured 2026-12-02:
     probe 82.4%, fine-tuned 90.6% at step 96 of 128; test 82.9% vs 78.0%). The same run with lr 0
     keeps the probe head and the encoder: every evaluation equals the probe, the best step is 0
-    and the criterion fails, so it cannot pass without the encoder and head learning."""
+    and the criterion fails, so it cannot pass without the encoder and head learning (checked: with
+    the trained run's lr set to 0 this test fails; with the encoder frozen, layer_decay 0, the
+    selection keeps step 0 as well: docs/evaluate.md). Seeds 1 and 2 also beat the probe."""
     trained = _probe_start_run(amplitude_ratio_dir, tmp_path / "trained", 5e-4)
     history = [round(h["accuracy"], 3) for h in trained["details"]["training"]["history"]]
     probe = trained["baselines"]["probe"]["validation"]["accuracy"]
