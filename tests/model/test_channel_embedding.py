@@ -73,3 +73,17 @@ def test_checkpoint_round_trip_keeps_the_embedding_and_reference_format_refuses_
     np.testing.assert_array_equal(np.asarray(restored(x)), np.asarray(model(x)))
     with pytest.raises(ValueError, match="reference format has no channel embedding"):
         save_torch_checkpoint(model, tmp_path / "model.safetensors")
+
+
+@pytest.mark.parametrize("channel_embedding", ["none", "learned"])
+def test_parameter_counts_count_every_parameter_including_the_channel_embedding(channel_embedding):
+    # `tinymyo plan` and `import-torch` report these counts; a part left out understates memory
+    from flax import nnx
+
+    from tinymyo_jax.models.summary import parameter_counts
+
+    model = build_model(preset("tinymyo", channel_embedding=channel_embedding))
+    every_leaf = sum(int(np.size(leaf)) for leaf in jax.tree_util.tree_leaves(nnx.to_pure_dict(nnx.state(model, nnx.Param))))
+    counts = parameter_counts(model)
+    assert counts["total"] == every_leaf
+    assert (counts["channel_embed"] > 0) == (channel_embedding == "learned")

@@ -20,16 +20,18 @@ def _count(node) -> int:
 
 
 def parameter_counts(model: TinyMyo) -> dict[str, int]:
-    """Parameters per part: patch_embed, mask_token, blocks, final_norm, encoder, head, total."""
+    """Parameters per part: patch_embed, mask_token, channel_embed (0 without one), blocks,
+    final_norm, encoder, head, total."""
     encoder = model.encoder
     counts = {
         "patch_embed": _count(encoder.patch_embed),
         "mask_token": int(np.size(encoder.mask_token[...])),
+        "channel_embed": int(np.size(encoder.channel_embed[...])) if encoder.channel_embed is not None else 0,
         "blocks": sum(_count(block) for block in encoder.blocks),
         "per_block": _count(encoder.blocks[0]) if len(encoder.blocks) else 0,
         "final_norm": _count(encoder.norm),
     }
-    counts["encoder"] = counts["patch_embed"] + counts["mask_token"] + counts["blocks"] + counts["final_norm"]
+    counts["encoder"] = sum(counts[part] for part in ("patch_embed", "mask_token", "channel_embed", "blocks", "final_norm"))
     counts["head"] = _count(model.head) if model.head is not None else 0
     counts["total"] = counts["encoder"] + counts["head"]
     return counts
