@@ -123,17 +123,29 @@ def embedded_uci_dir(tmp_path_factory) -> Path:
     return data_dir
 
 
-def _learning_run(data_dir: Path, workdir: Path, lr: float) -> dict:
-    config = finetune_config("uci_emg", "tiny")  # random 2-block dim-32 encoder; 6 steps per epoch
+def _uci_tiny_run(data_dir: Path, workdir: Path, lr: float, *, epochs: int, head_init: str, skip: tuple[str, ...],
+                  max_windows: int = 0) -> dict:
+    """`uci_emg:tiny` (a random 2-block dim-32 encoder) fine-tuned at `lr` for `epochs`, never
+    stopping early, without the baselines named in `skip`; lr 0 is 0 through the whole schedule."""
+    config = finetune_config("uci_emg", "tiny")
     config.data.data_dir = str(data_dir)
-    config.finetune.head_init = "random"  # the loop itself must learn the read-out
-    config.finetune.epochs = LEARNING_EPOCHS
-    config.early_stopping.patience = LEARNING_EPOCHS
+    if max_windows:
+        config.data.max_windows = max_windows
+    config.finetune.head_init = head_init
+    config.finetune.epochs = epochs
+    config.early_stopping.patience = epochs
     config.optimizer.lr = lr
     if lr == 0.0:
         config.optimizer.init_lr = config.optimizer.end_lr = 0.0
-    config.baselines.frozen_probe = config.baselines.classic = False
+    for name in skip:
+        config.baselines[name] = False
     return finetune(config, workdir)
+
+
+def _learning_run(data_dir: Path, workdir: Path, lr: float) -> dict:
+    # head_init random: the loop itself must learn the read-out (6 steps per epoch)
+    return _uci_tiny_run(data_dir, workdir, lr, epochs=LEARNING_EPOCHS, head_init="random",
+                         skip=("frozen_probe", "classic"))  # fmt: skip
 
 
 LEARNING_EPOCHS = 8
@@ -198,16 +210,9 @@ def amplitude_ratio_dir(tmp_path_factory) -> Path:
 
 
 def _probe_start_run(data_dir: Path, workdir: Path, lr: float, epochs: int = 4) -> dict:
-    config = finetune_config("uci_emg", "tiny")  # random 2-block dim-32 encoder, the probe head (the default)
-    config.data.data_dir = str(data_dir)
-    config.data.max_windows = 512
-    config.finetune.epochs = epochs  # 32 steps per epoch
-    config.early_stopping.patience = epochs
-    config.optimizer.lr = lr
-    if lr == 0.0:
-        config.optimizer.init_lr = config.optimizer.end_lr = 0.0
-    config.baselines.random_encoder = config.baselines.classic = False
-    return finetune(config, workdir)
+    # the probe head (the default), 32 steps per epoch
+    return _uci_tiny_run(data_dir, workdir, lr, epochs=epochs, head_init="probe", skip=("random_encoder", "classic"),
+                         max_windows=512)  # fmt: skip
 
 
 @pytest.mark.slow
