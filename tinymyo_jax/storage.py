@@ -28,7 +28,7 @@ import io
 import os
 import re
 import tempfile
-from typing import IO, Iterator
+from typing import Iterator
 
 from etils import epath
 
@@ -92,11 +92,6 @@ def read_text(p: PathLike) -> str:
 
 def read_bytes(p: PathLike) -> bytes:
     return path(p).read_bytes()
-
-
-def open_file(p: PathLike, mode: str = "r") -> IO:
-    """A file object on `p` ('r', 'rb', 'w', 'wb'; a remote write appears when closed)."""
-    return path(p).open(mode)
 
 
 # ----------------------------------------------------------------------------- writing

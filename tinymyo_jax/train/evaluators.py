@@ -48,7 +48,8 @@ from tinymyo_jax.models.objective import combine_loss_terms
 from tinymyo_jax.train.baselines import baseline_predictions
 from tinymyo_jax.train.metrics import MetricsWriter
 from tinymyo_jax.train.plots import plot_reconstruction
-from tinymyo_jax.train.pretrain import _global_batch, open_sources, validation_order
+from tinymyo_jax.train.loop import global_batch
+from tinymyo_jax.train.pretrain import BATCH_FIELDS, open_sources, validation_order
 from tinymyo_jax.train.step import make_eval_step
 
 log = logging.getLogger("tinymyo.pretrain")
@@ -82,7 +83,7 @@ def evaluate(eval_step, params, eval_reader: HostBatchReader, config, data_shard
     example = None
     for index in range(config.eval_batches):
         host_batch = eval_reader(index)
-        batch = _global_batch(host_batch, data_sharding, config.global_batch_size)
+        batch = global_batch(host_batch, BATCH_FIELDS, data_sharding, config.global_batch_size)
         terms, reconstruction, sample_mask, x = eval_step(params, batch, jnp.asarray(index))
         terms = jax.device_get(terms)
         totals = terms if totals is None else {k: totals[k] + terms[k] for k in totals}

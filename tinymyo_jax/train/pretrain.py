@@ -29,7 +29,7 @@ from tinymyo_jax.models.tinymyo import TinyMyo
 from tinymyo_jax.train import mesh as mesh_lib
 from tinymyo_jax.train.config import validate as validate_config
 from tinymyo_jax.train.workdir import dataset_fingerprint, start_run
-from tinymyo_jax.train.loop import TrainLoop, global_batch, jit_train_step
+from tinymyo_jax.train.loop import TrainLoop, jit_train_step
 from tinymyo_jax.train.metrics import peak_flops_per_device
 from tinymyo_jax.train.optimizer import learning_rate_schedule, make_optimizer
 from tinymyo_jax.train.step import make_train_step, reconstruction_gradients
@@ -112,10 +112,6 @@ def require_live_channels(name: str, split: str, source: WindowSource, samples: 
 
 
 BATCH_FIELDS = ("emg", "channel_mask")
-
-
-def _global_batch(host_batch: dict, sharding, global_batch_size: int) -> dict:
-    return global_batch(host_batch, BATCH_FIELDS, sharding, global_batch_size)
 
 
 def pretraining_train_step(config: ml_collections.ConfigDict, mesh, graphdef, model_config: ModelConfig, optimizer,
