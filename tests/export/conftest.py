@@ -16,8 +16,8 @@ UCI = "uci_emg/w1000"
 
 @pytest.fixture(scope="session")
 def gesture_data_dir(tmp_path_factory) -> Path:
-    """The embedded UCI subjects prepared by `tinymyo prep uci_emg` (49 / 43 / 39 windows,
-    one subject per split)."""
+    """The embedded UCI subjects prepared by `tinymyo prep uci_emg` (TinyMyo's subject split of
+    9 subjects: 221 / 87 / 100 windows)."""
     from tinymyo_jax.data import embedded
 
     data_dir = tmp_path_factory.mktemp("gestures") / "tfds"
@@ -26,18 +26,20 @@ def gesture_data_dir(tmp_path_factory) -> Path:
 
 
 def held_out_windows(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The validation and test windows (never trained on, never calibrated on): emg (n, C, T), labels (n,)."""
+    """The test subjects' 100 windows (never trained on, calibrated on, or used to select the
+    fine-tuning step): emg (n, C, T), labels (n,)."""
     from tinymyo_jax.export.windows import load_windows
 
-    parts = [load_windows(f"{UCI}/{split}", channels=CHANNELS, samples=SAMPLES, count=0, data_dir=data_dir)
-             for split in ("validation", "test")]  # fmt: skip
-    return np.concatenate([p.emg for p in parts]), np.concatenate([p.labels for p in parts])
+    test = load_windows(f"{UCI}/test", channels=CHANNELS, samples=SAMPLES, count=0, data_dir=data_dir)
+    return test.emg, test.labels
 
 
 @pytest.fixture(scope="session")
 def trained_classifier(gesture_data_dir, tmp_path_factory) -> Path:
-    """`tinymyo finetune configs/finetune/uci_emg.py:tiny` from a random time_channel-RoPE encoder
-    (2 blocks, dim 32; its head starts as that encoder's linear probe); returns its selected model (WORKDIR/best)."""
+    """`tinymyo finetune configs/finetune/uci_emg.py:tiny` from a random encoder with the
+    pretraining defaults' token identity, time_channel RoPE and a learned channel embedding
+    (2 blocks, dim 32; its head starts as that encoder's linear probe); returns its selected
+    model (WORKDIR/best)."""
     from tinymyo_jax.cli import main
 
     workdir = tmp_path_factory.mktemp("finetune") / "uci_emg"
@@ -46,8 +48,9 @@ def trained_classifier(gesture_data_dir, tmp_path_factory) -> Path:
         "--workdir", str(workdir), f"--config.data.data_dir={gesture_data_dir}",
         "--config.baselines.random_encoder=False", "--config.baselines.classic=False",
         # the end-to-end export covers the channel-aware RoPE (its tables vary by channel as well
-        # as time); "time" is covered by the CLI and dataset exports
-        "--config.model.rope=time_channel",
+        # as time; "time" is covered by the CLI and dataset exports) and the learned channel
+        # embedding, which the export folds into the patch embedding's bias
+        "--config.model.rope=time_channel", "--config.model.channel_embedding=learned",
     ])  # fmt: skip
     assert code == 0
     results = json.loads((workdir / "results.json").read_text())

@@ -60,9 +60,12 @@ def test_rescaled_first_norm_keeps_the_function(channel_embedding):
     assert _max_error(config, ExportSpec(4, 100, gelu="erf", rescale_first_norm=True)) < 1e-5
 
 
-def test_int8_form_with_ratio_attention_keeps_the_function():
-    """The int8 form's structure (rescaled and staged anchored norms, ratio attention) with exact GELU."""
-    config = ModelConfig(**{**SMALL, "depth": 2}, head="classification", num_outputs=4, num_channels=4, rope="time_channel")
+@pytest.mark.parametrize("fusion", ["concat", "mean"])
+def test_int8_form_with_ratio_attention_keeps_the_function(fusion):
+    """The int8 form's structure (rescaled and staged anchored norms, ratio attention with rows
+    rescaled by their sums, head features centred per token before pooling) with exact GELU."""
+    config = ModelConfig(**{**SMALL, "depth": 2}, head="classification", num_outputs=4, num_channels=4, rope="time_channel",
+                         fusion=fusion, channel_embedding="learned")  # fmt: skip
     spec = ExportSpec(4, 100, gelu="erf", rescale_first_norm=True, attention="ratio", standardize_head=True)
     assert _max_error(config, spec) < 1e-5
 

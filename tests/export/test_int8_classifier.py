@@ -23,14 +23,18 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def held_out(gesture_data_dir) -> ExportWindows:
-    """The validation and test subjects' windows: never trained on, never calibrated on."""
+    """The test subjects' windows: never trained on, calibrated on, or used for selection."""
     emg, labels = held_out_windows(gesture_data_dir)
-    return ExportWindows(emg, labels, None, "UCI validation + test subjects")
+    return ExportWindows(emg, labels, None, "UCI test subjects 31, 32")
 
 
 def test_float_export_matches_jax_within_1e_4(int8_export, trained_classifier, held_out):
+    """With the pretraining defaults' token identity: time_channel RoPE tables and the learned
+    channel embedding folded into the patch embedding's bias."""
     out, _ = int8_export
-    reference = np.asarray(load_model_checkpoint(trained_classifier)(jnp.asarray(held_out.emg)))
+    model = load_model_checkpoint(trained_classifier)
+    assert model.config.rope == "time_channel" and model.config.channel_embedding == "learned"
+    reference = np.asarray(model(jnp.asarray(held_out.emg)))
     outputs, _ = run_model(out / "model_float.tflite", held_out.emg[:, None], engine="litert")
     assert np.abs(outputs[:, 0] - reference).max() <= 1e-4
 
@@ -45,15 +49,18 @@ def test_int8_model_is_integer_only_with_int8_input_and_output(int8_export):
 
 def _tflm_top1(path, windows: np.ndarray) -> np.ndarray:
     summary = read_tflite(path.read_bytes())
-    raw, _ = run_model(path, quantize_input(windows[:, None], summary.io(0)), engine="tflm")
+    raw, _ = run_model(path, quantize_input(windows[:, None], summary.io(0)), engine="tflm", processes=2)
     return dequantize_output(raw[:, 0], summary.io(0, output=True)).argmax(-1)
 
 
 def test_quantised_models_in_tflm_keep_the_decisions_on_held_out_windows(int8_export, trained_classifier, held_out):
     """16x8 (int16 activations, int8 weights): >= 99% top-1 agreement with the training model
-    and accuracy within one point. Full int8: >= 90% (measured 2026-12-02 on this classifier with
-    the ratio attention and anchored norms: 16x8 100% of the 39 test windows, full int8 92.3%
-    (87.2% with int8 SOFTMAX); what int8 still loses is in docs/export.md)."""
+    and accuracy within one point, on the 100 test windows. Full int8: >= 90%. Measured
+    2026-12-02 (docs/export.md, "Nine UCI subjects"): 16x8 100%, full int8 95%; this model's
+    input is not normalised per window, and the test subjects' rest windows (RMS ~0.1 in
+    prepared units) are about one step of the int8 input grid that the loudest windows set, so
+    full int8 loses them at the input; the demo's model (window_scale input, like the
+    pretraining default) holds 99% full int8."""
     out, _ = int8_export
     model = load_model_checkpoint(trained_classifier)
     reference = np.asarray(model(jnp.asarray(held_out.emg))).argmax(-1)
@@ -95,8 +102,8 @@ def test_report_carries_every_measurement(int8_export):
     assert flt["vs_jax"]["max_abs_error"] <= 1e-4
     for engine in ("litert", "tflm"):
         assert int8["latency_ms"][engine]["median"] > 0 and flt["latency_ms"][engine]["median"] > 0
-    # Full int8 is a regression floor, not issue 12's 99 % bar (which 16x8 holds, below): on this
-    # 39-window classifier it measured 92.3 % (36 windows; 87.2 % with int8 SOFTMAX attention).
+    # Full int8 is a regression floor, not issue 12's 99 % bar (which 16x8 holds, below): see
+    # test_quantised_models_in_tflm_keep_the_decisions_on_held_out_windows for why.
     assert quality["int8_tflm"]["vs_float"]["top1_agreement"] >= 0.9
     assert report["export_form"]["int8"]["attention"] == "ratio" and "SOFTMAX" not in report["int8"]["ops"]
     assert quality["int8_tflm"]["task"]["accuracy"] >= 0.5
@@ -113,7 +120,8 @@ def test_export_for_demo_returns_the_report(trained_classifier, gesture_data_dir
     from tinymyo_jax.export.pipeline import export_for_demo, format_report
 
     # the training windows as records store them: 8 real channels, then 8 zero rows
-    windows = load_windows(f"{UCI}/train", channels=16, samples=SAMPLES, count=0, data_dir=gesture_data_dir)
+    # 60 of the training windows: enough for a calibration and a held-out quarter, and quick
+    windows = load_windows(f"{UCI}/train", channels=16, samples=SAMPLES, count=60, data_dir=gesture_data_dir)
     assert windows.emg.shape[1] == 16 and not windows.emg[:, CHANNELS:].any()
     # the real channel count travels with the prepared dataset
     channels = prepared_metadata(WindowShards(UCI, "train", data_dir=gesture_data_dir).directory)["channels"]

@@ -23,7 +23,7 @@ PROBE = {"type": "linear_probe", "every_steps": 4, "benchmark": "uci_emg", "max_
 
 @pytest.fixture(scope="module")
 def labelled_data_dir(tmp_path_factory) -> Path:
-    """The real UCI gesture subjects embedded in the package (49 / 43 / 39 windows), prepared."""
+    """The real UCI gesture subjects embedded in the package (221 / 87 / 100 windows), prepared."""
     data_dir = tmp_path_factory.mktemp("labelled")
     embedded.prepare(data_dir)
     return data_dir

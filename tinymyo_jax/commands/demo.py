@@ -9,15 +9,16 @@ Stages (each prints what it did and the numbers that show it worked):
   4. synth    synthetic raw corpora in the published layouts (NinaPro DB6, emg2pose, NinaPro DB5),
               which exercise the readers and the pretraining mechanics
   5. prep     TinyMyo's protocol -> TFDS ArrayRecord shards, with per-file reports: the synthetic
-              corpora, and the real UCI gesture recordings embedded in the package (3 subjects,
-              one per split, CC BY 4.0; tinymyo_jax/data/embedded.py)
+              corpora, and the real UCI gesture recordings embedded in the package (9 subjects in
+              TinyMyo's subject split: 221 / 87 / 100 windows, CC BY 4.0; tinymyo_jax/data/embedded.py)
   6. pretrain the `smoke` preset (configs/pretrain/smoke.py) on DB6 + emg2pose; its validation
               masked loss beside the no-model baselines
   7. probe    linear probe of the pretrained encoder on the real UCI gestures (held-out test
-              subject), beside a random encoder and the classic RMS/MAV/WL/ZC/SSC + LDA pipeline
+              subjects 31, 32), beside a random encoder and the classic RMS/MAV/WL/ZC/SSC + LDA pipeline
   8. export   `tinymyo finetune` of the pretrained model into a UCI gesture classifier (its test
               accuracy beside its encoder's linear probe and the classic pipeline), exported to
-              int8 TFLite + TFLite Micro C sources, with its measured report and int8 agreement
+              int8 TFLite + TFLite Micro C sources, with its measured report and the int8 and 16x8
+              agreement with the float model on the 100 held-out test windows
 
 `--until STAGE` stops after that stage (e.g. `--until prep` leaves the prepared datasets in
 WORKDIR/tfds for `tinymyo pretrain --config pretrain/smoke --config.data.data_dir=WORKDIR/tfds`).
@@ -190,7 +191,7 @@ def stage_probe(workdir: Path, tfds_dir: Path, pretrain_dir: Path) -> None:
     from tinymyo_jax.evaluate.probe import run_probe
     from tinymyo_jax.evaluate.report import format_table
 
-    _banner("7. linear probe on real gestures (embedded UCI EMG, held-out test subject)")
+    _banner("7. linear probe on real gestures (embedded UCI EMG, held-out test subjects)")
     config = probe_config(DOWNSTREAM_CORPUS, "runlocal")
     config.init = str(pretrain_dir / "checkpoints")
     config.data.data_dir = str(tfds_dir)

@@ -109,6 +109,12 @@ def attend(scores: jax.Array, values: jax.Array, form: str) -> jax.Array:
     sum, and the normaliser divides once per row after the value product. TFLite Micro has no
     int8 EXP, so e = σ(z) / (1 - σ(z)) for z = s - max(s) <= 0 (exactly exp(z)): LOGISTIC, SUB,
     DIV; the max is REDUCE_MAX and the row sum a product with a constant ones vector.
+    Before the value product each row is multiplied by r = rsqrt(sum(e)), which cancels in the
+    ratio: sum(e) runs from 1 (one key) to the number of keys (diffuse rows), and without r the
+    products' per-tensor int8 grids were set by the diffuse rows, leaving sharp rows' numerator
+    and sum a step or two (the worst ops of the demo's fine-tuned model, docs/export.md); with r
+    both span sqrt(M) instead of M. (r = 1 / sum(e), i.e. softmax weights, puts diffuse rows'
+    weights below one step again: measured far worse.)
     """
     if form == "softmax":
         return jnp.einsum("...nm,...dm->...nd", jax.nn.softmax(scores, axis=-1), values)
@@ -116,8 +122,9 @@ def attend(scores: jax.Array, values: jax.Array, form: str) -> jax.Array:
         shifted = scores - jnp.max(scores, axis=-1, keepdims=True)
         gate = jax.nn.sigmoid(shifted)
         weights = gate / (1.0 - gate)
-        total = weights @ jnp.ones((weights.shape[-1], 1), weights.dtype)
-        return jnp.einsum("...nm,...dm->...nd", weights, values) / total
+        ones = jnp.ones((weights.shape[-1], 1), weights.dtype)
+        weights = weights * jax.lax.rsqrt(weights @ ones)
+        return jnp.einsum("...nm,...dm->...nd", weights, values) / (weights @ ones)
     raise ValueError(f"unknown attention form {form!r}; choose from {ATTENTION_FORMS}")
 
 
