@@ -230,8 +230,8 @@ def make_predict_step(graphdef, config, num_outputs: int, mesh, to_model: Callab
     """(params, host batch) -> host (outputs, per-window losses), deterministic. The batch is
     replicated on the mesh the parameters live on (the evaluation splits are small)."""
     replicated = mesh_lib.replicated(mesh)
-    step = jax.jit(lambda params, batch: _outputs_and_losses(nnx.merge(graphdef, to_model(params)), batch, config, num_outputs),
-                   out_shardings=replicated)  # fmt: skip
+    step = jax.jit(lambda params, batch: _outputs_and_losses(nnx.merge(graphdef, to_model(params)), batch, config,
+                                                             num_outputs), out_shardings=replicated)  # fmt: skip
 
     def predict(params, batch):
         outputs, losses = step(params, jax.device_put(batch, replicated))
@@ -454,8 +454,8 @@ def finetune(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> di
             batches = iterate_batches(TrainBatches(splits, order, scaler), start_step, total_steps, prefetch=2)
             first = next(batches)
             fields = tuple(name for name in TrainBatches.FIELDS if name in first)
-            compiled = loop.compile(make_train_step(supervised_gradients(graphdef, config, num_outputs, coordinates.to_model), optimizer, schedule),
-                                    first, fields)  # fmt: skip
+            gradients = supervised_gradients(graphdef, config, num_outputs, coordinates.to_model)
+            compiled = loop.compile(make_train_step(gradients, optimizer, schedule), first, fields)
             result = loop.run(
                 compiled, state, itertools.chain([first], batches), eval_every_steps=eval_every,
                 evaluate=lambda done, state, train: validate(done, state["params"], f"train loss {train['loss']:.4f}, "),
