@@ -169,6 +169,11 @@ def finetune_config(name: str, arg: str | None = None) -> ml_collections.ConfigD
     # "probe": the head starts as the frozen encoder's linear probe (fitted first, standardisation
     # folded in; classification only), "random": a fresh head (TinyMyo's recipe). docs/evaluate.md.
     config.finetune.head_init = "probe"
+    # The probe head is trained in the probe's standardised feature coordinates and folded back
+    # into the linear layer for evaluation and best/ ("standardized"; "centered"; "model": the
+    # plain layer, whose AdamW steps shift every window's logits alike). Measured on real UCI in
+    # docs/evaluate.md; finetune.HeadCoordinates.
+    config.finetune.head_coordinates = "standardized"
     config.baselines.frozen_probe = True  # the linear probe of the same (frozen) encoder
 
     config.optimizer = ml_collections.ConfigDict()

@@ -3,7 +3,7 @@
     tinymyo finetune --config configs/finetune/epn612.py --workdir runs/finetune_epn612 \\
         --config.init=runs/pretrain/checkpoints --config.data.data_dir=runs/tfds
 
-Stages: data -> model (encoder from config.init, fresh head) -> optimizer (AdamW, warm-up +
+Stages: data -> model (encoder from config.init, head from its linear probe) -> optimizer (AdamW, warm-up +
 cosine, layer-wise lr decay) -> checkpoint restore -> the training loop of train/loop.py (step,
 metrics, NaN check, checkpoints, preemption; the validation and early stopping below are its
 evaluation callback) -> test with the best parameters -> baselines -> results.json, report.md,
@@ -23,6 +23,7 @@ import itertools
 import json
 import logging
 import time
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -101,6 +102,57 @@ def probe_head(params: dict, readout: dict) -> dict:
     return params
 
 
+class HeadCoordinates:
+    """The coordinates the classification head is trained in (`finetune.head_coordinates`).
+
+    The pooled features sit far from 0 and vary little across windows (real UCI, the demo's
+    encoder: median |mean| 0.61, median std 0.038). Trained as the model's plain linear layer
+    (kernel K, bias B: "model"), the kernel's gradient is dominated by the feature means, and
+    AdamW, which moves every entry by ~lr, then shifts every window's class logits alike by
+    ~lr·Σ|mean| (0.2 at lr 5e-4) towards the batch's class residual: a random walk of class
+    offsets that costs validation accuracy from the first epoch on (docs/evaluate.md). In the
+    probe's coordinates z = (f − mean) / scale the head is z·w + b, i.e. K = w / scale and
+    B = b − (mean / scale)·w (the folding of `probe_head`), and its gradient is centred.
+    `scale` = the probe's std ("standardized": w is the probe's own read-out, and weight decay
+    acts on it as the probe's L2 did) or 1 ("centered"). The training state (checkpoints/,
+    best_params) holds (w, b); `to_model` folds them into the model's (K, B), which is what
+    evaluation, best/ and the export see.
+    """
+
+    CHOICES = ("standardized", "centered", "model")
+
+    def __init__(self, mean: np.ndarray | None = None, scale: np.ndarray | None = None) -> None:
+        self.mean = None if mean is None else jnp.asarray(mean, jnp.float32)
+        self.scale = None if scale is None else jnp.asarray(scale, jnp.float32)
+
+    @classmethod
+    def from_config(cls, config: ml_collections.ConfigDict, probe: dict | None) -> "HeadCoordinates":
+        """From the starting probe's read-out; the model's own coordinates without a probe head."""
+        choice = config.finetune.get("head_coordinates", "standardized")
+        if choice not in cls.CHOICES:
+            raise UserError(f"finetune.head_coordinates must be one of {', '.join(cls.CHOICES)}, got {choice!r}")
+        if probe is None or choice == "model":
+            return cls()
+        readout = probe["_readout"]
+        return cls(readout["mean"], readout["std"] if choice == "standardized" else np.ones_like(readout["std"]))
+
+    def to_model(self, params: dict) -> dict:
+        if self.mean is None:
+            return params
+        head = params["head"]["classifier"]
+        kernel = head["kernel"] / self.scale[:, None]
+        bias = head["bias"] - self.mean @ kernel
+        return dict(params, head={**params["head"], "classifier": {"kernel": kernel, "bias": bias}})
+
+    def from_model(self, params: dict) -> dict:
+        if self.mean is None:
+            return params
+        head = params["head"]["classifier"]
+        bias = head["bias"] + self.mean @ head["kernel"]
+        kernel = head["kernel"] * self.scale[:, None]
+        return dict(params, head={**params["head"], "classifier": {"kernel": kernel, "bias": bias}})
+
+
 # ----------------------------------------------------------------------------- optimizer
 
 
@@ -153,16 +205,17 @@ def _outputs_and_losses(model: TinyMyo, batch: dict, config, num_outputs: int, r
     return out, jnp.abs(out - batch["target"]).mean(axis=(1, 2))
 
 
-def supervised_gradients(graphdef, config, num_outputs: int):
+def supervised_gradients(graphdef, config, num_outputs: int, to_model: Callable[[dict], dict] = lambda params: params):
     """Fine-tuning's objective for train/step.make_train_step: (params, batch, step) ->
-    (gradients, {"loss"}) of the batch's mean loss, dropout keyed by fold_in(key(seed), step)."""
+    (gradients, {"loss"}) of the batch's mean loss, dropout keyed by fold_in(key(seed), step);
+    `to_model` maps the trained parameters to the model's (HeadCoordinates.to_model)."""
     xla_cpu_tricks = bool(config.get("xla_cpu_tricks", False))
 
     def gradients(params, batch, step):
         key = jax.random.fold_in(jax.random.key(config.seed), step)
 
         def loss_fn(params):
-            model = nnx.merge(graphdef, params)
+            model = nnx.merge(graphdef, to_model(params))
             _, losses = _outputs_and_losses(model, batch, config, num_outputs, rngs=nnx.Rngs(dropout=key),
                                             materialise_cotangents=xla_cpu_tricks)  # fmt: skip
             return losses.mean()
@@ -173,12 +226,12 @@ def supervised_gradients(graphdef, config, num_outputs: int):
     return gradients
 
 
-def make_predict_step(graphdef, config, num_outputs: int, mesh):
+def make_predict_step(graphdef, config, num_outputs: int, mesh, to_model: Callable[[dict], dict] = lambda params: params):
     """(params, host batch) -> host (outputs, per-window losses), deterministic. The batch is
     replicated on the mesh the parameters live on (the evaluation splits are small)."""
     replicated = mesh_lib.replicated(mesh)
-    step = jax.jit(lambda params, batch: _outputs_and_losses(nnx.merge(graphdef, params), batch, config, num_outputs),
-                   out_shardings=replicated)  # fmt: skip
+    step = jax.jit(lambda params, batch: _outputs_and_losses(nnx.merge(graphdef, to_model(params)), batch, config,
+                                                             num_outputs), out_shardings=replicated)  # fmt: skip
 
     def predict(params, batch):
         outputs, losses = step(params, jax.device_put(batch, replicated))
@@ -352,6 +405,11 @@ def finetune(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> di
         run_config_json=config.to_json_best_effort(), save_at_evaluations=True,
     )  # fmt: skip
     initial_probe = None
+    if head_init == "probe":
+        # the starting encoder's probe (features cached, so cheap again on a resume, which needs its
+        # mean and std for the head's coordinates)
+        initial_probe = encoder_probe(initial, encoder, splits, config, workdir, "init")
+    coordinates = HeadCoordinates.from_config(config, initial_probe)
     with loop:
         # --- checkpoint restore (with the early-stopping state and best parameters) or fresh state
         restored = loop.restore(json_items=("early_stopping",), array_items={"best_params": loop.abstract_state["params"]})
@@ -359,15 +417,14 @@ def finetune(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> di
             state, early, best_params = restored.state, restored.extras["early_stopping"], restored.extras["best_params"]
         else:
             early = {"best_value": None, "best_step": 0, "evals_since_best": 0, "stopped": False, "history": []}
-            if head_init == "probe":  # start from the frozen encoder's linear probe (docs/evaluate.md)
-                initial_probe = encoder_probe(initial, encoder, splits, config, workdir, "init")
-                params = probe_head(params, initial_probe["_readout"])
+            if initial_probe is not None:  # start from the frozen encoder's linear probe (docs/evaluate.md)
+                params = coordinates.from_model(probe_head(params, initial_probe["_readout"]))
                 print(f"head initialised from the linear probe of the starting encoder: validation "
                       f"{config.probe.selection_metric} {initial_probe['validation'][config.probe.selection_metric]:.4f}", flush=True)
             state = loop.init_state(params)
             best_params = jax.tree.map(jnp.copy, state["params"])
         start_step = int(jax.device_get(state["step"]))
-        predict_step = make_predict_step(graphdef, config, num_outputs, mesh)
+        predict_step = make_predict_step(graphdef, config, num_outputs, mesh, coordinates.to_model)
 
         def validate(done: int, params, prefix: str) -> bool:
             """Evaluate `params` on the validation split, update the early-stopping state and the
@@ -397,8 +454,8 @@ def finetune(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> di
             batches = iterate_batches(TrainBatches(splits, order, scaler), start_step, total_steps, prefetch=2)
             first = next(batches)
             fields = tuple(name for name in TrainBatches.FIELDS if name in first)
-            compiled = loop.compile(make_train_step(supervised_gradients(graphdef, config, num_outputs), optimizer, schedule),
-                                    first, fields)  # fmt: skip
+            gradients = supervised_gradients(graphdef, config, num_outputs, coordinates.to_model)
+            compiled = loop.compile(make_train_step(gradients, optimizer, schedule), first, fields)
             result = loop.run(
                 compiled, state, itertools.chain([first], batches), eval_every_steps=eval_every,
                 evaluate=lambda done, state, train: validate(done, state["params"], f"train loss {train['loss']:.4f}, "),
@@ -414,7 +471,7 @@ def finetune(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> di
     # --- test with the best parameters
     end_step = int(jax.device_get(state["step"]))
     test, prediction, truth = evaluate_split(predict_step, best_params, splits, "test", config, info, scaler)
-    best_model = nnx.merge(graphdef, best_params)
+    best_model = nnx.merge(graphdef, coordinates.to_model(best_params))
     best_dir = workdir / "best"
     storage.remove_tree(best_dir)
     save_model_checkpoint(best_dir, best_model, step=int(early["best_step"]))
