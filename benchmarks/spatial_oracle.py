@@ -31,7 +31,7 @@ import numpy as np
 
 from tinymyo_jax.data.source import WindowShards
 from tinymyo_jax.models.normalization import normalize
-from tinymyo_jax.models.objective import sample_patch_mask
+from tinymyo_jax.models.objective import sample_patch_mask, smooth_l1
 from tinymyo_jax.train.baselines import baseline_predictions
 
 
@@ -44,10 +44,8 @@ def load_windows(dataset: str, split: str, data_dir: str, normalization: str) ->
 
 
 def masked_loss(prediction: np.ndarray, x: np.ndarray, sample_mask: np.ndarray) -> float:
-    """The trainer's masked SmoothL1 (beta 1): mean over masked samples."""
-    diff = np.abs(prediction - x)
-    loss = np.where(diff < 1.0, 0.5 * diff**2, diff - 0.5)
-    return float(loss[sample_mask].mean())
+    """The trainer's masked SmoothL1 (objective.smooth_l1, beta 1): mean over masked samples."""
+    return float(np.asarray(smooth_l1(prediction, x), np.float64)[sample_mask].mean())
 
 
 def conditional_gaussian(x: np.ndarray, patch_masked: np.ndarray, covariance: np.ndarray, patch: int) -> np.ndarray:
