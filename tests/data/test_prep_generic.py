@@ -135,7 +135,9 @@ def _write_formats(root: Path) -> dict[str, tuple[np.ndarray, int]]:
 def formats(tmp_path_factory):
     root = tmp_path_factory.mktemp("formats")
     written = _write_formats(root / "raw")
-    assert _prep(root / "raw", root / "tfds", "formats", "--time-column", "time_ms", "--time-unit", "ms") == 0
+    # one file per format, with 2, 3 or 4 channels: a mix the corpus must be told to accept
+    assert _prep(root / "raw", root / "tfds", "formats", "--time-column", "time_ms", "--time-unit", "ms",
+                 "--allow-mixed-channels") == 0
     return written, root / "tfds"
 
 

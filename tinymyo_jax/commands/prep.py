@@ -109,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         target = pathlib.Path(make(data_dir).data_dir)
         exists = (target / "dataset_info.json").exists()
         if exists and not args.overwrite:
+            _check_same_options(name, target, options)
             print(f"{name}: already prepared at {target} (--overwrite rebuilds it)")
             continue
         replace.remove_stale(target)
@@ -127,6 +128,28 @@ def run(args: argparse.Namespace) -> int:
         print(prepare.summary(dataset.report, time.perf_counter() - started))
         print(f"  -> {target} (report: {target / prepare.REPORT_FILE})")
     return 0
+
+
+def _check_same_options(name: str, target: pathlib.Path, options: Any) -> None:
+    """UserError when a prepared corpus of the user's recordings was made with other options than
+    these: "already prepared" would hand back data the command line did not ask for."""
+    import json
+
+    from tinymyo_jax.commands import prep_generic
+    from tinymyo_jax.data import prepare
+    from tinymyo_jax.errors import UserError
+
+    report = target / prepare.REPORT_FILE
+    if options is None or not report.is_file():
+        return
+    try:
+        prepared = json.loads(report.read_text()).get("config", {})
+    except (OSError, ValueError, AttributeError):
+        return
+    differ = prep_generic.differing_options(options, prepared)
+    if differ:
+        raise UserError(f"{name} is already prepared at {target} with other options: {'; '.join(differ)}. Rebuild it with "
+                        f"these options with --overwrite, or prepare them under another --name")  # fmt: skip
 
 
 def _named_builder(name: str, kwargs: dict, data_dir: pathlib.Path) -> Any:

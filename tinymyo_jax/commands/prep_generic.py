@@ -47,6 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--time-column", "--time_column", default="time", metavar="COL",
                        help="CSV column of sample times (default time); the other columns, but the label column, are channels")  # fmt: skip
     group.add_argument("--time-unit", "--time_unit", choices=("s", "ms"), default="s", help="unit of the time column (default s)")
+    group.add_argument("--allow-mixed-channels", "--allow_mixed_channels", action="store_true",
+                       help="accept files with different channel counts in one corpus (each file's channels first, padded "
+                            "to the most; channel names are then unknown). Without it, files whose count differs from "
+                            "the count most files have are skipped with the reason, and a tie is refused")  # fmt: skip
 
 
 def config_from(args: argparse.Namespace, progress: bool = True) -> Any:
@@ -62,13 +66,14 @@ def config_from(args: argparse.Namespace, progress: bool = True) -> Any:
     config = generic.make_config(
         args.name, fs=args.fs, channels=args.channels, subject_regex=args.subject_regex,
         label_column=args.label_column, label_regex=args.label_regex, variable=args.variable,
-        time_column=args.time_column, time_unit=args.time_unit,
+        time_column=args.time_column, time_unit=args.time_unit, mixed_channels=args.allow_mixed_channels,
     )  # fmt: skip
     if not args.manual_dir.is_dir():
         raise UserError(f"--manual_dir {args.manual_dir} is not a folder")
     files = reader.list_files(args.manual_dir, generic.DATASET)
     if not files:
         raise UserError(f"{args.manual_dir}: no recordings found (suffixes {', '.join(reader.SUFFIXES)})")
+    config = generic.with_channel_count(config, files, args.manual_dir, progress=progress)
     return generic.with_classes(config, files, args.manual_dir, progress=progress)
 
 
@@ -76,4 +81,24 @@ def used_without_generic(args: argparse.Namespace) -> list[str]:
     """The generic-only options given to a `tinymyo prep` of named corpora."""
     given = {"--name": args.name, "--fs": args.fs, "--channels": args.channels, "--subject-regex": args.subject_regex,
              "--label-column": args.label_column, "--label-regex": args.label_regex}  # fmt: skip
-    return [option for option, value in given.items() if value is not None]
+    flagged = ["--allow-mixed-channels"] if getattr(args, "allow_mixed_channels", False) else []
+    return [option for option, value in given.items() if value is not None] + flagged
+
+
+# GenericConfig field -> the option that sets it (what a re-prep compares with the prepared corpus)
+OPTION_OF_FIELD = {"fs": "--fs", "channels": "--channels", "subject_regex": "--subject-regex",
+                   "label_column": "--label-column", "label_regex": "--label-regex", "variable": "--variable",
+                   "time_column": "--time-column", "time_unit": "--time-unit",
+                   "mixed_channels": "--allow-mixed-channels"}  # fmt: skip
+
+
+def differing_options(options: Any, prepared: dict[str, Any]) -> list[str]:
+    """`--option NEW (prepared with OLD)` for each option of `options` (a GenericConfig) that
+    differs from the `config` a prepared corpus's prep_report.json records."""
+    import dataclasses
+    import json
+
+    now = json.loads(json.dumps(dataclasses.asdict(options)))  # tuples -> lists, as the report stores them
+    shown = lambda value: "(none)" if value is None else ",".join(map(str, value)) if isinstance(value, list) else str(value)  # noqa: E731
+    return [f"{flag} {shown(now.get(field))} (prepared with {shown(prepared.get(field))})"
+            for field, flag in OPTION_OF_FIELD.items() if now.get(field) != prepared.get(field)]  # fmt: skip

@@ -60,7 +60,9 @@ def dataset_dir(name: str, data_dir: storage.PathLike | None = None, config: str
     base = storage.path(data_dir) if data_dir is not None else default_data_dir()
     root = base / name
     if not storage.is_dir(root):
-        raise UserError(f"no prepared dataset {name!r} in {base}; run `tinymyo prep {name} --manual_dir RAW --data_dir {base}`")
+        named = f" --name {config}" if name == "generic" and config else ""
+        raise UserError(f"no prepared dataset {name + ('/' + config if named else '')!r} in {base}; "
+                        f"run `tinymyo prep {name} --manual_dir RAW{named} --data_dir {base}`")  # fmt: skip
     if config is None and not _versions(root):
         default = root / ".config" / "metadata.json"
         if storage.is_file(default):
@@ -71,6 +73,12 @@ def dataset_dir(name: str, data_dir: storage.PathLike | None = None, config: str
                 raise UserError(f"{root} holds configs {configs}; name one")
             config = configs[0]
     folder = root / config if config else root
+    if not storage.is_dir(folder):  # e.g. a mixture naming generic/NAME that was never prepared
+        prepared = sorted(c for c in storage.listdir(root) if storage.is_dir(root / c) and _versions(root / c))
+        how = (f"tinymyo prep {name} --manual_dir DIR --name {config} --data_dir {base}" if name == "generic"
+               else f"tinymyo prep {name} --config {config} --manual_dir RAW --data_dir {base}")  # fmt: skip
+        raise UserError(f"no prepared dataset {name}/{config} in {base} (prepared: {', '.join(prepared) or 'none'}); "
+                        f"run `{how}`")  # fmt: skip
     versions = _versions(folder)
     if not versions:
         raise UserError(f"{folder}: no prepared version (a dataset_info.json in a <major>.<minor>.<patch> folder)")

@@ -8,7 +8,9 @@ al. 2012), in the prepared units (z-scores):
   ZC   #{i < T : x_i·x_{i+1} < 0 and |x_i − x_{i+1}| > zc_threshold}
   SSC  #{1 < i < T : (x_i − x_{i−1})·(x_i − x_{i+1}) > ssc_threshold}
 A window's vector is feature-major: [RMS of channels 0..C−1, MAV of 0..C−1, WL, ZC, SSC], 5·C
-values. Regression computes them per segment of the window (the probe's segments).
+values. Regression computes them per segment of the window (the probe's segments). A channel the
+window's `channel_mask` marks dead (flat, saturated, absurd) gives five zeros: its row carries no
+signal, whatever values it holds, as the encoder never attends to it either.
 
 LDA: Gaussian classes with one shared covariance: class means, priors = training class
 frequencies, pooled within-class covariance Σ shrunk towards (tr Σ / d)·I by α
@@ -39,13 +41,23 @@ def channel_features(x: np.ndarray, *, zc_threshold: float = 0.0, ssc_threshold:
     return np.stack([rms, mav, wl, zc.astype(np.float64), ssc.astype(np.float64)], axis=-1)
 
 
-def window_features(emg: np.ndarray, segments: int = 1, *, zc_threshold: float = 0.0, ssc_threshold: float = 0.0) -> np.ndarray:
-    """emg (N, C, W) -> (N, S, 5·C) feature-major vectors of S equal segments of each window."""
+def window_features(
+    emg: np.ndarray,
+    segments: int = 1,
+    *,
+    channel_mask: np.ndarray | None = None,
+    zc_threshold: float = 0.0,
+    ssc_threshold: float = 0.0,
+) -> np.ndarray:
+    """emg (N, C, W) -> (N, S, 5·C) feature-major vectors of S equal segments of each window;
+    channel_mask (N, C) bool, True = live channel: a masked channel's features are 0."""
     n, c, w = emg.shape
     if w % segments:
         raise ValueError(f"window of {w} samples does not split into {segments} equal segments")
     parts = np.asarray(emg).reshape(n, c, segments, w // segments)
     per = channel_features(parts, zc_threshold=zc_threshold, ssc_threshold=ssc_threshold)  # (N, C, S, 5)
+    if channel_mask is not None:
+        per = per * np.asarray(channel_mask, bool).reshape(n, c, 1, 1)
     return per.transpose(0, 2, 3, 1).reshape(n, segments, 5 * c)  # (N, S, 5, C) -> feature-major
 
 

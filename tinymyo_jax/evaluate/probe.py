@@ -152,7 +152,8 @@ def classic_baseline(splits: Splits, config: ml_collections.ConfigDict, workdir:
             parts: dict[str, list] = {}
             for batch in splits.batches(key, max(config.data.batch_size, 256)):
                 parts.setdefault("features", []).append(window_features(
-                    batch["emg"], segments, zc_threshold=config.classic.zc_threshold, ssc_threshold=config.classic.ssc_threshold))
+                    batch["emg"], segments, channel_mask=batch["channel_mask"],
+                    zc_threshold=config.classic.zc_threshold, ssc_threshold=config.classic.ssc_threshold))
                 parts.setdefault("subject", []).append(batch["subject"])
                 if info.task == "classification":
                     parts.setdefault("label", []).append(batch["label"])
@@ -163,7 +164,8 @@ def classic_baseline(splits: Splits, config: ml_collections.ConfigDict, workdir:
             return {k: np.concatenate(v) for k, v in parts.items()}
 
         settings = {"dataset": info.fingerprint, "split": key, "rows": rows_digest(splits.indices[key]), "segments": segments,
-                    "zc": config.classic.zc_threshold, "ssc": config.classic.ssc_threshold, "channels": info.channels}  # fmt: skip
+                    "zc": config.classic.zc_threshold, "ssc": config.classic.ssc_threshold, "channels": info.channels,
+                    "channel_mask": True}  # fmt: skip
         return cached(workdir, f"classic-{key}", settings, config.features.cache, run)
 
     data = {key: compute(key) for key in SPLIT_KEYS}

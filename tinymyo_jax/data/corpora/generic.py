@@ -70,6 +70,12 @@ class GenericConfig(WindowConfig):
     variable: NPZ key / MAT variable holding emg [T, C].
     time_column, time_unit: CSV time column and its unit ("s" or "ms").
     classes: labelled corpora: the raw label values, in class-index order.
+    mixed_channels: accept files with different channel counts in one corpus (each file's
+      channels first, padded to the most; --allow-mixed-channels). False: one count per corpus.
+    channel_count: the channels every file must have (None: any); set by `with_channel_count`
+      from the files when neither `channels` nor `mixed_channels` is given.
+    unusable: (relative path, reason) of the files that survey found unreadable: skipped before
+      the hold-out draw, so a broken file never takes a held-out split's place.
     """
 
     fs: float | None = None
@@ -81,6 +87,9 @@ class GenericConfig(WindowConfig):
     time_column: str = "time"
     time_unit: str = "s"
     classes: tuple[str, ...] = ()
+    mixed_channels: bool = False
+    channel_count: int | None = None
+    unusable: tuple[tuple[str, str], ...] = ()
 
     @property
     def labelled(self) -> bool:
@@ -102,6 +111,7 @@ def make_config(
     variable: str = "emg",
     time_column: str = "time",
     time_unit: str = "s",
+    mixed_channels: bool = False,
 ) -> GenericConfig:
     """A checked GenericConfig (classes still empty: `with_classes` fills them); UserError for a
     bad option."""
@@ -109,6 +119,9 @@ def make_config(
         raise UserError(f"--name {name!r}: use letters, digits, '_' and '-' (it becomes the dataset generic/{name})")
     if fs is not None and not 0 < fs < float("inf"):
         raise UserError(f"--fs must be > 0 Hz, got {fs:g}")
+    if fs is not None and not checks.MIN_EMG_FS <= fs <= checks.MAX_EMG_FS:
+        raise UserError(f"--fs {fs:g}: surface EMG is recorded at {checks.MIN_EMG_FS:g} Hz to {checks.MAX_EMG_FS:g} Hz; "
+                        "give the rate in Hz (e.g. --fs 1000 for 1 kHz)")  # fmt: skip
     if label_column is not None and label_regex is not None:
         raise UserError("give --label-column or --label-regex, not both")
     for option, pattern in (("--subject-regex", subject_regex), ("--label-regex", label_regex)):
@@ -123,7 +136,7 @@ def make_config(
     return GenericConfig(
         name=name, window=WINDOW, stride=STRIDE, fs=fs, channels=picked, subject_regex=subject_regex,
         label_column=label_column, label_regex=label_regex, variable=variable, time_column=time_column,
-        time_unit=time_unit,
+        time_unit=time_unit, mixed_channels=mixed_channels,
     )  # fmt: skip
 
 
@@ -222,6 +235,40 @@ def with_classes(config: GenericConfig, files: Sequence[Path], root: Path, progr
     return dataclasses.replace(config, classes=_sorted_values(values))
 
 
+def with_channel_count(config: GenericConfig, files: Sequence[Path], root: Path, progress: bool = True) -> GenericConfig:
+    """`config` with `channel_count` set to the channel count most files have (unchanged with
+    `--channels`, which fixes the count itself), and `unusable` listing the files found unreadable.
+    A file with another count is skipped later with its reason; counts tied for most files leave
+    no choice to make, so they are a UserError. The counts come from `reader.channel_count` (a
+    CSV's header, an .npy's header; other formats are read whole).
+    """
+    from tqdm.auto import tqdm
+
+    counts: dict[int, list[str]] = {}
+    unusable: list[tuple[str, str]] = []
+    for path in tqdm(files, desc=f"generic/{config.name}: channel counts", disable=not progress):
+        try:
+            count = reader.channel_count(path, fs=config.fs, time_column=config.time_column, time_unit=config.time_unit,
+                                         label_column=config.label_column, variable=config.variable)  # fmt: skip
+        except UserError as err:
+            unusable.append((relative_file(path, root), getattr(err, "reason", str(err))))
+            continue
+        counts.setdefault(count, []).append(relative_file(path, root))
+    config = dataclasses.replace(config, unusable=tuple(unusable))
+    if config.channels is not None or config.mixed_channels or not counts:
+        return config
+    ranked = sorted(counts.items(), key=lambda item: -len(item[1]))
+    if len(ranked) > 1 and len(ranked[0][1]) == len(ranked[1][1]):
+        listing = "; ".join(f"{count} channels: {len(names)} file(s), e.g. {names[0]}" for count, names in ranked)
+        raise UserError(
+            f"the files under {root} differ in channel count with no majority ({listing}); windows of different "
+            f"electrode layouts do not mix: prepare each layout as its own corpus (its own folder and --name), pick "
+            f"the same channels from every file with --channels (e.g. --channels 0-{min(counts) - 1}), or accept the "
+            f"mix with --allow-mixed-channels"
+        )
+    return dataclasses.replace(config, channel_count=ranked[0][0])
+
+
 # ---------------------------------------------------------------------------------------------
 # Reading one file
 
@@ -252,6 +299,13 @@ def _read(config: GenericConfig, path: Path, root: Path) -> Recording:
             path,
             f"{count} channels, more than the {signal.MAX_CHANNELS} a window record holds: pick them with "
             f"--channels (e.g. --channels 0-{signal.MAX_CHANNELS - 1})",
+        )
+    if config.channels is None and config.channel_count is not None and count != config.channel_count:
+        raise RawFileError(
+            path,
+            f"{count} channels, but the corpus's files have {config.channel_count} (most of them): windows of "
+            f"different electrode layouts do not mix; prepare it as its own corpus (another folder and --name), "
+            f"pick the same channels from every file with --channels, or accept the mix with --allow-mixed-channels",
         )
     extra["dead_channels"] = checks.dead_channels(emg)
     labels = None
@@ -294,10 +348,13 @@ def assign_files(
     paths alone (see the module docstring for the rule)."""
     skipped: dict[Path, str] = {}
     subjects: dict[Path, str] = {}
+    unusable = dict(config.unusable)
     for file in map(Path, files):
         relative = relative_file(file, root)
         subject = subject_name(config, relative)
-        if subject is None:
+        if relative in unusable:
+            skipped[file] = unusable[relative]
+        elif subject is None:
             skipped[file] = f"--subject-regex {config.subject_regex!r} does not match its path"
         elif config.label_regex is not None and label_name(config, relative) is None:
             skipped[file] = f"--label-regex {config.label_regex!r} does not match its path"

@@ -29,7 +29,15 @@ Bad-input policy, the same for every corpus (a reader documents only its excepti
   `MAX_LENGTH_MISMATCH_FRACTION` (1 % of the longest) as a damaged file.
 - **Sampling rate**: `fs_from_time` infers it from a time column; `check_fs_agrees` refuses two
   statements of the rate (an argument, an attribute, a time column) that differ by more than
-  `FS_RELATIVE_TOLERANCE` (1 %).
+  `FS_RELATIVE_TOLERANCE` (1 %); `plausible_fs` refuses a rate no surface EMG is recorded at
+  (below `MIN_EMG_FS` = 100 Hz or above `MAX_EMG_FS` = 100 kHz): such a rate is a unit mistake
+  (a time column in ms read as s, a period stored as a rate), and taken as true it resamples
+  20 s into hours of made-up signal or asks for hundreds of GiB.
+- **Labels** (`integer_labels`): whole numbers within int32, else refused: 1e20 must not wrap
+  to -2147483648.
+- **Masked channels are zero**: every channel `channel_findings` marks dead (flat, saturated,
+  absurd) is set to 0 over the whole recording, so filtering and z-scoring give exact zeros in
+  its rows instead of filter transients, and no consumer sees signal where the mask says none.
 
 Every failure is a RawFileError naming the file (and, through `where`, the part of the file,
 e.g. one EPN-612 trial).
@@ -59,6 +67,14 @@ MAX_LENGTH_MISMATCH_FRACTION = 0.01
 # How far two statements of the sampling rate may differ: 1 % is far beyond clock drift and far
 # below any real rate mix-up (e.g. 2 kHz vs 1111 Hz in NinaPro DB8).
 FS_RELATIVE_TOLERANCE = 0.01
+# The sampling rates surface EMG can be recorded at. Its band reaches ~450 Hz; the slowest
+# devices in use (Myo armband, UCI's 200 Hz) stay above 100 Hz, and the fastest high-density
+# amplifiers (OT Bioelettronica, 10.24 kHz) far below 100 kHz. Outside this range a rate is a
+# unit mistake, not a recording.
+MIN_EMG_FS = 100.0
+MAX_EMG_FS = 100_000.0
+# The id range of window records (int32).
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
 def _prefix(where: str) -> str:
@@ -125,7 +141,8 @@ def integer_labels(
     """A per-sample vector of integer ids (class labels, repetitions), checked, as int32 [T].
 
     Floats are accepted when they hold whole numbers (MATLAB and CSV store labels as doubles);
-    NaN/Inf, fractions and ids outside [minimum, maximum] are a RawFileError naming the first.
+    NaN/Inf, fractions and ids outside [minimum, maximum] or outside int32 are a RawFileError
+    naming the first (a cast would wrap 1e20 to -2147483648 silently).
 
     Args:
       values: [T] numeric (bool, int or float).
@@ -142,12 +159,12 @@ def integer_labels(
                 f"{_prefix(where)}{name} holds a non-integer value {values[first].item()!r} (row {first}); "
                 "expected integer ids",
             )
-    too_low = values < minimum if minimum is not None else np.zeros(values.shape, bool)
-    too_high = values > maximum if maximum is not None else np.zeros(values.shape, bool)
-    outside = too_low | too_high
+    low = INT32_MIN if minimum is None else max(minimum, INT32_MIN)
+    high = INT32_MAX if maximum is None else min(maximum, INT32_MAX)
+    outside = (values < low) | (values > high)
     if outside.any():
         first = int(np.argmax(outside))
-        bounds = f"{'' if minimum is None else minimum}..{'' if maximum is None else maximum}"
+        bounds = f"{low}..{high}"
         raise RawFileError(
             path, f"{_prefix(where)}{name} holds {values[first].item()!r} (row {first}), outside the ids {bounds}"
         )
@@ -187,7 +204,7 @@ def channel_findings(
         `flat_channels`.
 
     Returns:
-      `emg` itself when nothing was repaired or zeroed, else a copy.
+      `emg` itself when nothing was repaired or zeroed, else a copy; every dead channel is 0.
 
     Raises:
       RawFileError: no channel is live.
@@ -218,6 +235,10 @@ def channel_findings(
     at_rails = ((out == low) | (out == high)).mean(axis=0)
     saturated = [int(c) for c in np.flatnonzero((high != low) & (at_rails >= SATURATED_FRACTION))]
     dead.update(absurd_dead, flat, saturated)
+    live_only = [c for c in sorted(dead) if c < channels and np.any(out[:, c] != 0)]
+    if live_only:  # zero what the mask hides: a constant or clipped row filters into transients
+        out = out.copy() if out is emg else out
+        out[:, live_only] = 0.0
     if repaired:
         extra["absurd_emg_samples"] = repaired
     if absurd_dead:
@@ -330,3 +351,21 @@ def check_fs_agrees(path: Path | str, fs: float, other: float, what: str) -> Non
             path,
             f"sampling rate {fs:g} Hz disagrees with {what} ({other:g} Hz) by more than {FS_RELATIVE_TOLERANCE:.0%}",
         )
+
+
+def plausible_fs(path: Path | str, fs: float, how: str, fix: str) -> float:
+    """`fs` when surface EMG can be sampled at it (MIN_EMG_FS..MAX_EMG_FS Hz), else RawFileError.
+
+    Args:
+      path: the raw file, for messages.
+      fs: the rate in Hz.
+      how: where the rate came from, for the message (e.g. "the 'time' column (in s)").
+      fix: what the user can do, appended to the message (e.g. "pass --time-unit ms").
+    """
+    if MIN_EMG_FS <= fs <= MAX_EMG_FS:
+        return fs
+    raise RawFileError(
+        path,
+        f"sampling rate {fs:.6g} Hz from {how} is not one surface EMG is recorded at "
+        f"({MIN_EMG_FS:g} Hz to {MAX_EMG_FS:g} Hz){'; ' + fix if fix else ''}",
+    )

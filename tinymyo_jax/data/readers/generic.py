@@ -111,6 +111,55 @@ def read_generic(
         raise RawFileError(path, "file not found")
     suffix = path.suffix.lower()
     extra: dict[str, object] = {}
+    try:
+        emg, labels, rate = _read_any(
+            path, suffix, extra, fs, time_column, time_unit, label_column, delimiter, time_tolerance, variable
+        )
+    except MemoryError as exc:  # a header claiming more data than any recording holds
+        raise RawFileError(path, f"reading it needs more memory than there is ({exc}); is its header damaged?") from exc
+    _check_plausible_fs(path, rate, str(extra.get("fs_source")), time_unit)
+
+    emg = checks.repair_nonfinite(path, "emg", _as_emg(path, emg), extra)
+    if labels is not None:
+        aligned = checks.align_lengths(path, {"emg": emg, "labels": _as_labels(path, labels)}, extra)
+        emg, labels = aligned["emg"], aligned["labels"]
+    extra["dead_channels"] = checks.dead_channels(emg)
+    from tinymyo_jax.data.corpora.generic import DATASET  # imported here: that module imports this one
+
+    meta = RecordingMeta(
+        dataset=DATASET, subject=int(subject), session=None, file=relative_file(path, root), extra=extra
+    )
+    return Recording(emg=emg, fs=float(rate), meta=meta, labels=labels)
+
+
+def _check_plausible_fs(path: Path, rate: float, source: str, time_unit: str) -> None:
+    """RawFileError, with the likely mistake and its fix, when no surface EMG is sampled at `rate`."""
+    plausible = lambda value: checks.MIN_EMG_FS <= value <= checks.MAX_EMG_FS  # noqa: E731
+    if plausible(rate):
+        return
+    if source == "time_column":
+        how = f"the time column (read as {'seconds' if time_unit == 's' else 'milliseconds'})"
+        if time_unit == "s" and plausible(rate * 1000):
+            fix = f"if the time column is in milliseconds, pass --time-unit ms ({rate * 1000:g} Hz)"
+        elif time_unit == "ms" and plausible(rate / 1000):
+            fix = f"if the time column is in seconds, drop --time-unit ms ({rate / 1000:g} Hz)"
+        else:
+            fix = "check the time column's unit (--time-unit s or ms) or name the right one with --time-column"
+    elif source == "argument":
+        how, fix = "--fs", "pass the rate in Hz (e.g. --fs 1000 for 1 kHz)"
+    else:
+        how = "the rate stored in the file"
+        hints = [f"{label} {value:g} Hz" for label, value in (("as a period in seconds it would be", 1 / rate),
+                 ("in kHz it would be", rate * 1000)) if plausible(value)]  # fmt: skip
+        fix = f"store the rate in Hz in the file{' (' + '; '.join(hints) + ')' if hints else ''}"
+    checks.plausible_fs(path, rate, how, fix)
+
+
+def _read_any(
+    path: Path, suffix: str, extra: dict[str, object], fs: float | None, time_column: str, time_unit: str,
+    label_column: str | None, delimiter: str | None, time_tolerance: float, variable: str,
+) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """(emg, labels, rate) of any supported file, as stored; `extra` gets format and fs source."""
     if suffix == ".npy":
         emg, labels, rate = _read_npy(path, fs)
         extra["format"], extra["fs_source"] = "npy", "argument"
@@ -133,18 +182,80 @@ def read_generic(
         extra["format"], extra["fs_source"], extra["channel_names"] = "csv", source, names
     else:
         raise RawFileError(path, f"unsupported file type {suffix!r}; use one of {', '.join(SUFFIXES)}")
+    return emg, labels, rate
 
-    emg = checks.repair_nonfinite(path, "emg", _as_emg(path, emg), extra)
-    if labels is not None:
-        aligned = checks.align_lengths(path, {"emg": emg, "labels": _as_labels(path, labels)}, extra)
-        emg, labels = aligned["emg"], aligned["labels"]
-    extra["dead_channels"] = checks.dead_channels(emg)
-    from tinymyo_jax.data.corpora.generic import DATASET  # imported here: that module imports this one
 
-    meta = RecordingMeta(
-        dataset=DATASET, subject=int(subject), session=None, file=relative_file(path, root), extra=extra
-    )
-    return Recording(emg=emg, fs=float(rate), meta=meta, labels=labels)
+def channel_count(
+    path: Path | str,
+    *,
+    fs: float | None = None,
+    time_column: str = "time",
+    time_unit: str = "s",
+    label_column: str | None = None,
+    delimiter: str | None = None,
+    variable: str = "emg",
+) -> int:
+    """The EMG channels `read_generic` would give `path` with these options, cheaply where the
+    format allows: a CSV's header row, an .npy's header; other formats are read whole.
+
+    Raises:
+      RawFileError: the file cannot be read (or, read whole, is refused).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv", ".txt"):
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as file:
+                lines = [file.readline(1_000_000) for _ in range(_SNIFF_ROWS + 1)]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RawFileError(path, f"cannot read as text ({exc})") from exc
+        if delimiter is None:
+            delimiter = max(",;\t", key=lines[0].count)
+        try:
+            rows = [[field.strip() for field in row] for row in csv.reader([line for line in lines if line.strip()], delimiter=delimiter)]
+        except csv.Error as exc:
+            raise RawFileError(path, f"not a table of numbers ({exc}); is it damaged?") from exc
+        header = rows[0] if rows else []
+        if not header or all(_is_number(name) for name in header):
+            return len(header)
+        time = _csv_special_column(path, header, time_column, "time")
+        special = {time}
+        if label_column is not None:
+            special.add(_csv_special_column(path, header, label_column, "label"))
+        _refuse_duplicate_columns(path, header)
+        _sniff_time_rate(path, header, rows[1:], time, _TIME_UNITS_TO_S[time_unit], time_unit)
+        return sum(name not in special for name in header)
+    if suffix == ".npy":
+        _check_npy_size(path)
+        try:
+            shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+        except (ValueError, OSError, EOFError) as exc:
+            raise RawFileError(path, f"cannot read .npy file ({exc}); is it truncated?") from exc
+        if len(shape) != 2:
+            raise RawFileError(path, f"emg must be a 2-D array [T, C], got shape {shape}")
+        return int(shape[1])
+    recording = read_generic(path, fs=fs, time_column=time_column, time_unit=time_unit, label_column=label_column,
+                             delimiter=delimiter, variable=variable)  # fmt: skip
+    return recording.num_channels
+
+
+_SNIFF_ROWS = 200  # data rows `channel_count` reads to check a CSV's time column
+
+
+def _sniff_time_rate(path: Path, header: list[str], rows: list[list[str]], time: str, scale: float, unit: str) -> None:
+    """Refuse a CSV whose first rows' time column gives an implausible rate (a time column in ms
+    read as s); rows that do not parse are left to the full read to report."""
+    if time not in header or len(rows) < 2:
+        return
+    column = header.index(time)
+    try:
+        values = np.array([float(row[column]) for row in rows], dtype=np.float64)
+    except (ValueError, IndexError):
+        return
+    steps = np.diff(values)
+    if not np.all(np.isfinite(steps)) or np.median(steps) <= 0:
+        return
+    _check_plausible_fs(path, 1.0 / float(np.median(steps)) / scale, "time_column", unit)
 
 
 def _check_dataset(dataset: str) -> None:
@@ -201,11 +312,29 @@ def _as_labels(path: Path, labels: np.ndarray) -> np.ndarray:
 def _read_npy(path: Path, fs: float | None) -> tuple[np.ndarray, None, float]:
     if fs is None:
         raise RawFileError(path, ".npy files carry no sampling rate; pass fs=... (Hz)")
+    _check_npy_size(path)
     try:
         emg = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise RawFileError(path, f"cannot read .npy file ({exc}); is it truncated?") from exc
     return emg, None, fs
+
+
+def _check_npy_size(path: Path) -> None:
+    """Refuse an .npy whose header claims more data than the file holds, before numpy allocates it
+    (a damaged header claiming 1e12 rows would otherwise ask for terabytes)."""
+    try:
+        with path.open("rb") as file:
+            version = np.lib.format.read_magic(file)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(file)
+            data_bytes = path.stat().st_size - file.tell()
+    except (ValueError, OSError, EOFError) as exc:
+        raise RawFileError(path, f"cannot read the .npy header ({exc}); is it truncated?") from exc
+    claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if claimed > data_bytes:
+        raise RawFileError(path, f"the header claims shape {shape} ({claimed:,} bytes) but the file holds "
+                                 f"{data_bytes:,} bytes of data; it is truncated or its header is damaged")  # fmt: skip
 
 
 def _read_npz(
@@ -343,7 +472,10 @@ def _read_csv(
         # (csv.Sniffer refuses one-column files and guesses from data rows, where "1.5e-05" and
         # locale decimals make it unreliable.)
         delimiter = max(",;\t", key=lines[0].count)
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    try:
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    except csv.Error as exc:  # e.g. a field over the csv module's 131,072-character limit
+        raise RawFileError(path, f"not a table of numbers ({exc}); is it damaged?") from exc
     header = [name.strip() for name in rows[0]]
     first_data = 1
     if all(_is_number(name) for name in header):
@@ -351,9 +483,10 @@ def _read_csv(
         header, first_data = [f"ch{i}" for i in range(len(header))], 0
         extra["headerless"] = True
     body = [row for row in rows[first_data:] if row]  # a trailing newline gives an empty row, not data
-    if time_column not in header:  # "Time" for "time": take a unique case-insensitive match
-        matches = [name for name in header if name.lower() == time_column.lower()]
-        time_column = matches[0] if len(matches) == 1 else time_column
+    time_column = _csv_special_column(path, header, time_column, "time")
+    if label_column is not None:
+        label_column = _csv_special_column(path, header, label_column, "label")
+    _refuse_duplicate_columns(path, header)
     for line_no, row in enumerate(body, start=1 + first_data):
         if len(row) != len(header):
             raise RawFileError(path, f"line {line_no} has {len(row)} fields but the header has {len(header)}")
@@ -382,6 +515,7 @@ def _read_csv(
     if time_column in header:
         time = checks.repair_nonfinite(path, "time", table[:, header.index(time_column)], extra)
         inferred = checks.fs_from_time(path, time, tolerance=time_tolerance) / time_scale
+        _check_plausible_fs(path, inferred, "time_column", "s" if time_scale == 1.0 else "ms")  # before --fs: the likelier mistake
         if fs is not None:
             checks.check_fs_agrees(path, fs, inferred, f"the {time_column!r} column")
             return emg, labels, fs, "argument", [header[i] for i in channels]
@@ -389,3 +523,25 @@ def _read_csv(
     if fs is None:
         raise RawFileError(path, f"no time column {time_column!r} and no fs given; pass fs=... or time_column=...")
     return emg, labels, fs, "argument", [header[i] for i in channels]
+
+
+def _csv_special_column(path: Path, header: list[str], name: str, role: str) -> str:
+    """The header's column for `name` (the time or label column): the exact name, else a unique
+    case-insensitive match ("Time" for "time"). Two columns matching it ("time" and "Time") are
+    refused: the other one would silently become an EMG channel."""
+    matches = [column for column in header if column.lower() == name.lower()]
+    if len(matches) > 1:
+        raise RawFileError(path, f"columns {', '.join(map(repr, matches))} all match the {role} column {name!r}; "
+                                 "rename all but one (the others would be read as EMG)")  # fmt: skip
+    return matches[0] if matches and name not in header else name
+
+
+def _refuse_duplicate_columns(path: Path, header: list[str]) -> None:
+    """Two columns with one name cannot be told apart (channel names, labels, report): refused."""
+    seen: dict[str, list[int]] = {}
+    for index, column in enumerate(header):
+        seen.setdefault(column, []).append(index)
+    repeated = {column: where for column, where in seen.items() if len(where) > 1}
+    if repeated:
+        listing = "; ".join(f"{column!r} at columns {', '.join(str(i + 1) for i in where)}" for column, where in repeated.items())
+        raise RawFileError(path, f"the header names a column twice ({listing}); give every column its own name")
