@@ -266,7 +266,15 @@ def with_channel_count(config: GenericConfig, files: Sequence[Path], root: Path,
             f"the same channels from every file with --channels (e.g. --channels 0-{min(counts) - 1}), or accept the "
             f"mix with --allow-mixed-channels"
         )
-    return dataclasses.replace(config, channel_count=ranked[0][0])
+    count = ranked[0][0]
+    others = [(name, _other_count_reason(found, count)) for found, names in ranked[1:] for name in names]
+    return dataclasses.replace(config, channel_count=count, unusable=config.unusable + tuple(others))
+
+
+def _other_count_reason(found: int, count: int) -> str:
+    return (f"{found} channels, but the corpus's files have {count} (most of them): windows of different electrode "
+            f"layouts do not mix; prepare it as its own corpus (another folder and --name), pick the same channels "
+            f"from every file with --channels, or accept the mix with --allow-mixed-channels")  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,12 +309,7 @@ def _read(config: GenericConfig, path: Path, root: Path) -> Recording:
             f"--channels (e.g. --channels 0-{signal.MAX_CHANNELS - 1})",
         )
     if config.channels is None and config.channel_count is not None and count != config.channel_count:
-        raise RawFileError(
-            path,
-            f"{count} channels, but the corpus's files have {config.channel_count} (most of them): windows of "
-            f"different electrode layouts do not mix; prepare it as its own corpus (another folder and --name), "
-            f"pick the same channels from every file with --channels, or accept the mix with --allow-mixed-channels",
-        )
+        raise RawFileError(path, _other_count_reason(count, config.channel_count))
     extra["dead_channels"] = checks.dead_channels(emg)
     labels = None
     if config.label_regex is not None:
