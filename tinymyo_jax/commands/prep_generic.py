@@ -20,7 +20,9 @@ under DIR, one continuous recording each, becomes windows of the pretraining pro
 mixture key (--config.data.mixture="{'generic/NAME': 1.0}"), `--calibration generic/NAME/train`
 for export, `configs/probe/generic.py:NAME` for a labelled corpus. Held out for validation (and
 test, when labelled): whole subjects, else whole recordings, else the end of each recording.
-Unusable files are skipped and listed with the reason in prep_report.json (docs/data.md)."""
+Unusable files are skipped and listed with the reason in prep_report.json (docs/data.md): among
+them a sampling rate outside 100 Hz-100 kHz (a time column in ms needs --time-unit ms), labels
+outside int32, repeated or ambiguous CSV columns, and a channel count other than most files'."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,6 +101,9 @@ def differing_options(options: Any, prepared: dict[str, Any]) -> list[str]:
     import json
 
     now = json.loads(json.dumps(dataclasses.asdict(options)))  # tuples -> lists, as the report stores them
+    # a report written before an option existed was made with that option's default
+    defaults = {f.name: f.default for f in dataclasses.fields(options) if f.default is not dataclasses.MISSING}
+    before = {field: prepared.get(field, defaults.get(field)) for field in OPTION_OF_FIELD}
     shown = lambda value: "(none)" if value is None else ",".join(map(str, value)) if isinstance(value, list) else str(value)  # noqa: E731
-    return [f"{flag} {shown(now.get(field))} (prepared with {shown(prepared.get(field))})"
-            for field, flag in OPTION_OF_FIELD.items() if now.get(field) != prepared.get(field)]  # fmt: skip
+    return [f"{flag} {shown(now.get(field))} (prepared with {shown(before[field])})"
+            for field, flag in OPTION_OF_FIELD.items() if now.get(field) != before[field]]  # fmt: skip

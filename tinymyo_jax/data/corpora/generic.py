@@ -31,6 +31,11 @@ Choices (also in docs/data.md):
   sorted (numerically when all are integers), indexed from 0; their names are the values.
 - Channels: `--channels` picks and orders channels (`0-15`, `0,2,4`); without it a file with
   more than 16 channels is refused (skipped with that reason), never silently truncated.
+  One channel count per corpus (`with_channel_count`): without `--channels` the count most
+  files have; files with another are skipped with the reason, a tie is refused, and
+  `--allow-mixed-channels` accepts a mix explicitly.
+- Files the first pass finds unusable are skipped before the hold-out draw (`unusable`), so a
+  broken file never takes a held-out split's only place.
 """
 
 from __future__ import annotations
@@ -74,8 +79,8 @@ class GenericConfig(WindowConfig):
       channels first, padded to the most; --allow-mixed-channels). False: one count per corpus.
     channel_count: the channels every file must have (None: any); set by `with_channel_count`
       from the files when neither `channels` nor `mixed_channels` is given.
-    unusable: (relative path, reason) of the files that survey found unreadable: skipped before
-      the hold-out draw, so a broken file never takes a held-out split's place.
+    unusable: (relative path, reason) of the files the first pass (`with_channel_count`) cannot
+      use: skipped before the hold-out draw, so a broken file never takes a held-out split's place.
     """
 
     fs: float | None = None

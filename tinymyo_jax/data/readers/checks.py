@@ -235,10 +235,10 @@ def channel_findings(
     at_rails = ((out == low) | (out == high)).mean(axis=0)
     saturated = [int(c) for c in np.flatnonzero((high != low) & (at_rails >= SATURATED_FRACTION))]
     dead.update(absurd_dead, flat, saturated)
-    live_only = [c for c in sorted(dead) if c < channels and np.any(out[:, c] != 0)]
-    if live_only:  # zero what the mask hides: a constant or clipped row filters into transients
+    unzeroed = [c for c in sorted(dead) if c < channels and np.any(out[:, c] != 0)]
+    if unzeroed:  # zero what the mask hides: a constant or clipped row filters into transients
         out = out.copy() if out is emg else out
-        out[:, live_only] = 0.0
+        out[:, unzeroed] = 0.0
     if repaired:
         extra["absurd_emg_samples"] = repaired
     if absurd_dead:

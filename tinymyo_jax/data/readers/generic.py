@@ -33,6 +33,13 @@ labels a few samples off the emg length (<= 1 %) are truncated with emg to the s
 wrong shapes, non-integer labels, a time column that is not strictly increasing and uniform, or
 no way to know fs raise RawFileError naming the file.
 
+Plausibility (docs/data.md, "Plausibility"): a rate outside 100 Hz..100 kHz is refused with the
+likely mistake and its fix (`--time-unit ms`, a period stored as a rate); labels outside int32;
+two CSV columns of one name, or several matching the time/label column in any case; an .npy
+header claiming more data than the file holds; a CSV field over the csv module's limit; a file
+needing more memory than there is. `channel_count` gives a file's channels cheaply (CSV and
+.npy headers) for the corpus's one-count rule.
+
 Because this reader needs options, `read_generic(path, ...)` is the main entry point; the
 reader-module protocol functions (`list_files`, `read_file`) use the defaults.
 """
