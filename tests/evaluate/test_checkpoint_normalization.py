@@ -12,7 +12,7 @@ import pytest
 from tinymyo_jax.evaluate.config import finetune_config, probe_config
 from tinymyo_jax.evaluate.data import DatasetInfo
 from tinymyo_jax.evaluate.features import make_feature_fn
-from tinymyo_jax.evaluate.finetune import finetune_model_config
+from tinymyo_jax.train.finetune import finetune_model_config
 from tinymyo_jax.models.checkpoint import load_model_checkpoint, save_model_checkpoint
 from tinymyo_jax.models.config import preset
 from tinymyo_jax.models.normalization import normalize

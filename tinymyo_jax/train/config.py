@@ -6,7 +6,11 @@ every field can be overridden on the command line (`--config.optimizer.lr=3e-4`)
 
 from __future__ import annotations
 
+import math
+
 import ml_collections
+
+from tinymyo_jax.errors import UserError
 
 # The corpora TinyMyo pretrains on, with the mixture weights we use by default: each corpus
 # contributes windows in proportion to its weight in every global batch.
@@ -100,13 +104,10 @@ def base_config() -> ml_collections.ConfigDict:
     return config
 
 
-def validate(config: ml_collections.ConfigDict) -> None:
-    """The checks of a pretraining config that need no model: one-line UserErrors naming the
-    field, before anything is written or compiled (the evaluators' datasets must exist)."""
-    import math
-
-    from tinymyo_jax.errors import UserError
-
+def check_config(config: ml_collections.ConfigDict) -> None:
+    """The checks of a pretraining config's own fields that need no model or data: one-line
+    UserErrors naming the field, before anything is written or compiled. (The evaluators'
+    entries are checked by train/evaluators.check_evals, which opens their datasets.)"""
     for name in ("total_steps", "global_batch_size", "log_every_steps", "eval_every_steps", "eval_batches",
                  "plot_every_steps"):  # fmt: skip
         if int(config[name]) < 1:
@@ -121,9 +122,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
             raise UserError(f"config.data.mixture[{name!r}] = {weight!r}: weights must be > 0 (remove the entry to leave a dataset out)")
     if not config.data.mixture:
         raise UserError("config.data.mixture is empty: name at least one prepared dataset")
-    from tinymyo_jax.train.evaluators import check_config as check_evals  # it imports the trainer
-
-    check_evals(config)
 
 
 REFERENCE_BEHAVIOUR = {"model.rope": "reference", "data.normalization": "minmax_channel", "model.channel_embedding": "none"}

@@ -7,7 +7,7 @@ shard, donate and compile ahead of time (train/loop.py does).
 `make_train_step` is the one update step of the codebase: it takes the objective as a gradient
 function (params, batch, step) -> (gradients, metrics). Pretraining supplies masked
 reconstruction (`reconstruction_gradients`, below); fine-tuning supplies classification or
-regression (`evaluate/finetune.supervised_gradients`).
+regression (`train/finetune.supervised_gradients`).
 
 Randomness: the mask key and the dropout key are `fold_in(key(seed), step)`, split in two, so a
 step's masks and dropout depend only on the seed and the global step: resumed runs, and runs on
