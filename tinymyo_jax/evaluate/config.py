@@ -16,6 +16,7 @@ import dataclasses
 
 import ml_collections
 
+from tinymyo_jax.data import corpora
 from tinymyo_jax.errors import UserError
 
 
@@ -35,8 +36,6 @@ VARIANTS = (None, "runlocal", "tiny")
 
 def benchmarks() -> tuple[str, ...]:
     """The named benchmarks: every registered corpus that offers one with a fixed builder config."""
-    from tinymyo_jax.data import corpora
-
     return tuple(name for name, c in corpora.registry().items() if c.benchmark is not None and not c.user_configs)
 
 
@@ -44,8 +43,6 @@ def benchmark(name: str) -> Benchmark:
     """A named benchmark (a corpus's registry entry, data/corpora), or `CORPUS/NAME` for a corpus
     whose configs users make (`generic/NAME`: a labelled corpus of your own recordings,
     `tinymyo prep generic --name NAME --label-...`), classified like the gesture benchmarks."""
-    from tinymyo_jax.data import corpora
-
     corpus_name, _, config = name.partition("/")
     corpus = corpora.registry().get(corpus_name)
     if corpus is None or corpus.benchmark is None or bool(config) != corpus.user_configs or "/" in config:

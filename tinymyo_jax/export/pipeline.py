@@ -20,16 +20,20 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import jax
 import numpy as np
 
 from tinymyo_jax import storage
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.export import c_source, quality
+from tinymyo_jax.export.convert import convert_float, convert_int8
 from tinymyo_jax.export.export_form import ExportSpec, check_spec, default_output, export_constants, export_function, reference_function
 from tinymyo_jax.export.interpreters import dequantize_output, layer_errors, quantize_input, run_model, tflm_arena_bytes
 from tinymyo_jax.export.numerics import gelu_max_error
 from tinymyo_jax.export.tflite_file import check_integer_only, read_tflite
 from tinymyo_jax.export.windows import ExportWindows, synthetic_windows
+from tinymyo_jax.models.checkpoint import load_model_checkpoint, params_of
+from tinymyo_jax.models.normalization import normalize
 
 # GELU forms (numerics.GELU_FORMS), chosen by measurement: docs/export.md.
 FLOAT_GELU = "erf_as"  # float32-exact to 7e-7 with ABS/DIV/EXP, which TFLM runs in float
@@ -40,17 +44,11 @@ LATENCY_WINDOWS = 6  # timed one after another in one process; the first invoke 
 
 
 def _count_params(model: Any) -> int:
-    import jax
-
-    from tinymyo_jax.models.checkpoint import params_of
-
     return int(sum(np.size(leaf) for leaf in jax.tree.leaves(params_of(model))))
 
 
 def _batched(fn: Callable, windows: np.ndarray, batch: int = 16) -> np.ndarray:
     """fn over windows in fixed-size jitted batches (the last one padded: one compilation)."""
-    import jax
-
     jitted = jax.jit(fn)
     outputs = []
     for start in range(0, len(windows), batch):
@@ -99,7 +97,6 @@ def normalized_windows(windows: ExportWindows | None, mode: str) -> ExportWindow
     channels real: an export computes its real channels only)."""
     if windows is None or mode == "none":
         return windows
-    from tinymyo_jax.models.normalization import normalize
 
     emg = np.asarray(normalize(np.asarray(windows.emg, np.float32), mode), np.float32)
     return ExportWindows(emg, windows.labels, windows.targets, windows.source)
@@ -182,8 +179,6 @@ def export_model(
         f"({channels * samples // config.patch_size} tokens); {len(evaluation)} evaluation windows from {evaluation.source}")  # fmt: skip
 
     # -- the export form, checked against the training model in JAX ------------------------------
-    from tinymyo_jax.export.convert import convert_float, convert_int8
-
     reference = _batched(reference_function(model, float_spec), eval_x)
     form_x = eval_x[:FORM_CHECK_WINDOWS]
     forms: dict[str, Any] = {}
@@ -362,8 +357,6 @@ def export_model(
 
 def export_checkpoint(checkpoint_dir: str | Path, out_dir: str | Path, **kwargs: Any) -> dict[str, Any]:
     """`export_model` for the model an orbax checkpoint directory holds."""
-    from tinymyo_jax.models.checkpoint import load_model_checkpoint
-
     return export_model(load_model_checkpoint(checkpoint_dir), out_dir, **kwargs)
 
 

@@ -33,6 +33,8 @@ import optax
 from flax import nnx
 
 from tinymyo_jax import storage
+from tinymyo_jax.data.pipeline import host_rows, iterate_batches
+from tinymyo_jax.data.source import dataset_dir
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.evaluate import report
 from tinymyo_jax.evaluate.data import DatasetInfo, Splits
@@ -40,7 +42,6 @@ from tinymyo_jax.evaluate.encoders import load_initial_model
 from tinymyo_jax.evaluate.features import normalize_input, resolve_normalization
 from tinymyo_jax.evaluate.metrics import HIGHER_IS_BETTER, classification_metrics, regression_metrics
 from tinymyo_jax.evaluate.probe import baselines, encoder_probe
-from tinymyo_jax.data.pipeline import host_rows, iterate_batches
 from tinymyo_jax.models.checkpoint import params_of, save_model_checkpoint, set_params
 from tinymyo_jax.models.config import ModelConfig, from_run_config
 from tinymyo_jax.models.tinymyo import TinyMyo
@@ -48,7 +49,7 @@ from tinymyo_jax.train import mesh as mesh_lib
 from tinymyo_jax.train.loop import TrainLoop
 from tinymyo_jax.train.optimizer import make_optimizer
 from tinymyo_jax.train.step import make_train_step
-from tinymyo_jax.train.workdir import start_run
+from tinymyo_jax.train.workdir import dataset_fingerprint, start_run
 
 log = logging.getLogger("tinymyo.finetune")
 
@@ -349,9 +350,6 @@ def monitor_value(metrics: dict, name: str) -> float:
 
 def run_record(config: ml_collections.ConfigDict) -> dict:
     """What a fine-tuning workdir is started with (train/workdir.py): a rerun must match."""
-    from tinymyo_jax.data.source import dataset_dir
-    from tinymyo_jax.train.workdir import dataset_fingerprint
-
     data = config.data
     directory = dataset_dir(data.name, data.data_dir or None, data.builder_config or None)
     return {"init": config.init, "model": config.model.to_dict(), "seed": config.seed, "benchmark": config.benchmark,

@@ -21,11 +21,22 @@ import re
 import time
 from typing import Iterator
 
+import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from flax import nnx
 
 from tinymyo_jax.errors import UserError
+from tinymyo_jax.models.summary import forward_flops
+from tinymyo_jax.models.tinymyo import TinyMyo
+from tinymyo_jax.train import mesh as mesh_lib
+from tinymyo_jax.train.checkpointing import abstract_with_shardings
+from tinymyo_jax.train.loop import initial_health
 from tinymyo_jax.train.metrics import PEAK_FLOPS_BY_KIND
+from tinymyo_jax.train.optimizer import learning_rate_schedule, make_optimizer
+from tinymyo_jax.train.pretrain import model_config_from, sharded_train_step
+from tinymyo_jax.train.step import init_state
 
 GiB = 2**30
 
@@ -151,8 +162,6 @@ def parse_hbm_oom(message: str) -> tuple[int, int] | None:
 
 def state_bytes_per_device(abstract_state, state_sharding) -> dict[str, int]:
     """Bytes of params and optimizer state that one device holds under the shardings."""
-    import jax
-
     def nbytes(tree, shardings) -> int:
         sizes = jax.tree.map(lambda leaf, sh: math.prod(sh.shard_shape(leaf.shape)) * np.dtype(leaf.dtype).itemsize,
                              tree, shardings)
@@ -165,18 +174,6 @@ def state_bytes_per_device(abstract_state, state_sharding) -> dict[str, int]:
 def compile_train_step(config: ml_collections.ConfigDict, devices: list, channels: int, samples: int,
                        chip: ChipSpec) -> Compiled:
     """Compile the trainer's step for `devices` (abstract state and batch); never raises on HBM OOM."""
-    import jax
-    import jax.numpy as jnp
-    from flax import nnx
-
-    from tinymyo_jax.models.tinymyo import TinyMyo
-    from tinymyo_jax.train import mesh as mesh_lib
-    from tinymyo_jax.train.checkpointing import abstract_with_shardings
-    from tinymyo_jax.train.loop import initial_health
-    from tinymyo_jax.train.optimizer import learning_rate_schedule, make_optimizer
-    from tinymyo_jax.train.pretrain import model_config_from, sharded_train_step
-    from tinymyo_jax.train.step import init_state
-
     mesh = mesh_lib.make_mesh(config.mesh.fsdp, devices)
     model_config = model_config_from(config)
     # shapes only: nothing is initialised on this host
@@ -328,9 +325,6 @@ def make_plan(config: ml_collections.ConfigDict, topology: str, channels: int = 
               progress=None) -> Plan:
     """Compile the recipe for the topology; if it does not fit, compile the candidate changes
     until one fits (`progress(message)` is told before each compile)."""
-    from tinymyo_jax.models.summary import forward_flops
-    from tinymyo_jax.train.pretrain import model_config_from
-
     generation, _ = parse_topology(topology)
     chip = TPU_CHIPS[generation]
     model_config = model_config_from(config)
