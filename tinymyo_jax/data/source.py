@@ -54,6 +54,14 @@ def default_data_dir() -> storage.epath.Path:
     return storage.path(os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets")
 
 
+def dataset_key(key: str) -> tuple[str, str | None]:
+    """(dataset, builder config or None) of a dataset key "NAME" or "NAME/CONFIG", the one
+    parser of the keys that name a prepared dataset: a pretraining mixture key
+    ("ninapro_db8/w1000"), a benchmark ("generic/lab")."""
+    dataset, _, config = key.partition("/")
+    return dataset, config or None
+
+
 def dataset_dir(name: str, data_dir: storage.PathLike | None = None, config: str | None = None,
                 version: str | None = None) -> storage.epath.Path:
     """`<data_dir>/<name>[/<config>]/<version>` of a prepared dataset (default config, newest

@@ -12,7 +12,7 @@ last values under NAME.
 
 Types:
   masked_loss   the masked-reconstruction loss over `config.eval_batches` fixed batches of
-                `config.data.eval_split`, beside the no-model baselines (train/baselines.py),
+                `config.data.eval_split`, beside the no-model baselines (train/no_model_baselines.py),
                 and a reconstruction plot every `config.plot_every_steps`. At most one (it has
                 no options that would tell two apart). The default config names it
                 `validation`, its every_steps the same field as `config.eval_every_steps`.
@@ -48,8 +48,8 @@ from tinymyo_jax.evaluate.data import SPLIT_KEYS, Splits
 from tinymyo_jax.evaluate.features import extract_split, make_feature_fn
 from tinymyo_jax.evaluate.probe import fit_readout
 from tinymyo_jax.models.config import ModelConfig
-from tinymyo_jax.models.objective import combine_loss_terms
-from tinymyo_jax.train.baselines import baseline_predictions
+from tinymyo_jax.models.objective import combine_loss_terms, smooth_l1
+from tinymyo_jax.train.no_model_baselines import baseline_predictions
 from tinymyo_jax.train.metrics import MetricsWriter
 from tinymyo_jax.train.plots import plot_reconstruction
 from tinymyo_jax.train.loop import global_batch
@@ -99,8 +99,7 @@ def evaluate(eval_step, params, eval_reader: HostBatchReader, config, data_shard
         weight = mask_local & channel_local[:, :, None]
         baseline_count += float(weight.sum())
         for name, predicted in baseline_predictions(x_local, token_local, model_config.patch_size, channel_local).items():
-            error = np.abs(predicted - x_local)
-            smooth = np.where(error < 1.0, 0.5 * error**2, error - 0.5)
+            smooth = np.asarray(smooth_l1(predicted, x_local))  # the trainer's loss, on the baseline
             baseline_sums[name] = baseline_sums.get(name, 0.0) + float((smooth * weight).sum())
         if example is None:
             rec_local = np.concatenate([np.asarray(s.data) for s in reconstruction.addressable_shards])

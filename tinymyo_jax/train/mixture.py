@@ -1,11 +1,11 @@
-"""The pretraining mixture, opened: what the trainer, its evaluators and train/validate.py share.
+"""The pretraining mixture, opened: what the trainer, its evaluators and benchmarks/validate_run.py share.
 
     names, sources, weights = open_sources(config, "train")     # one WindowShards per corpus
     order = validation_order(config, [len(s) for s in sources], weights)
 
 A key of `config.data.mixture` is a prepared TFDS dataset, optionally with a builder config
-("ninapro_db8/w1000"); `mixture_dataset` is the one place that reads such a key. The batch fields
-the trainer moves to the devices are `BATCH_FIELDS`.
+("ninapro_db8/w1000"), read by data/source.dataset_key. The batch fields the trainer moves to
+the devices are `BATCH_FIELDS`.
 """
 
 from __future__ import annotations
@@ -14,21 +14,15 @@ import ml_collections
 import numpy as np
 
 from tinymyo_jax.data.pipeline import WindowSource, make_order
-from tinymyo_jax.data.source import WindowShards
+from tinymyo_jax.data.source import WindowShards, dataset_key
 from tinymyo_jax.errors import UserError
 
 BATCH_FIELDS = ("emg", "channel_mask")
 
 
-def mixture_dataset(name: str) -> tuple[str, str | None]:
-    """(dataset, builder config or None) of a mixture key: "ninapro_db8/w1000" -> ("ninapro_db8", "w1000")."""
-    dataset, _, builder_config = name.partition("/")
-    return dataset, builder_config or None
-
-
 def validation_order(config: ml_collections.ConfigDict, sizes: list[int], weights: list[float]):
     """The order of the validation batches: fixed by the run's seed, distinct from the training
-    order, so every evaluation (and train/validate.py after the run) sees the same windows."""
+    order, so every evaluation (and benchmarks/validate_run.py after the run) sees the same windows."""
     return make_order(sizes, weights, config.global_batch_size, config.seed + 7)
 
 
@@ -38,7 +32,7 @@ def open_sources(config: ml_collections.ConfigDict, split: str) -> tuple[list[st
     names = sorted(config.data.mixture)  # weights are > 0 (train.config.check_config)
     sources = []
     for name in names:
-        dataset, builder_config = mixture_dataset(name)
+        dataset, builder_config = dataset_key(name)
         sources.append(WindowShards(dataset, split, data_dir=config.data.data_dir or None, config=builder_config,
                                     fields=BATCH_FIELDS))
     for name, source in zip(names, sources):

@@ -32,6 +32,7 @@ from tinymyo_jax.models.summary import forward_flops
 from tinymyo_jax.models.tinymyo import TinyMyo
 from tinymyo_jax.train import mesh as mesh_lib
 from tinymyo_jax.train.checkpointing import abstract_with_shardings
+from tinymyo_jax.train.config import micro_batch_count
 from tinymyo_jax.train.loop import initial_health
 from tinymyo_jax.train.metrics import PEAK_FLOPS_BY_KIND
 from tinymyo_jax.train.optimizer import learning_rate_schedule, make_optimizer
@@ -334,10 +335,9 @@ def make_plan(config: ml_collections.ConfigDict, topology: str, channels: int = 
     n = len(devices)
     if config.global_batch_size % n:
         raise UserError(f"global_batch_size {config.global_batch_size} must be divisible by the {n} chips of {topology}")
-    micro = config.micro_batch_size or config.global_batch_size
-    if config.global_batch_size % micro or micro % n:
-        raise UserError(f"micro_batch_size {micro} must divide global_batch_size {config.global_batch_size} "
-                        f"and be divisible by the {n} chips")
+    micro = config.global_batch_size // micro_batch_count(config)
+    if micro % n:
+        raise UserError(f"micro_batch_size {micro} must be divisible by the {n} chips")
     if config.mesh.fsdp < 1 or n % config.mesh.fsdp:
         raise UserError(f"mesh.fsdp={config.mesh.fsdp} must divide the {n} chips of {topology}")
     analytic = 3 * forward_flops(model_config, channels, samples)["total"] * config.global_batch_size / n

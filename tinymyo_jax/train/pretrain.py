@@ -21,7 +21,7 @@ from flax import nnx
 
 from tinymyo_jax import storage
 from tinymyo_jax.data.pipeline import HostBatchReader, iterate_batches, make_order
-from tinymyo_jax.data.source import dataset_dir
+from tinymyo_jax.data.source import dataset_dir, dataset_key
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.checkpoint import load_model_checkpoint, params_of, set_params
 from tinymyo_jax.models.config import ModelConfig, from_run_config
@@ -33,7 +33,7 @@ from tinymyo_jax.train.workdir import dataset_fingerprint, start_run
 from tinymyo_jax.train.loop import TrainLoop, jit_train_step
 from tinymyo_jax.train.evaluators import Evaluators, RunContext, check_evals
 from tinymyo_jax.train.metrics import peak_flops_per_device
-from tinymyo_jax.train.mixture import BATCH_FIELDS, mixture_dataset, open_sources
+from tinymyo_jax.train.mixture import BATCH_FIELDS, open_sources
 from tinymyo_jax.train.optimizer import learning_rate_schedule, make_optimizer
 from tinymyo_jax.train.step import make_train_step, reconstruction_gradients
 
@@ -72,7 +72,7 @@ def run_record(config: ml_collections.ConfigDict, model_config: ModelConfig) -> 
     """What a pretraining workdir is started with (train/workdir.py): a rerun must match."""
     data = {}
     for name, weight in sorted(config.data.mixture.items()):
-        dataset, builder_config = mixture_dataset(name)
+        dataset, builder_config = dataset_key(name)
         directory = dataset_dir(dataset, config.data.data_dir or None, builder_config)
         data[name] = {"weight": float(weight), "fingerprint": dataset_fingerprint(directory)}
     return {"init": config.init_from, "model": json.loads(model_config.to_json()), "data": data,

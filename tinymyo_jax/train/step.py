@@ -35,6 +35,7 @@ from tinymyo_jax.models.objective import (
     sample_patch_mask,
     token_mask_to_sample_mask,
 )
+from tinymyo_jax.train.config import micro_batch_count
 
 TrainState = dict[str, Any]
 Batch = dict[str, jax.Array]
@@ -98,10 +99,7 @@ def make_gradient_fn(
     """
     compute_dtype = jnp.dtype(config.compute_dtype)
     visible_weight = config.loss.visible_weight
-    micro = config.micro_batch_size or config.global_batch_size
-    if config.global_batch_size % micro:
-        raise ValueError(f"global_batch_size {config.global_batch_size} is not a multiple of micro_batch_size {micro}")
-    micro_batches = config.global_batch_size // micro
+    micro_batches = micro_batch_count(config)
     xla_cpu_tricks = bool(config.get("xla_cpu_tricks", False))
 
     def gradients(params, batch: Batch, step: jax.Array):
