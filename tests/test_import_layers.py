@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 from pathlib import Path
+from typing import Sequence
 
 PACKAGE = Path(__file__).resolve().parents[1] / "tinymyo_jax"
 
@@ -83,7 +85,8 @@ def _targets(node: ast.Import | ast.ImportFrom, module: str, path: Path, known: 
     return targets
 
 
-def import_graph() -> list[Import]:
+@functools.lru_cache(maxsize=1)  # parsed once for the tests of this file
+def import_graph() -> tuple[Import, ...]:
     known = modules()
     imports = []
     for module, path in known.items():
@@ -95,7 +98,7 @@ def import_graph() -> list[Import]:
                 for target in _targets(node, module, path, known):
                     if target != module:
                         imports.append(Import(module, target, node.lineno, id(node) in inside))
-    return imports
+    return tuple(imports)
 
 
 def package_of(module: str) -> str:
@@ -104,7 +107,7 @@ def package_of(module: str) -> str:
     return parts[1] if len(parts) > 1 else ""
 
 
-def upward_imports(imports: list[Import]) -> list[str]:
+def upward_imports(imports: Sequence[Import]) -> list[str]:
     problems = []
     for imp in imports:
         source, target = package_of(imp.source), package_of(imp.target)
@@ -118,7 +121,7 @@ def upward_imports(imports: list[Import]) -> list[str]:
     return problems
 
 
-def circles(imports: list[Import]) -> list[list[str]]:
+def circles(imports: Sequence[Import]) -> list[list[str]]:
     """The strongly connected components of more than one module (Tarjan's algorithm)."""
     graph: dict[str, set[str]] = {}
     for imp in imports:
