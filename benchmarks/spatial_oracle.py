@@ -6,7 +6,7 @@ alike than distant ones, so a predictor that weights them by their covariance ca
 This benchmark measures how much better, without any neural network, to tell whether "≥ 30 %
 below the best trivial predictor" is within reach of a model that has learned the grid:
 
-- `channel_mean`: the trainer's baseline (train/baselines.py), same masks.
+- `channel_mean`: the trainer's baseline (train/no_model_baselines.py), same masks.
 - `conditional_gaussian`: the best *linear* prediction of the masked channels from the channels
   visible at the same samples, E[x_M | x_V] = Σ_MV Σ_VV⁻¹ x_V, with the channel covariance Σ
   estimated on the training split (after the same input normalisation). It uses only the same
@@ -32,7 +32,7 @@ import numpy as np
 from tinymyo_jax.data.source import WindowShards
 from tinymyo_jax.models.normalization import normalize
 from tinymyo_jax.models.objective import sample_patch_mask, smooth_l1
-from tinymyo_jax.train.baselines import baseline_predictions
+from tinymyo_jax.train.no_model_baselines import baseline_predictions
 
 
 def load_windows(dataset: str, split: str, data_dir: str, normalization: str) -> np.ndarray:

@@ -28,9 +28,19 @@ def test_unknown_command_is_an_error_not_a_traceback(capsys):
     assert "unknown command 'frobnicate'" in capsys.readouterr().err
 
 
-def test_summary_prints_published_parameter_counts(capsys):
+def test_summary_prints_the_model_the_pretraining_config_builds(capsys):
+    """Issue 22: `tinymyo summary` shows what `tinymyo pretrain` would build (train/config.py's
+    rope and channel embedding), not ModelConfig's bare defaults."""
     assert main(["summary"]) == 0
     out = capsys.readouterr().out
+    assert "rope=time_channel, channel embedding learned" in out
+    assert "channel_embed        3,072" in out and "3,566,592" in out and "800 tokens" in out
+
+
+def test_summary_reference_prints_published_parameter_counts(capsys):
+    assert main(["summary", "--reference"]) == 0
+    out = capsys.readouterr().out
+    assert "rope=reference, channel embedding none" in out
     assert "3,563,520" in out and "3,567,380" in out and "800 tokens" in out
 
 

@@ -22,7 +22,6 @@ LOCAL_ONLY = {
     "data/synth": "writers of synthetic raw files for tests and demos",
     "data/prepare.py": "raw-file listing (manual_dir); its outputs go through TFDS/epath",
     "data/embedded.py": "the UCI subset shipped inside the package",
-    "data/registry_recordings.py": "raw recordings listed from a local manual_dir",
     "data/corpora/generic.py": "raw EDF/BDF/WFDB files on the local disk",
     "data/corpora/emg2pose.py": "the raw corpus's metadata.csv in its local manual_dir",
     "data/corpora/_ninapro.py": "raw NinaPro file names in a local manual_dir",

@@ -27,6 +27,8 @@ from typing import Sequence
 
 import ml_collections
 
+import tinymyo_jax
+from tinymyo_jax import storage
 from tinymyo_jax.errors import UserError
 
 # Config mappings whose keys are data, not schema: overrides may add keys to them.
@@ -36,8 +38,6 @@ OPEN_MAPPINGS = ("data.mixture",)
 def preset_root() -> Path:
     """The folder of the shipped presets: `tinymyo_jax/configs` in an installed wheel, the
     checkout's `configs/` beside the package otherwise (setup.py maps one onto the other)."""
-    import tinymyo_jax
-
     package = Path(tinymyo_jax.__file__).parent
     installed = package / "configs"
     return installed if installed.is_dir() else package.parent / "configs"
@@ -211,8 +211,6 @@ CONFIG_HELP = ("config file, or a preset shipped with the package, optionally wi
 
 def add_config_run_arguments(parser, *, example: str, workdir_help: str) -> None:
     """The arguments every config-driven command takes: --config, --workdir, --print-config."""
-    from tinymyo_jax import storage
-
     kind = example.removeprefix("configs/").split("/")[0]
     presets = ", ".join(p for p in list_presets() if p.startswith(kind + "/")) or "none found"
     parser.add_argument("--config", required=True, help=CONFIG_HELP.format(example=example, presets=presets))

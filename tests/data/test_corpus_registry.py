@@ -125,7 +125,7 @@ def test_a_corpus_module_and_its_builder_folder_are_all_a_new_corpus_needs(toy_c
     from tinymyo_jax.evaluate.data import Splits
 
     assert corpora.names()[-1] == "toy_corpus" and "toy_corpus" in corpora.named()
-    assert protocols.get("toy_corpus").dataset_id == 8
+    assert corpora.get("toy_corpus").dataset_id == 8
     assert "toy_corpus" in benchmarks()
 
     raw, out = toy_corpus / "raw", toy_corpus / "tfds"
@@ -159,7 +159,7 @@ def test_a_corpus_module_and_its_builder_folder_are_all_a_new_corpus_needs(toy_c
     cls = tfds.core.community.builder_cls_from_module("toy_corpus.toy_corpus_dataset_builder")
     assert cls.name == "toy_corpus" and [c.name for c in cls.BUILDER_CONFIGS] == ["w1000"]
     assert cls.MANUAL_DOWNLOAD_INSTRUCTIONS == "Run tinymyo synth toy_corpus.\n"
-    assert window_record.features(protocols.get("toy_corpus"), protocols.W1000)["label"].names == ["rest", "grip"]
+    assert window_record.features(corpora.protocol("toy_corpus"), protocols.W1000)["label"].names == ["rest", "grip"]
 
 
 def test_the_registry_refuses_modules_that_break_its_rules(toy_corpus, monkeypatch):

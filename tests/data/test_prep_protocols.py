@@ -27,17 +27,17 @@ def test_held_out_subjects_are_deterministic_and_never_empty_or_everyone():
 
 def test_files_are_assigned_to_splits_from_their_names(tmp_path):
     db8 = [Path(f"S1_E1_A{k}.mat") for k in (1, 2, 3, 4)]
-    assigned, skipped = protocols.assign_files(protocols.get("ninapro_db8"), db8, tmp_path)
+    assigned, skipped = protocols.assign_files(corpora.protocol("ninapro_db8"), db8, tmp_path)
     assert [assigned.get(f) for f in db8[:3]] == ["train", "validation", "test"]
     assert "A1, A2 or A3" in skipped[db8[3]]
     uci = [Path(f"base/{n:02d}/1_raw_data.txt") for n in (1, 24, 25, 30, 31, 36, 37)]
-    assigned, skipped = protocols.assign_files(protocols.get("uci_emg"), uci, tmp_path)
+    assigned, skipped = protocols.assign_files(corpora.protocol("uci_emg"), uci, tmp_path)
     assert [assigned.get(f) for f in uci[:6]] == ["train", "train", "validation", "validation", "test", "test"]
     assert "outside 1-36" in skipped[uci[6]]
     db5 = [Path("s1/S1_E1_A1.mat")]
-    assert protocols.assign_files(protocols.get("ninapro_db5"), db5, tmp_path) == ({db5[0]: None}, {})
+    assert protocols.assign_files(corpora.protocol("ninapro_db5"), db5, tmp_path) == ({db5[0]: None}, {})
     emg2pose = [tmp_path / "unlisted.hdf5"]
-    _, skipped = protocols.assign_files(protocols.get("emg2pose"), emg2pose, tmp_path)
+    _, skipped = protocols.assign_files(corpora.protocol("emg2pose"), emg2pose, tmp_path)
     assert "metadata.csv" in skipped[emg2pose[0]]
 
 
@@ -60,7 +60,7 @@ def test_every_decision_is_in_the_docs_and_the_builder_description():
     for name, corpus in corpora.registry().items():
         text = corpus.decisions
         assert flat(text) in docs, name
-        assert flat(text) in flat(protocols.get(name).decisions)
+        assert flat(text) in flat(corpora.get(name).all_decisions)
     assert flat(COMMON) in docs
     for section in ("§12.2", "§12.3", "§12.4", "§12.5", "§12.6", "§12.7", "§12.8", "§12.9", "§12.10", "§12.11",
                     "§12.12", "§12.13", "§12.14"):  # fmt: skip
@@ -74,7 +74,7 @@ def test_data_prep_folder_holds_a_thin_builder_for_the_corpus(name, monkeypatch)
     monkeypatch.syspath_prepend(str(REPO / "data_prep"))
     cls = tfds.core.community.builder_cls_from_module(f"{name}.{name}_dataset_builder")
     assert cls.name == name and cls.PROTOCOL == name and issubclass(cls, builder.EmgBuilder)
-    protocol = protocols.get(name)
+    protocol = corpora.protocol(name)
     assert [c.name for c in cls.BUILDER_CONFIGS] == [c.name for c in protocol.configs]
     assert cls.MANUAL_DOWNLOAD_INSTRUCTIONS
     made = builder.builder_class(name)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from tinymyo_jax.data import registry_recordings as registry
+from benchmarks import registry_recordings as registry
 
 
 def _wheel(path, members: dict[str, bytes], metadata: str = "Name: x\nLicense: GPL-3.0\n"):

@@ -12,7 +12,7 @@ import pytest
 from tinymyo_jax.evaluate.config import finetune_config, probe_config
 from tinymyo_jax.evaluate.data import DatasetInfo
 from tinymyo_jax.evaluate.features import make_feature_fn
-from tinymyo_jax.evaluate.finetune import finetune_model_config
+from tinymyo_jax.train.finetune import finetune_model_config
 from tinymyo_jax.models.checkpoint import load_model_checkpoint, save_model_checkpoint
 from tinymyo_jax.models.config import preset
 from tinymyo_jax.models.normalization import normalize
@@ -43,7 +43,7 @@ def test_probe_features_apply_the_checkpoints_normalization(stored):
     model = build_model(preset("tinyissimo", head="none", normalization=stored, **SMALL), seed=0)
     config = probe_config("ninapro_db8", "tiny")
     assert config.data.input_normalization == "checkpoint"
-    config.features.segments, config.data.micro_batch_size = 1, 0
+    config.features.segments, config.data.encode_chunk = 1, 0
     fn, params = make_feature_fn(model, config)
     emg, mask = _window(), np.ones((2, 4), bool)
     features = np.asarray(fn(params, emg.astype(np.float16), mask))

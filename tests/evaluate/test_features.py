@@ -23,7 +23,7 @@ def test_pool_time_averages_or_maxes_equal_runs_of_patches():
 def test_a_dead_channel_changes_nothing_in_the_features(fusion):
     model = build_model(preset("tinyissimo", embed_dim=16, depth=1, num_heads=2, head="none"), seed=0)
     config = probe_config("ninapro_db8", "tiny")
-    config.features.fusion, config.features.segments, config.data.micro_batch_size = fusion, 2, 1
+    config.features.fusion, config.features.segments, config.data.encode_chunk = fusion, 2, 1
     fn, params = make_feature_fn(model, config)
     rng = np.random.default_rng(0)
     emg = rng.normal(size=(2, 4, 80)).astype(np.float16)

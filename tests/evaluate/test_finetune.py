@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tinymyo_jax.evaluate.config import finetune_config
-from tinymyo_jax.evaluate.finetune import finetune
+from tinymyo_jax.train.finetune import finetune
 from tinymyo_jax.models.checkpoint import load_model_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]

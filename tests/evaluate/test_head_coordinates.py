@@ -13,7 +13,7 @@ import numpy as np
 import optax
 import pytest
 
-from tinymyo_jax.evaluate.finetune import HeadCoordinates
+from tinymyo_jax.train.finetune import HeadCoordinates
 
 FEATURES, CLASSES, WINDOWS, LR = 256, 4, 64, 1e-3
 

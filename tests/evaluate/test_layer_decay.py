@@ -8,7 +8,7 @@ import optax
 import pytest
 
 from tinymyo_jax.evaluate.config import finetune_config
-from tinymyo_jax.evaluate.finetune import finetune_optimizer, layer_index, layer_lr_scales
+from tinymyo_jax.train.finetune import finetune_optimizer, layer_index, layer_lr_scales
 from tinymyo_jax.models.checkpoint import params_of
 from tinymyo_jax.models.config import preset
 from tinymyo_jax.models.tinymyo import build_model

@@ -12,7 +12,7 @@ import pytest
 from tinymyo_jax.cli import main as tinymyo
 from tinymyo_jax.evaluate.config import finetune_config
 from tinymyo_jax.evaluate.features import cached
-from tinymyo_jax.evaluate.finetune import finetune
+from tinymyo_jax.train.finetune import finetune
 from tests.assertions import one_line_error, tree_digest
 
 FINETUNE = "configs/finetune/epn612.py:tiny"

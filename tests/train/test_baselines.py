@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinymyo_jax.train.baselines import baseline_predictions
+from tinymyo_jax.train.no_model_baselines import baseline_predictions
 
 
 def test_masked_patches_are_predicted_from_their_nearest_visible_neighbours():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinymyo_jax.train.baselines import baseline_predictions
+from tinymyo_jax.train.no_model_baselines import baseline_predictions
 
 
 def _direct(x: np.ndarray, token_mask: np.ndarray, patch: int, channel_mask: np.ndarray) -> dict[str, np.ndarray]:

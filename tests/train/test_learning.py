@@ -1,5 +1,5 @@
 """Pretraining learns: the trainer's own step brings the validation masked loss far below every
-no-model predictor of `train/baselines.py`, and does not when the update's sign is flipped or
+no-model predictor of `train/no_model_baselines.py`, and does not when the update's sign is flipped or
 the loss weights are swapped.
 
 Signals: one channel, 400 samples (20 patches) at 2 kHz, the sum of three narrow-band sources

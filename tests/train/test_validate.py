@@ -6,7 +6,7 @@ import pytest
 
 from tinymyo_jax.config_files import load_config
 from tinymyo_jax.train.pretrain import pretrain
-from tinymyo_jax.train.validate import validate_run
+from benchmarks.validate_run import validate_run
 
 TINY = "configs/pretrain/smoke.py:tiny"
 

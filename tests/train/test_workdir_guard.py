@@ -138,7 +138,7 @@ def test_a_truncated_shard_is_aone_line_error(pretrain_data_dir, tmp_path, capsy
 
 def test_require_live_channels_reads_spread_windows():
     from tinymyo_jax.errors import UserError
-    from tinymyo_jax.train.pretrain import require_live_channels
+    from tinymyo_jax.train.mixture import require_live_channels
 
     class Source:
         def __init__(self, live_at: int | None) -> None:

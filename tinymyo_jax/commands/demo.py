@@ -205,7 +205,7 @@ def stage_export(workdir: Path, tfds_dir: Path, pretrain_dir: Path) -> None:
 
     from tinymyo_jax.evaluate.config import finetune_config
     from tinymyo_jax.evaluate.data import Splits
-    from tinymyo_jax.evaluate.finetune import finetune
+    from tinymyo_jax.train.finetune import finetune
     from tinymyo_jax.evaluate.report import format_table
     from tinymyo_jax.export.pipeline import export_for_demo, format_report
 

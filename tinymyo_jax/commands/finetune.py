@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     if config is None:
         return 0
-    from tinymyo_jax.evaluate.finetune import finetune
+    from tinymyo_jax.train.finetune import finetune
     from tinymyo_jax.evaluate.report import format_table
 
     results = finetune(config, args.workdir)

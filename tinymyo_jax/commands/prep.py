@@ -21,11 +21,7 @@ import argparse
 import functools
 import os
 import pathlib
-import shutil
-import time
-from typing import Any, Callable
-
-from tinymyo_jax import replace
+from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     import tensorflow_datasets as tfds
 
     from tinymyo_jax.commands import prep_generic
-    from tinymyo_jax.data import builder, corpora, prepare
+    from tinymyo_jax.data import builder, corpora
     from tinymyo_jax.data.source import default_data_dir
     from tinymyo_jax.errors import UserError
 
@@ -104,33 +100,14 @@ def run(args: argparse.Namespace) -> int:
             make = functools.partial(builder.options_builder, name, options)
             name = f"{name}/{options.name}"
         else:
-            kwargs = {"config": args.config} if args.config else {}
-            make = functools.partial(_named_builder, name, kwargs)
-        target = pathlib.Path(make(data_dir).data_dir)
-        exists = (target / "dataset_info.json").exists()
-        if exists and not args.overwrite:
-            _check_same_options(name, target, options)
-            print(f"{name}: already prepared at {target} (--overwrite rebuilds it)")
-            continue
-        replace.remove_stale(target)
-        _remove_stale_incomplete(target)
-        started = time.perf_counter()
-        if exists:
-            # Rebuild beside the old dataset and swap it in only once complete: a failed or killed
-            # rebuild leaves the old dataset exactly as it was.
-            with replace.replace_on_success(target) as staging:
-                dataset = _build(make, staging / "build", args, beam_options)
-                for item in pathlib.Path(dataset.data_dir).iterdir():
-                    item.rename(staging / item.name)
-                shutil.rmtree(staging / "build")
-        else:
-            dataset = _build(make, data_dir, args, beam_options)
-        print(prepare.summary(dataset.report, time.perf_counter() - started))
-        print(f"  -> {target} (report: {target / prepare.REPORT_FILE})")
+            make = functools.partial(builder.named_builder, name, args.config)
+        builder.prepare_dataset(make, data_dir, args.manual_dir, label=name, overwrite=args.overwrite,
+                                workers=args.workers, progress=not args.no_progress, beam_options=beam_options,
+                                check_existing=functools.partial(_check_same_options, name, options=options))
     return 0
 
 
-def _check_same_options(name: str, target: pathlib.Path, options: Any) -> None:
+def _check_same_options(name: str, target: pathlib.Path, *, options: Any) -> None:
     """UserError when a prepared corpus of the user's recordings was made with other options than
     these: "already prepared" would hand back data the command line did not ask for."""
     import json
@@ -152,31 +129,6 @@ def _check_same_options(name: str, target: pathlib.Path, options: Any) -> None:
                         f"these options with --overwrite, or prepare them under another --name")  # fmt: skip
 
 
-def _named_builder(name: str, kwargs: dict, data_dir: pathlib.Path) -> Any:
-    """The TFDS builder of a named corpus (its --config in `kwargs`) writing under `data_dir`."""
-    from tinymyo_jax.data import builder
-
-    return builder.builder_class(name)(data_dir=str(data_dir), **kwargs)
-
-
-def _build(make: Callable[[pathlib.Path], Any], data_dir: pathlib.Path, args: argparse.Namespace, beam_options) -> Any:
-    """Prepare one corpus into `data_dir` (TFDS layout) with the builder `make(data_dir)` gives;
-    return that builder (with `.report`)."""
-    import tensorflow_datasets as tfds
-
-    dataset = make(data_dir)
-    dataset.num_workers = args.workers
-    dataset.show_progress = not args.no_progress
-    dataset.print_summary = False
-    dataset.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(
-            manual_dir=str(args.manual_dir), beam_options=beam_options,
-            download_mode=tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS,
-        )
-    )
-    return dataset
-
-
 def _check_data_dir(data_dir: pathlib.Path) -> None:
     """--data_dir must be (or become) a writable folder; say so before any work starts."""
     from tinymyo_jax import storage
@@ -192,14 +144,3 @@ def _check_data_dir(data_dir: pathlib.Path) -> None:
         raise UserError(f"--data_dir {data_dir}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UserError(f"--data_dir {data_dir}: {existing} is not writable")
-
-
-def _remove_stale_incomplete(target: pathlib.Path) -> None:
-    """Remove the `incomplete.*` folders a killed run of this dataset version left behind.
-
-    TFDS writes into such a folder and renames it when done; after a kill it stays, unused.
-    (Two preparations of the same dataset into the same data_dir at once are not supported.)
-    """
-    for stale in sorted(target.parent.glob(f"incomplete.*_{target.name}")):
-        print(f"removing {stale} left by an interrupted preparation")
-        shutil.rmtree(stale, ignore_errors=True)

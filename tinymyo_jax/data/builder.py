@@ -29,12 +29,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
+import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core import writer as writer_lib
 
+from tinymyo_jax import replace
 from tinymyo_jax.data import corpora, downloads, prepare, protocols, window_record
 from tinymyo_jax.data.protocols import CorpusProtocol
 from tinymyo_jax.errors import UserError
@@ -117,7 +120,7 @@ class EmgBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     @property
     def protocol(self) -> CorpusProtocol:
-        base = protocols.get(self.PROTOCOL)
+        base = corpora.protocol(self.PROTOCOL)
         return base.bind(base, self.window_config) if base.bind is not None else base
 
     @property
@@ -127,7 +130,7 @@ class EmgBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             if options is None:
                 raise UserError(f"a {self.PROTOCOL} corpus is prepared with `tinymyo prep {self.PROTOCOL} --name NAME ...`")
             return options
-        return protocols.get(self.PROTOCOL).config(self.builder_config.name)
+        return corpora.protocol(self.PROTOCOL).config(self.builder_config.name)
 
     # -- TFDS hooks ---------------------------------------------------------------------------
 
@@ -247,3 +250,73 @@ def builder_class(name: str) -> type[EmgBuilder]:
     class_name = "".join(part.capitalize() for part in name.split("_"))
     return type(class_name, (EmgBuilder,), {"PROTOCOL": name, "name": name, "__module__": __name__},
                 skip_registration=True)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# Preparing one dataset: what `tinymyo prep` runs for each name, and `embedded.prepare` for its subjects
+
+
+def named_builder(name: str, config: str | None, data_dir: str | Path) -> EmgBuilder:
+    """The builder of a named corpus (its builder config `config`, None: the first) writing under `data_dir`."""
+    return builder_class(name)(data_dir=str(data_dir), **({"config": config} if config else {}))
+
+
+def prepare_dataset(make: Callable[[Path], EmgBuilder], data_dir: Path, manual_dir: Path, *, label: str,
+                    overwrite: bool = False, workers: int | None = None, progress: bool = True,
+                    beam_options: Any = None, check_existing: Callable[[Path], None] | None = None) -> Path:  # fmt: skip
+    """Prepare the dataset of the builder `make(data_dir)` from the raw files in `manual_dir`;
+    returns its folder DATA_DIR/<name>/<config>/<version>. An existing dataset is kept unless
+    `overwrite`, and then rebuilt beside the old one and swapped in only once complete (a failed
+    or killed rebuild leaves the old dataset as it was). Prints the preparation's summary
+    (`label` names the dataset in it). `check_existing(target)` may refuse an existing dataset
+    that was prepared with other options than these, instead of handing it back."""
+    target = Path(make(data_dir).data_dir)
+    exists = (target / "dataset_info.json").exists()
+    if exists and not overwrite:
+        if check_existing is not None:
+            check_existing(target)
+        print(f"{label}: already prepared at {target} (--overwrite rebuilds it)")
+        return target
+    replace.remove_stale(target)
+    _remove_stale_incomplete(target)
+    started = time.perf_counter()
+    build = dict(manual_dir=manual_dir, workers=workers, progress=progress, beam_options=beam_options)
+    if exists:
+        with replace.replace_on_success(target) as staging:
+            dataset = _build(make, staging / "build", **build)
+            for item in Path(dataset.data_dir).iterdir():
+                item.rename(staging / item.name)
+            shutil.rmtree(staging / "build")
+    else:
+        dataset = _build(make, data_dir, **build)
+    print(prepare.summary(dataset.report, time.perf_counter() - started))
+    print(f"  -> {target} (report: {target / prepare.REPORT_FILE})")
+    return target
+
+
+def _build(make: Callable[[Path], EmgBuilder], data_dir: Path, *, manual_dir: Path, workers: int | None,
+           progress: bool, beam_options: Any) -> EmgBuilder:  # fmt: skip
+    """Prepare one corpus into `data_dir` (TFDS layout) with the builder `make(data_dir)` gives;
+    return that builder (with `.report`)."""
+    dataset = make(data_dir)
+    dataset.num_workers = workers
+    dataset.show_progress = progress
+    dataset.print_summary = False
+    dataset.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(
+            manual_dir=str(manual_dir), beam_options=beam_options,
+            download_mode=tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS,
+        )
+    )
+    return dataset
+
+
+def _remove_stale_incomplete(target: Path) -> None:
+    """Remove the `incomplete.*` folders a killed run of this dataset version left behind.
+
+    TFDS writes into such a folder and renames it when done; after a kill it stays, unused.
+    (Two preparations of the same dataset into the same data_dir at once are not supported.)
+    """
+    for stale in sorted(target.parent.glob(f"incomplete.*_{target.name}")):
+        print(f"removing {stale} left by an interrupted preparation")
+        shutil.rmtree(stale, ignore_errors=True)

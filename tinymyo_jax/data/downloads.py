@@ -8,6 +8,7 @@ are hundreds of GB. `--manual_dir RAW` is the corpus root, or a folder holding `
 
 from __future__ import annotations
 
+from tinymyo_jax.data import corpora
 from tinymyo_jax.data.protocols import CorpusProtocol
 
 _TASKS = {
@@ -28,7 +29,7 @@ def describe(protocol: CorpusProtocol) -> str:
         f"(channel_mask), {rate}, band-pass "
         f"{protocol.band[0]:g}-{protocol.band[1]:g} Hz + 50 Hz notch, z-score per recording. "
         f"Splits: {', '.join(protocol.splits)}. prep_report.json beside the shards lists every raw "
-        f"file, its windows and any file skipped with the reason.\n\nDecisions:\n{protocol.decisions}"
+        f"file, its windows and any file skipped with the reason.\n\nDecisions:\n{corpora.get(protocol.name).all_decisions}"
     )
 
 

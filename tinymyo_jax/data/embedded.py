@@ -11,7 +11,7 @@ the normal `uci_emg` protocol gives a subject-held-out train / validation / test
 stored as what the text holds: the Myo's 8-bit device levels (int8; the text's values are
 level x 1e-5), the ms `time` column as first value + steps, and the `class` column. `write_raw`
 turns them back into the original text files byte for byte (`pack` refuses to store a file it
-cannot give back exactly), and `prepare` runs `tinymyo prep uci_emg` on them: the embedded set
+cannot give back exactly), and `prepare` prepares them as `tinymyo prep uci_emg` does (`builder.prepare_dataset`): the embedded set
 goes through the same reader, protocol and writer as the full corpus, with nothing re-implemented.
 
 Public: `SUBJECTS`, `asset_path`, `write_raw`, `prepare`, `pack` (maintainers: rebuilds the asset
@@ -20,14 +20,18 @@ from the published files).
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import tensorflow_datasets as tfds
 
+from tinymyo_jax.data import builder
 from tinymyo_jax.data.corpora.uci_emg import NAME
 from tinymyo_jax.data.readers.uci_emg import CORPUS_FOLDER, NUM_CHANNELS
+from tinymyo_jax.data.source import dataset_dir
 from tinymyo_jax.errors import UserError
 
 DATASET = NAME  # the real subjects are UCI EMG recordings
@@ -71,13 +75,12 @@ def prepare(data_dir: Path | str, *, raw_dir: Path | str | None = None, overwrit
     The dataset is named `uci_emg`, like the full corpus: give a data_dir of its own. `raw_dir`
     keeps the text files written for it (default: a temporary folder, removed afterwards).
     """
-    from tinymyo_jax.cli import main as tinymyo
-    from tinymyo_jax.data.source import dataset_dir
+    if not progress:
+        tfds.disable_progress_bar()
 
     def run(raw: Path) -> None:
-        args = ["prep", DATASET, "--manual_dir", str(write_raw(raw)), "--data_dir", str(data_dir)]
-        if tinymyo(args + (["--overwrite"] if overwrite else []) + ([] if progress else ["--no-progress"])) != 0:
-            raise UserError(f"preparing the embedded UCI subjects into {data_dir} failed (see above)")
+        builder.prepare_dataset(functools.partial(builder.named_builder, DATASET, None), Path(data_dir), write_raw(raw),
+                                label=DATASET, overwrite=overwrite, progress=progress)  # fmt: skip
 
     if raw_dir is not None:
         run(Path(raw_dir))

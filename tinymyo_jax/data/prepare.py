@@ -130,9 +130,9 @@ def prepare_file(
     Returns (report entry, [(key, record)]). A file the reader or the protocol cannot use
     (UserError, including RawFileError) gives a "skipped" entry with the reason and no records.
     Writes the entry to `parts_dir` when given. `config_name`: a config name, or the WindowConfig
-    itself (a `generic/NAME` corpus's options travel this way, see `protocols.resolve`).
+    itself (a `generic/NAME` corpus's options travel this way, see `corpora.resolve`).
     """
-    protocol, config = protocols.resolve(name, config_name)
+    protocol, config = corpora.resolve(name, config_name)
     path, root_path = Path(job.path), Path(root)
     shown = _relative(path, root_path)
     try:

@@ -33,7 +33,6 @@ from typing import Any, Callable, Literal, Sequence
 import numpy as np
 
 from tinymyo_jax.data import signal
-from tinymyo_jax.data.decisions import COMMON
 from tinymyo_jax.data.recording import Recording
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
@@ -111,12 +110,6 @@ class CorpusProtocol:
     read: Callable[[Path, Path], list[Recording]] | None = None
     bind: Callable[["CorpusProtocol", WindowConfig], "CorpusProtocol"] | None = None
 
-    @property
-    def dataset_id(self) -> int:
-        from tinymyo_jax.data import corpora
-
-        return corpora.get(self.name).dataset_id
-
     def config(self, name: str | None) -> WindowConfig:
         if name is None:
             return self.configs[0]
@@ -128,13 +121,6 @@ class CorpusProtocol:
     def windows(self, recording: Recording, config: WindowConfig, split: str | None) -> Windows:
         """The windows of one Recording; `split` is the file's split (None: decided per window)."""
         return self.cut(self, recording, config, split)
-
-    @property
-    def decisions(self) -> str:
-        """This corpus's protocol decisions, then the ones common to all, as Markdown bullets."""
-        from tinymyo_jax.data import corpora
-
-        return corpora.get(self.name).decisions + COMMON
 
     def preprocess(self, recording: Recording) -> tuple[np.ndarray, Recording]:
         """(filtered + z-scored float32 [T, C] at the protocol's rate, the rate-matched Recording)."""
@@ -250,25 +236,3 @@ def assign_files(protocol: CorpusProtocol, files: Sequence[Path], root: Path) ->
       split (it is reported, never dropped silently).
     """
     return protocol.assign(files, root)
-
-
-# ---------------------------------------------------------------------------------------------
-# Lookup
-
-
-def get(name: str) -> CorpusProtocol:
-    """The protocol of a corpus by TFDS name (the registry's, `corpora`); UserError for an unknown
-    name. A corpus with `user_configs` gives its base protocol, to `bind` to a user's config."""
-    from tinymyo_jax.data import corpora
-
-    return corpora.get(name).protocol
-
-
-def resolve(name: str, config: str | WindowConfig | None) -> tuple[CorpusProtocol, WindowConfig]:
-    """(protocol, window config) of a preparation: `config` is a config name of the corpus (None:
-    its default), or a WindowConfig object, which is how a `generic/NAME` corpus's options reach
-    worker processes (the protocol is then bound to it)."""
-    protocol = get(name)
-    if isinstance(config, WindowConfig):
-        return (protocol.bind(protocol, config) if protocol.bind else protocol), config
-    return protocol, protocol.config(config)

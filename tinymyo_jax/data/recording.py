@@ -7,9 +7,18 @@ store trials). Arrays are in the file's own units; nothing is filtered or normal
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from typing import Any
 
 import numpy as np
+
+
+def hashed_id(name: str) -> int:
+    """A stable int32 id (0 <= id < 2**31) of a subject or session name: the first 4 bytes of its
+    UTF-8 SHA-256, big-endian. For corpora whose subjects are strings (emg2pose users, users'
+    folders)."""
+    digest = hashlib.sha256(name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,11 +25,14 @@ import json
 import os
 import re
 import threading
+import warnings
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from tinymyo_jax import storage
+from tinymyo_jax.data import corpora
+from tinymyo_jax.errors import UserError
 
 _VERSION_DIR = re.compile(r"^\d+\.\d+\.\d+$")
 _READER_OPTIONS = "readahead_buffer_size:0,max_parallelism:0"  # random access, no thread pool
@@ -51,12 +54,18 @@ def default_data_dir() -> storage.epath.Path:
     return storage.path(os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets")
 
 
+def dataset_key(key: str) -> tuple[str, str | None]:
+    """(dataset, builder config or None) of a dataset key "NAME" or "NAME/CONFIG", the one
+    parser of the keys that name a prepared dataset: a pretraining mixture key
+    ("ninapro_db8/w1000"), a benchmark ("generic/lab")."""
+    dataset, _, config = key.partition("/")
+    return dataset, config or None
+
+
 def dataset_dir(name: str, data_dir: storage.PathLike | None = None, config: str | None = None,
                 version: str | None = None) -> storage.epath.Path:
     """`<data_dir>/<name>[/<config>]/<version>` of a prepared dataset (default config, newest
     version unless given). Raises UserError naming what is missing."""
-    from tinymyo_jax.errors import UserError
-
     base = storage.path(data_dir) if data_dir is not None else default_data_dir()
     root = base / name
     if not storage.is_dir(root):
@@ -98,11 +107,6 @@ def prepared_metadata(directory) -> dict[str, Any]:
     protocol is used instead, with a warning; a corpus whose files decide the count (users'
     recordings) must then be re-prepared (UserError).
     """
-    import warnings
-
-    from tinymyo_jax.data import corpora
-    from tinymyo_jax.errors import UserError
-
     directory = storage.path(directory)
     file = directory / "metadata.json"
     metadata = json.loads(storage.read_text(file)) if storage.is_file(file) else {}
@@ -147,8 +151,6 @@ class WindowShards:
         version: str | None = None,
         fields: Sequence[str] | None = None,
     ) -> None:
-        from tinymyo_jax.errors import UserError
-
         self.directory = dataset_dir(name, data_dir, config, version)
         info = json.loads(storage.read_text(self.directory / "dataset_info.json"))
         if info.get("fileFormat") != "array_record":
@@ -220,8 +222,6 @@ class WindowShards:
         return out
 
     def _damaged(self, shard: int, local: int, err: Exception) -> Exception:
-        from tinymyo_jax.errors import UserError
-
         return UserError(
             f"{self.paths[shard]}: record {local} cannot be read ({type(err).__name__}: {str(err).splitlines()[0][:160] if str(err) else ''}); "
             f"the shard is damaged: re-prepare it with `tinymyo prep {self.name} --overwrite`"

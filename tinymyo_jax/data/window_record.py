@@ -123,7 +123,7 @@ def records(
                 # a channel constant over this window carries nothing here, whatever the recording
                 "channel_mask": mask & (padded[row].max(axis=-1) != padded[row].min(axis=-1)),
                 "subject": int(recording.meta.subject),
-                "dataset": protocol.dataset_id,
+                "dataset": corpora.get(protocol.name).dataset_id,
                 "file_index": file_index,
                 "recording": recording_index,
                 "start": start,

@@ -12,22 +12,12 @@ Every field can be overridden: `--config.init=runs/smoke/checkpoints --config.da
 
 from __future__ import annotations
 
-import dataclasses
-
 import ml_collections
 
+from tinymyo_jax.data import corpora
+from tinymyo_jax.data.source import dataset_key
 from tinymyo_jax.errors import UserError
-
-
-@dataclasses.dataclass(frozen=True)
-class Benchmark:
-    """What a downstream benchmark is: its prepared dataset, task and the metric to select on."""
-
-    dataset: str  # TFDS name
-    builder_config: str  # TFDS builder config ("" = the dataset's default)
-    task: str  # classification | regression
-    selection_metric: str  # validation metric the probe's L2 (and LDA shrinkage) maximise
-    segments: int  # regression: predictions per window (temporal pooling into equal parts)
+from tinymyo_jax.models.config import DEFAULTS as MODEL_DEFAULTS
 
 
 VARIANTS = (None, "runlocal", "tiny")
@@ -35,18 +25,16 @@ VARIANTS = (None, "runlocal", "tiny")
 
 def benchmarks() -> tuple[str, ...]:
     """The named benchmarks: every registered corpus that offers one with a fixed builder config."""
-    from tinymyo_jax.data import corpora
-
     return tuple(name for name, c in corpora.registry().items() if c.benchmark is not None and not c.user_configs)
 
 
-def benchmark(name: str) -> Benchmark:
-    """A named benchmark (a corpus's registry entry, data/corpora), or `CORPUS/NAME` for a corpus
-    whose configs users make (`generic/NAME`: a labelled corpus of your own recordings,
+def benchmark(name: str) -> tuple[corpora.Corpus, str, str]:
+    """(corpus, builder config, task) of a benchmark: a named one (the `benchmark` a corpus's
+    registry entry offers, data/corpora: `Downstream`), or `CORPUS/NAME` for a corpus whose
+    configs users make (`generic/NAME`: a labelled corpus of your own recordings,
     `tinymyo prep generic --name NAME --label-...`), classified like the gesture benchmarks."""
-    from tinymyo_jax.data import corpora
-
-    corpus_name, _, config = name.partition("/")
+    corpus_name, config = dataset_key(name)
+    config = config or ""
     corpus = corpora.registry().get(corpus_name)
     if corpus is None or corpus.benchmark is None or bool(config) != corpus.user_configs or "/" in config:
         raise UserError(f"unknown benchmark {name!r}; choose from {', '.join(benchmarks())}"
@@ -54,17 +42,16 @@ def benchmark(name: str) -> Benchmark:
     task = corpus.protocol.task
     if corpus.user_configs:
         task = "classification"  # its labelled corpora; the prepared dataset's features say if it has labels
-    return Benchmark(corpus_name, config or corpus.benchmark.builder_config, task,
-                     corpus.benchmark.selection_metric, corpus.benchmark.segments)  # fmt: skip
+    return corpus, config or corpus.benchmark.builder_config, task
 
 
 def _common(name: str, arg: str | None) -> ml_collections.ConfigDict:
     if arg not in VARIANTS:
         raise UserError(f"unknown config variant {arg!r}; choose from runlocal, tiny (or none)")
-    bench = benchmark(name)
+    corpus, builder_config, task = benchmark(name)
     config = ml_collections.ConfigDict()
     config.benchmark = name
-    config.task = bench.task
+    config.task = task
     config.seed = 0  # random encoder init (baseline and init=random), fine-tune head init, data order, dropout
     # Where the encoder comes from: a checkpoint directory (a pretraining workdir, its
     # checkpoints/ folder, or `tinymyo import-torch` output), "random", or "torch:FILE.safetensors".
@@ -76,15 +63,17 @@ def _common(name: str, arg: str | None) -> ml_collections.ConfigDict:
     config.model.embed_dim = 0  # 0 keeps the preset's value
     config.model.depth = 0
     config.model.num_heads = 0
-    config.model.rope = "time"
-    config.model.channel_embedding = "none"  # none | learned (models/encoder.py)
+    # A random encoder (init=random) is ModelConfig's defaults (models/config.DEFAULTS); the
+    # pretraining config's two differences (train/config.py) are not applied to it.
+    config.model.rope = MODEL_DEFAULTS.rope
+    config.model.channel_embedding = MODEL_DEFAULTS.channel_embedding  # none | learned (models/encoder.py)
     # torch:FILE only: the head count is not in the weights; "reference" RoPE = the published model.
     config.model.torch_num_heads = 3
     config.model.torch_rope = "reference"
 
     config.data = ml_collections.ConfigDict()
-    config.data.name = bench.dataset
-    config.data.builder_config = bench.builder_config
+    config.data.name = corpus.name
+    config.data.builder_config = builder_config
     config.data.data_dir = ""  # "" -> $TFDS_DATA_DIR, else ~/tensorflow_datasets
     config.data.train_split = "train"
     config.data.validation_split = "validation"
@@ -97,14 +86,14 @@ def _common(name: str, arg: str | None) -> ml_collections.ConfigDict:
     config.data.input_normalization = "checkpoint"
     config.data.max_windows = 0  # > 0: an evenly spaced subset of at most this many windows per split
     config.data.batch_size = 64  # windows per feature-extraction / evaluation call
-    config.data.micro_batch_size = 1  # CPU: encode this many windows at a time inside a call (0: all)
+    config.data.encode_chunk = 1  # CPU: encode this many windows at a time inside a call (0: all)
 
     config.features = ml_collections.ConfigDict()
     config.features.fusion = "concat"  # concat | mean over channels (models/heads.fuse_channels)
     config.features.pooling = "mean"  # mean | max | mean_max over the time patches of a segment
     # regression: one prediction per segment; classification: 1 (whole window), or S > 1 to put
     # the S segments' pooled features side by side (a one-level temporal pyramid)
-    config.features.segments = bench.segments
+    config.features.segments = corpus.benchmark.segments
     config.features.cache = True  # WORKDIR/features/*.npz, keyed by encoder hash, data and these fields
 
     config.probe = ml_collections.ConfigDict()
@@ -113,11 +102,11 @@ def _common(name: str, arg: str | None) -> ml_collections.ConfigDict:
     # validation `selection_metric` is kept (ties -> the stronger L2).
     # (Ridge's optimum does not depend on the targets' scale; standardised features put the
     # useful strengths higher for ridge than for the logistic loss.)
-    config.probe.l2_grid = ([1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0] if bench.task == "classification"
+    config.probe.l2_grid = ([1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0] if task == "classification"
                             else [1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4])  # fmt: skip
     config.probe.max_iterations = 500
     config.probe.tolerance = 1e-5  # gradient norm at which L-BFGS stops
-    config.probe.selection_metric = bench.selection_metric
+    config.probe.selection_metric = corpus.benchmark.selection_metric
 
     config.classic = ml_collections.ConfigDict()
     # RMS, MAV, waveform length, zero crossings, slope-sign changes per channel -> LDA
@@ -157,10 +146,10 @@ def finetune_config(name: str, arg: str | None = None) -> ml_collections.ConfigD
     """The fine-tuning config of benchmark `name`: TinyMyo's recipe (BF-main TinyMyo_finetune.yaml)."""
     config = _common(name, arg)
     config.kind = "finetune"
-    config.model.dropout = 0.1
-    config.model.attention_dropout = 0.1
-    config.model.drop_path = 0.1
-    config.model.head_dropout = 0.1
+    config.model.dropout = MODEL_DEFAULTS.dropout
+    config.model.attention_dropout = MODEL_DEFAULTS.attention_dropout
+    config.model.drop_path = MODEL_DEFAULTS.drop_path
+    config.model.head_dropout = MODEL_DEFAULTS.head_dropout
 
     config.finetune = ml_collections.ConfigDict()
     config.finetune.epochs = 50

@@ -21,6 +21,7 @@ from typing import Iterator
 import ml_collections
 import numpy as np
 
+from tinymyo_jax.data.source import WindowShards, prepared_metadata
 from tinymyo_jax.errors import UserError
 
 SPLIT_KEYS = ("train", "validation", "test")
@@ -48,8 +49,6 @@ class Splits:
     """The train / validation / test WindowShards of a benchmark and the windows used of each."""
 
     def __init__(self, config: ml_collections.ConfigDict) -> None:
-        from tinymyo_jax.data.source import WindowShards
-
         data = config.data
         fields = ["emg", "channel_mask", "subject", "label" if config.task == "classification" else "target"]
         names = {"train": data.train_split, "validation": data.validation_split, "test": data.test_split}
@@ -65,8 +64,6 @@ class Splits:
         self.info = self._describe(config)
 
     def _describe(self, config: ml_collections.ConfigDict) -> DatasetInfo:
-        from tinymyo_jax.data.source import prepared_metadata
-
         train = self.shards["train"]
         directory = train.directory
         features = json.loads((directory / "features.json").read_text())["featuresDict"]["features"]

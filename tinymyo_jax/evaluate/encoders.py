@@ -21,6 +21,7 @@ from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.checkpoint import load_model_checkpoint, params_of
 from tinymyo_jax.models.config import ModelConfig, from_run_config
 from tinymyo_jax.models.tinymyo import TinyMyo, build_model
+from tinymyo_jax.models.torch_io import load_torch_checkpoint
 
 
 def random_architecture(config: ml_collections.ConfigDict) -> ModelConfig:
@@ -44,8 +45,6 @@ def load_initial_model(config: ml_collections.ConfigDict) -> tuple[TinyMyo, dict
         model = build_model(random_architecture(config), seed=config.seed)
         source = f"random (seed {config.seed})"
     elif init.startswith("torch:"):
-        from tinymyo_jax.models.torch_io import load_torch_checkpoint
-
         path = storage.path(init[len("torch:"):])
         if not storage.is_file(path):
             raise UserError(f"init torch:{path}: no such safetensors file")

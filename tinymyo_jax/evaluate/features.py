@@ -6,7 +6,7 @@ concatenated). Classification uses S = 1 (one vector per window); regression one
 segment. Output: float32 (N, S, F).
 
 Extraction runs in jit-compiled calls of a fixed batch size (the last batch is padded, so one
-compilation serves a split), each call encoding `micro_batch_size` windows at a time inside
+compilation serves a split), each call encoding `data.encode_chunk` windows at a time inside
 (`models.tinymyo.map_over_batch`: on CPU one window at a time is the fastest).
 
 Cache: WORKDIR/features/<tag>-<key>.npz, key = sha256 of the encoder hash, the dataset's
@@ -85,7 +85,7 @@ def make_feature_fn(model: TinyMyo, config: ml_collections.ConfigDict) -> Callab
     fusion, pooling = config.features.fusion, config.features.pooling
     segments = config.features.segments
     normalization = resolve_normalization(config.data.input_normalization, model.config)
-    micro = config.data.micro_batch_size or None
+    micro = config.data.encode_chunk or None
 
     def features(params, emg, channel_mask):
         encoder = nnx.merge(graphdef, params)
@@ -135,9 +135,9 @@ def extract_split(fn: Callable, params, splits: Splits, key: str, config: ml_col
     """The `encoder_features` record of split `key`, uncached, from a compiled `make_feature_fn`
     and the params to run it with (the pretraining probe calls it with each step's params)."""
     batch_size = config.data.batch_size
-    micro = config.data.micro_batch_size
+    micro = config.data.encode_chunk
     if micro and batch_size % micro:
-        raise UserError(f"data.batch_size {batch_size} is not a multiple of data.micro_batch_size {micro}")
+        raise UserError(f"data.batch_size {batch_size} is not a multiple of data.encode_chunk {micro}")
     start = time.perf_counter()
     collected: dict[str, list[np.ndarray]] = {}
     for batch in splits.batches(key, batch_size):

@@ -49,6 +49,7 @@ import numpy as np
 
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.export import numerics
+from tinymyo_jax.models.checkpoint import params_of
 from tinymyo_jax.models.config import ModelConfig
 from tinymyo_jax.models.rope import rope_tables_for
 
@@ -127,8 +128,6 @@ def export_constants(model: Any, spec: ExportSpec, calibration: np.ndarray | Non
     calibration: windows (n, C, T) the int8 model will be calibrated on; with
     `spec.rescale_first_norm` they set the floors of the first LayerNorm's rescaling.
     """
-    from tinymyo_jax.models.checkpoint import params_of
-
     config: ModelConfig = model.config
     check_spec(config, spec)
     params = jax.tree.map(_np, params_of(model))

@@ -20,16 +20,20 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import jax
 import numpy as np
 
 from tinymyo_jax import storage
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.export import c_source, quality
+from tinymyo_jax.export.convert import convert_float, convert_int8
 from tinymyo_jax.export.export_form import ExportSpec, check_spec, default_output, export_constants, export_function, reference_function
 from tinymyo_jax.export.interpreters import dequantize_output, layer_errors, quantize_input, run_model, tflm_arena_bytes
 from tinymyo_jax.export.numerics import gelu_max_error
 from tinymyo_jax.export.tflite_file import check_integer_only, read_tflite
 from tinymyo_jax.export.windows import ExportWindows, synthetic_windows
+from tinymyo_jax.models.checkpoint import load_model_checkpoint, params_of
+from tinymyo_jax.models.normalization import normalize
 
 # GELU forms (numerics.GELU_FORMS), chosen by measurement: docs/export.md.
 FLOAT_GELU = "erf_as"  # float32-exact to 7e-7 with ABS/DIV/EXP, which TFLM runs in float
@@ -40,17 +44,11 @@ LATENCY_WINDOWS = 6  # timed one after another in one process; the first invoke 
 
 
 def _count_params(model: Any) -> int:
-    import jax
-
-    from tinymyo_jax.models.checkpoint import params_of
-
     return int(sum(np.size(leaf) for leaf in jax.tree.leaves(params_of(model))))
 
 
 def _batched(fn: Callable, windows: np.ndarray, batch: int = 16) -> np.ndarray:
     """fn over windows in fixed-size jitted batches (the last one padded: one compilation)."""
-    import jax
-
     jitted = jax.jit(fn)
     outputs = []
     for start in range(0, len(windows), batch):
@@ -99,7 +97,6 @@ def normalized_windows(windows: ExportWindows | None, mode: str) -> ExportWindow
     channels real: an export computes its real channels only)."""
     if windows is None or mode == "none":
         return windows
-    from tinymyo_jax.models.normalization import normalize
 
     emg = np.asarray(normalize(np.asarray(windows.emg, np.float32), mode), np.float32)
     return ExportWindows(emg, windows.labels, windows.targets, windows.source)
@@ -137,6 +134,10 @@ def export_model(
     int16x8: with int8, also the 16x8 model (int8 weights, int16 activations) from the same
         export form and calibration, measured the same way (report["int16x8"], quality
         ["int16x8_tflm"]); the C sources stay the full-int8 model's.
+
+    Stages, one function each: check the inputs -> the export forms, checked against the training
+    model in JAX (`_export_forms`) -> float .tflite (`_export_float`) -> int8 (`_export_int8`) ->
+    16x8 (`_export_int16x8`) -> TFLite Micro C sources (`_write_c_sources`) -> report.json.
     """
     processes = processes or max(1, os.cpu_count() or 1)
     config = model.config
@@ -144,19 +145,7 @@ def export_model(
     float_spec = ExportSpec(channels, samples, output, float_gelu)
     int8_spec = ExportSpec(channels, samples, output, int8_gelu, rescale_first_norm=rescale_first_norm, attention=int8_attention,
                            standardize_head=True)  # fmt: skip
-    check_spec(config, float_spec)
-    check_spec(config, int8_spec)
-    if int8 and (calibration is None or len(calibration) == 0):
-        raise UserError("an int8 export needs calibration windows (--calibration <dataset>/<split> or synthetic)")
-    for name, windows in (("calibration", calibration), ("evaluation", evaluation)):
-        if windows is not None and windows.emg.shape[1:] != (channels, samples):
-            raise UserError(f"{name} windows are {windows.emg.shape[1:]}, the export takes ({channels}, {samples})")
-    if evaluation is None:
-        evaluation = synthetic_windows(64, channels, samples, seed=1)
-    # The checkpoint's own input normalisation, applied to the prepared windows before the
-    # model (it is not part of the exported graph: the device applies it to its input too).
-    calibration = normalized_windows(calibration, config.normalization)
-    evaluation = normalized_windows(evaluation, config.normalization)
+    calibration, evaluation = _checked_windows(config, float_spec, int8_spec, int8, calibration, evaluation)
     if storage.is_remote(out_dir):
         # the converters, interpreters and C writers work on local files: export into a local
         # folder, then copy it to the object store (each file one object write)
@@ -175,38 +164,112 @@ def export_model(
     if not int8:
         (out_dir / "model_int8.tflite").unlink(missing_ok=True)  # a stale one would not match the C sources
     kind = quality.output_kind(config.head, output)
-    input_shape = (1, channels, samples)
     started = time.perf_counter()
     eval_x = evaluation.emg.astype(np.float32)
     log(f"exporting {kind} output of a {config.depth}-block dim-{config.embed_dim} TinyMyo at {channels} x {samples} "
         f"({channels * samples // config.patch_size} tokens); {len(evaluation)} evaluation windows from {evaluation.source}")  # fmt: skip
-
-    # -- the export form, checked against the training model in JAX ------------------------------
-    from tinymyo_jax.export.convert import convert_float, convert_int8
-
     reference = _batched(reference_function(model, float_spec), eval_x)
-    form_x = eval_x[:FORM_CHECK_WINDOWS]
+    run = _Run(out_dir, kind, (1, channels, samples), eval_x, evaluation, reference, processes, tflm_windows, log)
+    functions, forms = _export_forms(run, model, float_spec, int8_spec if int8 else None, calibration, int16x8)
+    report = _report_header(run, model, output, forms, int8=int8, rescale_first_norm=rescale_first_norm)
+
+    report["float"], float_out = _export_float(run, functions["float"])
+    deployed_path, deployed_bytes = out_dir / report["float"]["file"], (out_dir / report["float"]["file"]).read_bytes()
+    quality_block: dict[str, Any] = {
+        "jax": {"task": quality.task_metric(kind, reference, evaluation.labels, evaluation.targets)},
+        "float": {"task": quality.task_metric(kind, float_out, evaluation.labels, evaluation.targets)},
+    }
+    if int8:
+        report["int8"], int8_quality = _export_int8(run, functions["int8"], calibration, float_out, layer_windows)
+        quality_block.update(int8_quality)
+        deployed_path = out_dir / report["int8"]["file"]
+        deployed_bytes = deployed_path.read_bytes()
+    if int8 and int16x8:
+        report["int16x8"], quality_block["int16x8_tflm"] = _export_int16x8(run, functions["int16x8"], calibration, float_out)
+    report["quality"] = quality_block
+
+    report["c_sources"] = _write_c_sources(run, report, deployed_path, deployed_bytes, int8=int8)
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    log(f"wrote {out_dir} in {report['seconds']:.0f} s: {', '.join(sorted(p.name for p in out_dir.iterdir()))}")
+    return report
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """What every stage of one export reads."""
+
+    out_dir: Path
+    kind: str  # quality.output_kind: what the output is (class logits, regression, features)
+    input_shape: tuple[int, int, int]  # (1, channels, samples)
+    eval_x: np.ndarray  # the evaluation windows, float32 (n, channels, samples), normalised
+    evaluation: ExportWindows  # the same windows with their labels / targets and source
+    reference: np.ndarray  # the training model's outputs on eval_x (JAX)
+    processes: int  # concurrent TFLM children
+    tflm_windows: int | None  # how many evaluation windows TFLM runs (None: all)
+    log: Callable[[str], None]
+
+    def tflm_count(self, available: int) -> int:
+        return available if self.tflm_windows is None else min(self.tflm_windows, available)
+
+    def task_slice(self, count: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The labels and targets of the first `count` evaluation windows."""
+        labels, targets = self.evaluation.labels, self.evaluation.targets
+        return (None if labels is None else labels[:count]), (None if targets is None else targets[:count])
+
+
+def _checked_windows(config: Any, float_spec: ExportSpec, int8_spec: ExportSpec, int8: bool,
+                     calibration: ExportWindows | None, evaluation: ExportWindows | None,
+                     ) -> tuple[ExportWindows | None, ExportWindows]:  # fmt: skip
+    """The specs and windows checked (one-line UserErrors), the evaluation windows defaulted, and
+    both normalised with the checkpoint's own input normalisation (not part of the exported
+    graph: the device applies it to its input too)."""
+    channels, samples = float_spec.channels, float_spec.samples
+    check_spec(config, float_spec)
+    check_spec(config, int8_spec)
+    if int8 and (calibration is None or len(calibration) == 0):
+        raise UserError("an int8 export needs calibration windows (--calibration <dataset>/<split> or synthetic)")
+    for name, windows in (("calibration", calibration), ("evaluation", evaluation)):
+        if windows is not None and windows.emg.shape[1:] != (channels, samples):
+            raise UserError(f"{name} windows are {windows.emg.shape[1:]}, the export takes ({channels}, {samples})")
+    if evaluation is None:
+        evaluation = synthetic_windows(64, channels, samples, seed=1)
+    return normalized_windows(calibration, config.normalization), normalized_windows(evaluation, config.normalization)
+
+
+def _export_forms(run: _Run, model: Any, float_spec: ExportSpec, int8_spec: ExportSpec | None,
+                  calibration: ExportWindows | None, int16x8: bool) -> tuple[dict[str, Callable], dict[str, Any]]:  # fmt: skip
+    """The export forms (float, and int8 / 16x8 when `int8_spec` is given) as JAX functions, each
+    checked against the training model on the first FORM_CHECK_WINDOWS evaluation windows."""
+    form_x = run.eval_x[:FORM_CHECK_WINDOWS]
     forms: dict[str, Any] = {}
     functions = {}
     for role, spec in (("float", float_spec), ("int8", int8_spec)):
-        if role == "int8" and not int8:
+        if spec is None:
             continue
         constants = export_constants(model, spec, calibration.emg if role == "int8" else None)
-        functions[role] = export_function(constants, config, spec)
+        functions[role] = export_function(constants, model.config, spec)
         if role == "int8" and int16x8:
             # 16x8 has no DIV kernel, and its int16 SOFTMAX (step 1/32768) keeps diffuse attention
-            functions["int16x8"] = export_function(constants, config, dataclasses.replace(spec, attention="softmax"))
-        deviation = quality.compare(kind, reference[: len(form_x)], _batched(functions[role], form_x))
+            functions["int16x8"] = export_function(constants, model.config, dataclasses.replace(spec, attention="softmax"))
+        deviation = quality.compare(run.kind, run.reference[: len(form_x)], _batched(functions[role], form_x))
         forms[role] = {"gelu": spec.gelu, "attention": spec.attention, "gelu_max_pointwise_error": gelu_max_error(spec.gelu), "deviation_from_training_model": deviation}
-        log(f"  export form for {role} (GELU {spec.gelu}): max |form - training model| = {deviation['max_abs_error']:.2e} over {len(form_x)} windows")
-    report: dict[str, Any] = {
+        run.log(f"  export form for {role} (GELU {spec.gelu}): max |form - training model| = {deviation['max_abs_error']:.2e} over {len(form_x)} windows")
+    return functions, forms
+
+
+def _report_header(run: _Run, model: Any, output: str, forms: dict[str, Any], *, int8: bool,
+                   rescale_first_norm: bool) -> dict[str, Any]:  # fmt: skip
+    """The report's model, export-form and evaluation entries."""
+    config = model.config
+    return {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "model": {
             "config": json.loads(config.to_json()),
             "parameters": _count_params(model),
             "output": output,
-            "kind": kind,
-            "input_shape": list(input_shape),
+            "kind": run.kind,
+            "input_shape": list(run.input_shape),
         },
         "export_form": {
             **forms,
@@ -217,135 +280,151 @@ def export_model(
             "layer_norm": "residual stream kept centred (writers' weights centred), x*rsqrt(mean(x^2)+eps) with means as "
                           "constant 1/n products, scale and bias folded into the next linear"
                           + ("; int8: first norm recomputed from per-token rescaled patches" if int8 and rescale_first_norm else ""),
-            "channel_mask": f"absent: the export computes its {channels} real channels only",
+            "channel_mask": f"absent: the export computes its {run.input_shape[1]} real channels only",
             "input_normalization": f"{config.normalization} (models/normalization.py), applied to the prepared "
                                    "windows before the model input, not in the graph",
         },  # fmt: skip
-        "evaluation": {"source": evaluation.source, "windows": len(evaluation)},
+        "evaluation": {"source": run.evaluation.source, "windows": len(run.evaluation)},
     }
-    task_jax = quality.task_metric(kind, reference, evaluation.labels, evaluation.targets)
 
-    # -- float ---------------------------------------------------------------------------------
+
+def _export_float(run: _Run, function: Callable) -> tuple[dict[str, Any], np.ndarray]:
+    """model_float.tflite: converted, run in LiteRT on every evaluation window and in TFLM on a
+    few; returns its report section and its LiteRT outputs."""
     tick = time.perf_counter()
-    float_bytes = convert_float(functions["float"], input_shape)
-    float_path = out_dir / "model_float.tflite"
+    float_bytes = convert_float(function, run.input_shape)
+    float_path = run.out_dir / "model_float.tflite"
     float_path.write_bytes(float_bytes)
     section = _tflite_section(float_path, float_bytes)
     section["convert_seconds"] = round(time.perf_counter() - tick, 2)
-    float_out, _ = run_model(float_path, eval_x[:, None], engine="litert")
+    float_out, _ = run_model(float_path, run.eval_x[:, None], engine="litert")
     float_out = float_out[:, 0]
-    section["vs_jax"] = quality.compare(kind, reference, float_out)
-    tflm_float, _ = run_model(float_path, eval_x[:FLOAT_TFLM_WINDOWS, None], engine="tflm")
+    section["vs_jax"] = quality.compare(run.kind, run.reference, float_out)
+    tflm_float, _ = run_model(float_path, run.eval_x[:FLOAT_TFLM_WINDOWS, None], engine="tflm")
     section["tflm_vs_litert_max_abs_error"] = float(np.abs(tflm_float[:, 0] - float_out[:FLOAT_TFLM_WINDOWS]).max())
-    section["latency_ms"] = _latencies(float_path, eval_x[:LATENCY_WINDOWS, None])
-    section["tflm_arena_bytes"] = tflm_arena_bytes(float_path, eval_x[:1])["total"]
-    report["float"] = section
-    log(f"  float: {len(float_bytes):,} bytes, ops {', '.join(section['ops'])}; max |tflite - JAX| = "
-        f"{section['vs_jax']['max_abs_error']:.2e}; TFLM arena {section['tflm_arena_bytes']:,} bytes")  # fmt: skip
+    section["latency_ms"] = _latencies(float_path, run.eval_x[:LATENCY_WINDOWS, None])
+    section["tflm_arena_bytes"] = tflm_arena_bytes(float_path, run.eval_x[:1])["total"]
+    run.log(f"  float: {len(float_bytes):,} bytes, ops {', '.join(section['ops'])}; max |tflite - JAX| = "
+            f"{section['vs_jax']['max_abs_error']:.2e}; TFLM arena {section['tflm_arena_bytes']:,} bytes")  # fmt: skip
+    return section, float_out
 
-    deployed_path, deployed_bytes = float_path, float_bytes
-    quality_block: dict[str, Any] = {"jax": {"task": task_jax}, "float": {"task": quality.task_metric(kind, float_out, evaluation.labels, evaluation.targets)}}
-    if int8:
-        tick = time.perf_counter()
-        int8_bytes = convert_int8(functions["int8"], input_shape, calibration.emg)
-        int8_path = out_dir / "model_int8.tflite"
-        summary = read_tflite(int8_bytes)
-        try:
-            check_integer_only(summary)
-        except ValueError as err:
-            raise UserError(f"{err}; the export form should not produce this: please report it") from err
-        int8_path.write_bytes(int8_bytes)
-        section = _tflite_section(int8_path, int8_bytes)
-        section["integer_only"] = True
-        section["convert_seconds"] = round(time.perf_counter() - tick, 2)
-        section["calibration"] = {"source": calibration.source, "windows": len(calibration)}
-        source_tensor, sink_tensor = summary.io(0), summary.io(0, output=True)
-        q_x = quantize_input(eval_x[:, None], source_tensor)
-        section["latency_ms"] = _latencies(int8_path, q_x[:LATENCY_WINDOWS])
-        arena = tflm_arena_bytes(int8_path, q_x[0])
-        section["tflm_arena"] = {**arena, "reserve": c_source.arena_to_reserve(arena["total"])}
-        tflm_count = len(q_x) if tflm_windows is None else min(tflm_windows, len(q_x))
-        log(f"  int8: {len(int8_bytes):,} bytes, integer-only, TFLM arena {arena['total']:,} bytes; "
-            f"running {tflm_count} windows through TFLM ({processes} processes)")  # fmt: skip
-        tick = time.perf_counter()
-        tflm_raw, _ = run_model(int8_path, q_x[:tflm_count], engine="tflm", processes=processes)
-        litert_raw, _ = run_model(int8_path, q_x, engine="litert")
-        int8_out = dequantize_output(tflm_raw[:, 0], sink_tensor)
-        litert_out = dequantize_output(litert_raw[:, 0], sink_tensor)
-        section["tflm_seconds"] = round(time.perf_counter() - tick, 1)
-        section["tflm_vs_litert_max_abs_error"] = float(np.abs(int8_out - litert_out[:tflm_count]).max())
-        section["output_quantization_step"] = sink_tensor.scale[0]
-        labels = None if evaluation.labels is None else evaluation.labels[:tflm_count]
-        targets = None if evaluation.targets is None else evaluation.targets[:tflm_count]
-        quality_block["int8_tflm"] = {
+
+def _export_int8(run: _Run, function: Callable, calibration: ExportWindows, float_out: np.ndarray,
+                 layer_windows: int) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """model_int8.tflite: converted with `calibration`, checked integer-only, run in TFLM and
+    LiteRT, compared per layer with a float twin; returns its report section and its quality
+    entries (int8_tflm, int8_litert)."""
+    tick = time.perf_counter()
+    int8_bytes = convert_int8(function, run.input_shape, calibration.emg)
+    int8_path = run.out_dir / "model_int8.tflite"
+    summary = read_tflite(int8_bytes)
+    try:
+        check_integer_only(summary)
+    except ValueError as err:
+        raise UserError(f"{err}; the export form should not produce this: please report it") from err
+    int8_path.write_bytes(int8_bytes)
+    section = _tflite_section(int8_path, int8_bytes)
+    section["integer_only"] = True
+    section["convert_seconds"] = round(time.perf_counter() - tick, 2)
+    section["calibration"] = {"source": calibration.source, "windows": len(calibration)}
+    source_tensor, sink_tensor = summary.io(0), summary.io(0, output=True)
+    q_x = quantize_input(run.eval_x[:, None], source_tensor)
+    section["latency_ms"] = _latencies(int8_path, q_x[:LATENCY_WINDOWS])
+    arena = tflm_arena_bytes(int8_path, q_x[0])
+    section["tflm_arena"] = {**arena, "reserve": c_source.arena_to_reserve(arena["total"])}
+    tflm_count = run.tflm_count(len(q_x))
+    run.log(f"  int8: {len(int8_bytes):,} bytes, integer-only, TFLM arena {arena['total']:,} bytes; "
+            f"running {tflm_count} windows through TFLM ({run.processes} processes)")  # fmt: skip
+    tick = time.perf_counter()
+    tflm_raw, _ = run_model(int8_path, q_x[:tflm_count], engine="tflm", processes=run.processes)
+    litert_raw, _ = run_model(int8_path, q_x, engine="litert")
+    int8_out = dequantize_output(tflm_raw[:, 0], sink_tensor)
+    litert_out = dequantize_output(litert_raw[:, 0], sink_tensor)
+    section["tflm_seconds"] = round(time.perf_counter() - tick, 1)
+    section["tflm_vs_litert_max_abs_error"] = float(np.abs(int8_out - litert_out[:tflm_count]).max())
+    section["output_quantization_step"] = sink_tensor.scale[0]
+    evaluation = run.evaluation
+    entries = {
+        "int8_tflm": {
             "windows": tflm_count,
-            "vs_float": quality.compare(kind, float_out[:tflm_count], int8_out),
-            "vs_jax": quality.compare(kind, reference[:tflm_count], int8_out),
-            "task": quality.task_metric(kind, int8_out, labels, targets),
-        }
-        quality_block["int8_litert"] = {
+            "vs_float": quality.compare(run.kind, float_out[:tflm_count], int8_out),
+            "vs_jax": quality.compare(run.kind, run.reference[:tflm_count], int8_out),
+            "task": quality.task_metric(run.kind, int8_out, *run.task_slice(tflm_count)),
+        },
+        "int8_litert": {
             "windows": len(q_x),
-            "vs_float": quality.compare(kind, float_out, litert_out),
-            "task": quality.task_metric(kind, litert_out, evaluation.labels, evaluation.targets),
-        }
-        # Per-layer error against a float twin converted from the same export form (same graph,
-        # same tensor names), so each row isolates what int8 itself costs.
-        count = min(layer_windows, len(eval_x))
-        tick = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="tinymyo_export_") as tmp:
-            twin_path = Path(tmp) / "int8_form_float.tflite"
-            twin_path.write_bytes(convert_float(functions["int8"], input_shape))
-            layers = layer_errors(twin_path, int8_path, eval_x[:count, None], q_x[:count])
-        section["layers"] = {"windows": count, "worst": quality.worst_layers(layers), "all": layers}
-        log(f"  per-layer int8 error over {count} windows ({time.perf_counter() - tick:.0f} s); worst op: "
-            + (f"{layers and quality.worst_layers(layers, 1)[0]['op']}" if layers else "none"))
-        report["int8"] = section
-        deployed_path, deployed_bytes = int8_path, int8_bytes
-        vs_float = quality_block["int8_tflm"]["vs_float"]
-        log(f"  int8 (TFLM) vs float: " + ", ".join(f"{k} {v:.4g}" for k, v in vs_float.items())
+            "vs_float": quality.compare(run.kind, float_out, litert_out),
+            "task": quality.task_metric(run.kind, litert_out, evaluation.labels, evaluation.targets),
+        },
+    }
+    section["layers"] = _layer_errors(run, function, int8_path, q_x, layer_windows)
+    vs_float = entries["int8_tflm"]["vs_float"]
+    run.log(f"  int8 (TFLM) vs float: " + ", ".join(f"{k} {v:.4g}" for k, v in vs_float.items())
             + f"; arena {arena['total']:,} bytes")  # fmt: skip
-    if int8 and int16x8:
-        tick = time.perf_counter()
-        mixed_bytes = convert_int8(functions["int16x8"], input_shape, calibration.emg, activations="int16")
-        mixed_path = out_dir / "model_int16x8.tflite"
-        summary16 = read_tflite(mixed_bytes)
-        try:
-            check_integer_only(summary16, io_type="INT16")
-        except ValueError as err:
-            raise UserError(f"{err}; the export form should not produce this: please report it") from err
-        mixed_path.write_bytes(mixed_bytes)
-        section = _tflite_section(mixed_path, mixed_bytes)
-        section["attention"] = "softmax"  # the int8 form otherwise (16x8 has no DIV)
-        section["convert_seconds"] = round(time.perf_counter() - tick, 2)
-        q_x16 = quantize_input(eval_x[:, None], summary16.io(0))
-        section["latency_ms"] = _latencies(mixed_path, q_x16[:LATENCY_WINDOWS])
-        section["tflm_arena"] = tflm_arena_bytes(mixed_path, q_x16[0])
-        tflm_count = len(q_x16) if tflm_windows is None else min(tflm_windows, len(q_x16))
-        raw16, _ = run_model(mixed_path, q_x16[:tflm_count], engine="tflm", processes=processes)
-        out16 = dequantize_output(raw16[:, 0], summary16.io(0, output=True))
-        labels = None if evaluation.labels is None else evaluation.labels[:tflm_count]
-        targets = None if evaluation.targets is None else evaluation.targets[:tflm_count]
-        quality_block["int16x8_tflm"] = {
-            "windows": tflm_count,
-            "vs_float": quality.compare(kind, float_out[:tflm_count], out16),
-            "task": quality.task_metric(kind, out16, labels, targets),
-        }
-        report["int16x8"] = section
-        log(f"  int16x8: {len(mixed_bytes):,} bytes, TFLM arena {section['tflm_arena']['total']:,} bytes; (TFLM) vs float: "
-            + ", ".join(f"{k} {v:.4g}" for k, v in quality_block["int16x8_tflm"]["vs_float"].items()))  # fmt: skip
-    report["quality"] = quality_block
+    return section, entries
 
-    # -- TFLite Micro C sources -----------------------------------------------------------------
+
+def _layer_errors(run: _Run, function: Callable, int8_path: Path, q_x: np.ndarray, layer_windows: int) -> dict[str, Any]:
+    """Per-layer error against a float twin converted from the same export form (same graph,
+    same tensor names), so each row isolates what int8 itself costs."""
+    count = min(layer_windows, len(run.eval_x))
+    tick = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="tinymyo_export_") as tmp:
+        twin_path = Path(tmp) / "int8_form_float.tflite"
+        twin_path.write_bytes(convert_float(function, run.input_shape))
+        layers = layer_errors(twin_path, int8_path, run.eval_x[:count, None], q_x[:count])
+    run.log(f"  per-layer int8 error over {count} windows ({time.perf_counter() - tick:.0f} s); worst op: "
+            + (f"{layers and quality.worst_layers(layers, 1)[0]['op']}" if layers else "none"))
+    return {"windows": count, "worst": quality.worst_layers(layers), "all": layers}
+
+
+def _export_int16x8(run: _Run, function: Callable, calibration: ExportWindows,
+                    float_out: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """model_int16x8.tflite (int8 weights, int16 activations) from the int8 export form with
+    softmax attention; returns its report section and its quality entry (int16x8_tflm)."""
+    tick = time.perf_counter()
+    mixed_bytes = convert_int8(function, run.input_shape, calibration.emg, activations="int16")
+    mixed_path = run.out_dir / "model_int16x8.tflite"
+    summary16 = read_tflite(mixed_bytes)
+    try:
+        check_integer_only(summary16, io_type="INT16")
+    except ValueError as err:
+        raise UserError(f"{err}; the export form should not produce this: please report it") from err
+    mixed_path.write_bytes(mixed_bytes)
+    section = _tflite_section(mixed_path, mixed_bytes)
+    section["attention"] = "softmax"  # the int8 form otherwise (16x8 has no DIV)
+    section["convert_seconds"] = round(time.perf_counter() - tick, 2)
+    q_x16 = quantize_input(run.eval_x[:, None], summary16.io(0))
+    section["latency_ms"] = _latencies(mixed_path, q_x16[:LATENCY_WINDOWS])
+    section["tflm_arena"] = tflm_arena_bytes(mixed_path, q_x16[0])
+    tflm_count = run.tflm_count(len(q_x16))
+    raw16, _ = run_model(mixed_path, q_x16[:tflm_count], engine="tflm", processes=run.processes)
+    out16 = dequantize_output(raw16[:, 0], summary16.io(0, output=True))
+    entry = {
+        "windows": tflm_count,
+        "vs_float": quality.compare(run.kind, float_out[:tflm_count], out16),
+        "task": quality.task_metric(run.kind, out16, *run.task_slice(tflm_count)),
+    }
+    run.log(f"  int16x8: {len(mixed_bytes):,} bytes, TFLM arena {section['tflm_arena']['total']:,} bytes; (TFLM) vs float: "
+            + ", ".join(f"{k} {v:.4g}" for k, v in entry["vs_float"].items()))  # fmt: skip
+    return section, entry
+
+
+def _write_c_sources(run: _Run, report: dict[str, Any], deployed_path: Path, deployed_bytes: bytes, *,
+                     int8: bool) -> dict[str, Any]:  # fmt: skip
+    """The TFLite Micro C sources of the deployed model (int8 when exported, else float): model
+    data, op resolver and a sample window with the model's TFLM output; returns their report entry."""
+    channels, samples = run.input_shape[1:]
     summary = read_tflite(deployed_bytes)
     deployed = report["int8" if int8 else "float"]
     arena_total = deployed["tflm_arena"]["total"] if int8 else deployed["tflm_arena_bytes"]
-    description = f"TinyMyo {kind} ({'int8' if int8 else 'float32'}), input {channels} channels x {samples} samples"
-    written = c_source.write_model_data(out_dir, deployed_bytes, summary, arena_bytes=arena_total, description=description)
-    written.append(c_source.write_op_resolver(out_dir, summary.op_names))
-    sample_in = quantize_input(eval_x[:1], summary.io(0))
+    description = f"TinyMyo {run.kind} ({'int8' if int8 else 'float32'}), input {channels} channels x {samples} samples"
+    written = c_source.write_model_data(run.out_dir, deployed_bytes, summary, arena_bytes=arena_total, description=description)
+    written.append(c_source.write_op_resolver(run.out_dir, summary.op_names))
+    sample_in = quantize_input(run.eval_x[:1], summary.io(0))
     sample_out, _ = run_model(deployed_path, sample_in[:, None], engine="tflm")
-    written.append(c_source.write_sample_window(out_dir, sample_in[0], sample_out[0], input_type=summary.io(0).dtype, output_type=summary.io(0, output=True).dtype))
-    report["c_sources"] = {
+    written.append(c_source.write_sample_window(run.out_dir, sample_in[0], sample_out[0], input_type=summary.io(0).dtype, output_type=summary.io(0, output=True).dtype))
+    return {
         "model": deployed_path.name,
         "files": [p.name for p in written],
         "resolver_ops": summary.op_names,
@@ -354,16 +433,10 @@ def export_model(
         "arena_bytes_measured": arena_total,
         "arena_bytes_to_reserve": c_source.arena_to_reserve(arena_total),
     }
-    report["seconds"] = round(time.perf_counter() - started, 1)
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    log(f"wrote {out_dir} in {report['seconds']:.0f} s: {', '.join(sorted(p.name for p in out_dir.iterdir()))}")
-    return report
 
 
 def export_checkpoint(checkpoint_dir: str | Path, out_dir: str | Path, **kwargs: Any) -> dict[str, Any]:
     """`export_model` for the model an orbax checkpoint directory holds."""
-    from tinymyo_jax.models.checkpoint import load_model_checkpoint
-
     return export_model(load_model_checkpoint(checkpoint_dir), out_dir, **kwargs)
 
 

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tinymyo_jax.data import signal
+from tinymyo_jax.data.source import WindowShards
+from tinymyo_jax.data.synth import emg_model
 from tinymyo_jax.errors import UserError
 
 SYNTHETIC = "synthetic"
@@ -70,7 +73,6 @@ def load_windows(
             raise UserError("synthetic windows need a count >= 1")
         return synthetic_windows(count, channels, samples, num_classes=num_classes, seed=seed)
     name, config, split = parse_split(source)
-    from tinymyo_jax.data.source import WindowShards
 
     shards = WindowShards(name, split, data_dir=data_dir, config=config)
     if len(shards) == 0:
@@ -110,9 +112,6 @@ def synthetic_windows(
     seeds) and preprocessed as real recordings are (20-450 Hz band-pass, 50 Hz notch, z-score),
     then cut into windows. Gestures are separable by their per-channel RMS.
     """
-    from tinymyo_jax.data import signal
-    from tinymyo_jax.data.synth import emg_model
-
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, num_classes, count)
     patterns = emg_model.gesture_activation_patterns(num_classes, channels, seed=0)

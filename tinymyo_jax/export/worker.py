@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tinymyo_jax.export.tflite_file import read_tflite
+
 
 def _litert(model: bytes, *, keep_all: bool = False):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
@@ -93,8 +95,6 @@ def _dequantize(array: np.ndarray, detail: dict) -> np.ndarray:
 
 
 def task_layers(request: dict, folder: Path) -> None:
-    from tinymyo_jax.export.tflite_file import read_tflite
-
     float_model, int8_model = Path(request["float_model"]).read_bytes(), Path(request["int8_model"]).read_bytes()
     data = np.load(folder / "inputs.npz")
     float_windows, int8_windows = data["x_float"], data["x_int8"]

@@ -131,6 +131,13 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# The one home of the model's defaults, as an object the run configs read: the pretraining config
+# (train/config.py) names its two differences (rope, channel_embedding) and why; the probe and
+# fine-tune configs (evaluate/config.py) take the random encoder's architecture and the
+# fine-tuning dropout rates from here.
+DEFAULTS = ModelConfig()
+
+
 def preset(name: str, **overrides: Any) -> ModelConfig:
     """A published architecture (`tinymyo`, `tinyissimo`) with optional field overrides."""
     if name not in PRESETS:

@@ -73,12 +73,13 @@ def format_summary(model: TinyMyo, num_channels: int, num_samples: int) -> str:
     tokens = num_channels * (num_samples // config.patch_size)
     lines = [
         f"TinyMyo  dim {config.embed_dim}, {config.depth} blocks, {config.num_heads} heads, patch {config.patch_size}, "
-        f"rope={config.rope}, head={config.head}",
+        f"rope={config.rope}, channel embedding {config.channel_embedding}, head={config.head}",
         f"input    {num_channels} channels x {num_samples} samples -> {tokens} tokens",
         "",
         "parameters",
     ]
-    for name in ("patch_embed", "mask_token", "blocks", "final_norm", "encoder", "head", "total"):
+    parts = ("patch_embed", "mask_token", *(("channel_embed",) if counts["channel_embed"] else ()), "blocks", "final_norm")
+    for name in (*parts, "encoder", "head", "total"):
         suffix = f"  ({config.depth} x {counts['per_block']:,})" if name == "blocks" else ""
         lines.append(f"  {name:<12} {counts[name]:>12,}{suffix}")
     lines += ["", "forward FLOPs per window (matmuls, multiply-add = 2)"]

@@ -6,7 +6,12 @@ every field can be overridden on the command line (`--config.optimizer.lr=3e-4`)
 
 from __future__ import annotations
 
+import math
+
 import ml_collections
+
+from tinymyo_jax.errors import UserError
+from tinymyo_jax.models.config import DEFAULTS as MODEL_DEFAULTS
 
 # The corpora TinyMyo pretrains on, with the mixture weights we use by default: each corpus
 # contributes windows in proportion to its weight in every global batch.
@@ -19,15 +24,18 @@ def base_config() -> ml_collections.ConfigDict:
 
     config.model = ml_collections.ConfigDict()
     config.model.preset = "tinymyo"  # tinymyo | tinyissimo
-    # Default chosen on real recordings (docs/real_emg.md): 2-D axial RoPE (time and channel).
-    config.model.rope = "time_channel"  # time_channel | time | reference | none (models/rope.py)
-    # none | learned: a learned vector per channel index added to every token (models/encoder.py).
-    # Default learned, measured on real recordings (docs/real_emg.md, "Channel embedding and
-    # learning rate": 0.7-3.6 % lower masked loss on the 16-electrode grid).
+    # The architecture is ModelConfig's defaults (models/config.DEFAULTS) but for two choices
+    # measured on real recordings (docs/real_emg.md), where pretraining differs from them:
+    # 2-D axial RoPE (time and channel) instead of ModelConfig's "time"
+    # (time_channel | time | reference | none, models/rope.py);
+    config.model.rope = "time_channel"
+    # a learned vector per channel index added to every token (models/encoder.py) instead of
+    # none ("Channel embedding and learning rate": 0.7-3.6 % lower masked loss on the
+    # 16-electrode grid).
     config.model.channel_embedding = "learned"
-    config.model.dropout = 0.1
-    config.model.attention_dropout = 0.1
-    config.model.drop_path = 0.1
+    config.model.dropout = MODEL_DEFAULTS.dropout
+    config.model.attention_dropout = MODEL_DEFAULTS.attention_dropout
+    config.model.drop_path = MODEL_DEFAULTS.drop_path
     # Smaller models for smoke runs: 0 keeps the preset's value.
     config.model.embed_dim = 0
     config.model.depth = 0
@@ -100,30 +108,31 @@ def base_config() -> ml_collections.ConfigDict:
     return config
 
 
-def validate(config: ml_collections.ConfigDict) -> None:
-    """The checks of a pretraining config that need no model: one-line UserErrors naming the
-    field, before anything is written or compiled (the evaluators' datasets must exist)."""
-    import math
-
-    from tinymyo_jax.errors import UserError
-
+def check_config(config: ml_collections.ConfigDict) -> None:
+    """The checks of a pretraining config's own fields that need no model or data: one-line
+    UserErrors naming the field, before anything is written or compiled. (The evaluators'
+    entries are checked by train/evaluators.check_evals, which opens their datasets.)"""
     for name in ("total_steps", "global_batch_size", "log_every_steps", "eval_every_steps", "eval_batches",
                  "plot_every_steps"):  # fmt: skip
         if int(config[name]) < 1:
             raise UserError(f"config.{name} must be >= 1, got {config[name]}")
-    if config.micro_batch_size < 0:
-        raise UserError(f"config.micro_batch_size must be >= 0, got {config.micro_batch_size}")
-    if config.micro_batch_size and config.global_batch_size % config.micro_batch_size:
-        raise UserError(f"config.global_batch_size {config.global_batch_size} is not a multiple of "
-                        f"config.micro_batch_size {config.micro_batch_size}")  # fmt: skip
+    micro_batch_count(config)
     for name, weight in config.data.mixture.items():
         if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not math.isfinite(weight) or weight <= 0:
             raise UserError(f"config.data.mixture[{name!r}] = {weight!r}: weights must be > 0 (remove the entry to leave a dataset out)")
     if not config.data.mixture:
         raise UserError("config.data.mixture is empty: name at least one prepared dataset")
-    from tinymyo_jax.train.evaluators import check_config as check_evals  # it imports the trainer
 
-    check_evals(config)
+
+def micro_batch_count(config: ml_collections.ConfigDict) -> int:
+    """Micro-batches per step: global_batch_size / micro_batch_size (1 when micro_batch_size is 0,
+    no accumulation). The one check that the micro-batch size divides the global batch."""
+    if config.micro_batch_size < 0:
+        raise UserError(f"config.micro_batch_size must be >= 0, got {config.micro_batch_size}")
+    if config.micro_batch_size and config.global_batch_size % config.micro_batch_size:
+        raise UserError(f"config.global_batch_size {config.global_batch_size} is not a multiple of "
+                        f"config.micro_batch_size {config.micro_batch_size}")  # fmt: skip
+    return config.global_batch_size // (config.micro_batch_size or config.global_batch_size)
 
 
 REFERENCE_BEHAVIOUR = {"model.rope": "reference", "data.normalization": "minmax_channel", "model.channel_embedding": "none"}

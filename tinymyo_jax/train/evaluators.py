@@ -12,7 +12,7 @@ last values under NAME.
 
 Types:
   masked_loss   the masked-reconstruction loss over `config.eval_batches` fixed batches of
-                `config.data.eval_split`, beside the no-model baselines (train/baselines.py),
+                `config.data.eval_split`, beside the no-model baselines (train/no_model_baselines.py),
                 and a reconstruction plot every `config.plot_every_steps`. At most one (it has
                 no options that would tell two apart). The default config names it
                 `validation`, its every_steps the same field as `config.eval_every_steps`.
@@ -22,7 +22,7 @@ Types:
                 validation, the metrics of test (accuracy, balanced_accuracy, macro_f1; MAE,
                 RMSE, R² for a regression benchmark), the chosen `l2` and the `seconds` it took.
 
-`check_config` (called by train.config.validate) refuses a bad entry in one line before a run
+`check_evals` (called by the trainer beside train.config.check_config) refuses a bad entry in one line before a run
 writes anything; `Evaluators(config, run).run_due(step, params)` is the trainer's one call.
 """
 
@@ -43,13 +43,17 @@ from flax import nnx
 
 from tinymyo_jax.data.pipeline import HostBatchReader
 from tinymyo_jax.errors import UserError
+from tinymyo_jax.evaluate.config import probe_config
+from tinymyo_jax.evaluate.data import SPLIT_KEYS, Splits
+from tinymyo_jax.evaluate.features import extract_split, make_feature_fn
+from tinymyo_jax.evaluate.probe import fit_readout
 from tinymyo_jax.models.config import ModelConfig
-from tinymyo_jax.models.objective import combine_loss_terms
-from tinymyo_jax.train.baselines import baseline_predictions
+from tinymyo_jax.models.objective import combine_loss_terms, smooth_l1
+from tinymyo_jax.train.no_model_baselines import baseline_predictions
 from tinymyo_jax.train.metrics import MetricsWriter
 from tinymyo_jax.train.plots import plot_reconstruction
 from tinymyo_jax.train.loop import global_batch
-from tinymyo_jax.train.pretrain import BATCH_FIELDS, open_sources, validation_order
+from tinymyo_jax.train.mixture import BATCH_FIELDS, open_sources, validation_order
 from tinymyo_jax.train.step import make_eval_step
 
 log = logging.getLogger("tinymyo.pretrain")
@@ -95,8 +99,7 @@ def evaluate(eval_step, params, eval_reader: HostBatchReader, config, data_shard
         weight = mask_local & channel_local[:, :, None]
         baseline_count += float(weight.sum())
         for name, predicted in baseline_predictions(x_local, token_local, model_config.patch_size, channel_local).items():
-            error = np.abs(predicted - x_local)
-            smooth = np.where(error < 1.0, 0.5 * error**2, error - 0.5)
+            smooth = np.asarray(smooth_l1(predicted, x_local))  # the trainer's loss, on the baseline
             baseline_sums[name] = baseline_sums.get(name, 0.0) + float((smooth * weight).sum())
         if example is None:
             rec_local = np.concatenate([np.asarray(s.data) for s in reconstruction.addressable_shards])
@@ -167,8 +170,6 @@ class LinearProbe:
     REQUIRED = ("benchmark",)
 
     def __init__(self, name: str, options: dict[str, Any], run: RunContext) -> None:
-        from tinymyo_jax.evaluate.data import Splits
-
         self.name, self.run = name, run
         self.settings = probe_settings(options, run.config)
         self.splits = Splits(self.settings)
@@ -176,8 +177,6 @@ class LinearProbe:
 
     @staticmethod
     def check(name: str, options: dict[str, Any], config: ml_collections.ConfigDict) -> None:
-        from tinymyo_jax.evaluate.data import Splits
-
         if options["batch_size"] < 0:
             raise UserError(f"config.evals.{name}.batch_size must be >= 0 (0: the probe's), got {options['batch_size']}")
         if options["max_windows"] < 0:
@@ -190,10 +189,6 @@ class LinearProbe:
             raise UserError(f"config.evals.{name}: {err}") from err
 
     def __call__(self, step: int, params) -> dict[str, float]:
-        from tinymyo_jax.evaluate.data import SPLIT_KEYS
-        from tinymyo_jax.evaluate.features import extract_split, make_feature_fn
-        from tinymyo_jax.evaluate.probe import fit_readout
-
         start = time.perf_counter()
         if jax.process_count() > 1:  # every process probes the whole encoder on its own devices
             from jax.experimental import multihost_utils
@@ -213,8 +208,6 @@ class LinearProbe:
 
 def probe_settings(options: dict[str, Any], config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """The probe config (evaluate/config.probe_config) of a linear_probe evaluator."""
-    from tinymyo_jax.evaluate.config import probe_config
-
     settings = probe_config(options["benchmark"])
     settings.data.data_dir = options["data_dir"] or config.data.data_dir
     settings.data.max_windows = int(options["max_windows"])
@@ -261,7 +254,7 @@ def _options(name: str, entry: ml_collections.ConfigDict) -> dict[str, Any]:
     return options
 
 
-def check_config(config: ml_collections.ConfigDict) -> None:
+def check_evals(config: ml_collections.ConfigDict) -> None:
     """Every `config.evals` entry: a known type, every_steps >= 1, known options, and what its
     type checks (a linear probe's dataset and splits exist). One-line UserErrors."""
     for name, entry in config.evals.items():

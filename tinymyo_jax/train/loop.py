@@ -1,4 +1,4 @@
-"""The one training loop: pretraining (train/pretrain.py) and fine-tuning (evaluate/finetune.py)
+"""The one training loop: pretraining (train/pretrain.py) and fine-tuning (train/finetune.py)
 both run through `TrainLoop`, each supplying its train step, its host batches and its
 evaluation callback.
 

@@ -21,11 +21,23 @@ import re
 import time
 from typing import Iterator
 
+import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from flax import nnx
 
 from tinymyo_jax.errors import UserError
+from tinymyo_jax.models.summary import forward_flops
+from tinymyo_jax.models.tinymyo import TinyMyo
+from tinymyo_jax.train import mesh as mesh_lib
+from tinymyo_jax.train.checkpointing import abstract_with_shardings
+from tinymyo_jax.train.config import micro_batch_count
+from tinymyo_jax.train.loop import initial_health
 from tinymyo_jax.train.metrics import PEAK_FLOPS_BY_KIND
+from tinymyo_jax.train.optimizer import learning_rate_schedule, make_optimizer
+from tinymyo_jax.train.pretrain import model_config_from, sharded_train_step
+from tinymyo_jax.train.step import init_state
 
 GiB = 2**30
 
@@ -151,8 +163,6 @@ def parse_hbm_oom(message: str) -> tuple[int, int] | None:
 
 def state_bytes_per_device(abstract_state, state_sharding) -> dict[str, int]:
     """Bytes of params and optimizer state that one device holds under the shardings."""
-    import jax
-
     def nbytes(tree, shardings) -> int:
         sizes = jax.tree.map(lambda leaf, sh: math.prod(sh.shard_shape(leaf.shape)) * np.dtype(leaf.dtype).itemsize,
                              tree, shardings)
@@ -165,18 +175,6 @@ def state_bytes_per_device(abstract_state, state_sharding) -> dict[str, int]:
 def compile_train_step(config: ml_collections.ConfigDict, devices: list, channels: int, samples: int,
                        chip: ChipSpec) -> Compiled:
     """Compile the trainer's step for `devices` (abstract state and batch); never raises on HBM OOM."""
-    import jax
-    import jax.numpy as jnp
-    from flax import nnx
-
-    from tinymyo_jax.models.tinymyo import TinyMyo
-    from tinymyo_jax.train import mesh as mesh_lib
-    from tinymyo_jax.train.checkpointing import abstract_with_shardings
-    from tinymyo_jax.train.loop import initial_health
-    from tinymyo_jax.train.optimizer import learning_rate_schedule, make_optimizer
-    from tinymyo_jax.train.pretrain import model_config_from, sharded_train_step
-    from tinymyo_jax.train.step import init_state
-
     mesh = mesh_lib.make_mesh(config.mesh.fsdp, devices)
     model_config = model_config_from(config)
     # shapes only: nothing is initialised on this host
@@ -328,9 +326,6 @@ def make_plan(config: ml_collections.ConfigDict, topology: str, channels: int = 
               progress=None) -> Plan:
     """Compile the recipe for the topology; if it does not fit, compile the candidate changes
     until one fits (`progress(message)` is told before each compile)."""
-    from tinymyo_jax.models.summary import forward_flops
-    from tinymyo_jax.train.pretrain import model_config_from
-
     generation, _ = parse_topology(topology)
     chip = TPU_CHIPS[generation]
     model_config = model_config_from(config)
@@ -340,10 +335,9 @@ def make_plan(config: ml_collections.ConfigDict, topology: str, channels: int = 
     n = len(devices)
     if config.global_batch_size % n:
         raise UserError(f"global_batch_size {config.global_batch_size} must be divisible by the {n} chips of {topology}")
-    micro = config.micro_batch_size or config.global_batch_size
-    if config.global_batch_size % micro or micro % n:
-        raise UserError(f"micro_batch_size {micro} must divide global_batch_size {config.global_batch_size} "
-                        f"and be divisible by the {n} chips")
+    micro = config.global_batch_size // micro_batch_count(config)
+    if micro % n:
+        raise UserError(f"micro_batch_size {micro} must be divisible by the {n} chips")
     if config.mesh.fsdp < 1 or n % config.mesh.fsdp:
         raise UserError(f"mesh.fsdp={config.mesh.fsdp} must divide the {n} chips of {topology}")
     analytic = 3 * forward_flops(model_config, channels, samples)["total"] * config.global_batch_size / n

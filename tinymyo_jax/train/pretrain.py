@@ -20,17 +20,20 @@ import numpy as np
 from flax import nnx
 
 from tinymyo_jax import storage
-from tinymyo_jax.data.pipeline import HostBatchReader, WindowSource, iterate_batches, make_order
+from tinymyo_jax.data.pipeline import HostBatchReader, iterate_batches, make_order
+from tinymyo_jax.data.source import dataset_dir, dataset_key
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.checkpoint import load_model_checkpoint, params_of, set_params
 from tinymyo_jax.models.config import ModelConfig, from_run_config
 from tinymyo_jax.models.summary import forward_flops
 from tinymyo_jax.models.tinymyo import TinyMyo
 from tinymyo_jax.train import mesh as mesh_lib
-from tinymyo_jax.train.config import validate as validate_config
+from tinymyo_jax.train.config import check_config
 from tinymyo_jax.train.workdir import dataset_fingerprint, start_run
 from tinymyo_jax.train.loop import TrainLoop, jit_train_step
+from tinymyo_jax.train.evaluators import Evaluators, RunContext, check_evals
 from tinymyo_jax.train.metrics import peak_flops_per_device
+from tinymyo_jax.train.mixture import BATCH_FIELDS, open_sources
 from tinymyo_jax.train.optimizer import learning_rate_schedule, make_optimizer
 from tinymyo_jax.train.step import make_train_step, reconstruction_gradients
 
@@ -67,51 +70,13 @@ def model_config_from(config: ml_collections.ConfigDict) -> ModelConfig:
 
 def run_record(config: ml_collections.ConfigDict, model_config: ModelConfig) -> dict:
     """What a pretraining workdir is started with (train/workdir.py): a rerun must match."""
-    from tinymyo_jax.data.source import dataset_dir
-
     data = {}
     for name, weight in sorted(config.data.mixture.items()):
-        dataset, _, builder_config = name.partition("/")
-        directory = dataset_dir(dataset, config.data.data_dir or None, builder_config or None)
+        dataset, builder_config = dataset_key(name)
+        directory = dataset_dir(dataset, config.data.data_dir or None, builder_config)
         data[name] = {"weight": float(weight), "fingerprint": dataset_fingerprint(directory)}
     return {"init": config.init_from, "model": json.loads(model_config.to_json()), "data": data,
             "seed": config.seed, "global_batch_size": config.global_batch_size}
-
-
-def validation_order(config: ml_collections.ConfigDict, sizes: list[int], weights: list[float]):
-    """The order of the validation batches: fixed by the run's seed, distinct from the training
-    order, so every evaluation (and train/validate.py after the run) sees the same windows."""
-    return make_order(sizes, weights, config.global_batch_size, config.seed + 7)
-
-
-def open_sources(config: ml_collections.ConfigDict, split: str) -> tuple[list[str], list[WindowSource], list[float]]:
-    from tinymyo_jax.data.source import WindowShards
-
-    names = sorted(config.data.mixture)  # weights are > 0 (train.config.validate)
-    # a mixture key is a TFDS name, optionally with a builder config: "ninapro_db8/w1000"
-    sources = []
-    for name in names:
-        dataset, _, builder_config = name.partition("/")
-        sources.append(WindowShards(dataset, split, data_dir=config.data.data_dir or None, config=builder_config or None,
-                                    fields=("emg", "channel_mask")))
-    for name, source in zip(names, sources):
-        if len(source) == 0:
-            raise UserError(f"dataset {name!r} split {split!r} has no windows")
-        require_live_channels(name, split, source)
-    return names, sources, [float(config.data.mixture[name]) for name in names]
-
-
-def require_live_channels(name: str, split: str, source: WindowSource, samples: int = 256) -> None:
-    """Refuse a split whose windows have no live channel (all-zero or dead recordings): it would
-    train on nothing (loss 0 at every step). Checks up to `samples` evenly spaced windows."""
-    indices = np.unique(np.linspace(0, len(source) - 1, min(samples, len(source))).astype(np.int64))
-    masks = source.read_batch(indices)["channel_mask"]
-    if not np.asarray(masks).any():
-        raise UserError(f"dataset {name!r} split {split!r}: none of {len(indices)} windows checked has a live channel "
-                        "(every channel_mask is False); see its prep_report.json for dead channels")
-
-
-BATCH_FIELDS = ("emg", "channel_mask")
 
 
 def pretraining_train_step(config: ml_collections.ConfigDict, mesh, graphdef, model_config: ModelConfig, optimizer,
@@ -140,7 +105,8 @@ def pretrain(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> di
     workdir = storage.path(workdir)
     is_main = jax.process_index() == 0
     # every check that needs no compilation, before anything in the workdir is written
-    validate_config(config)
+    check_config(config)
+    check_evals(config)
     model_config = model_config_from(config)
     start_run(workdir, run_record(config, model_config), config.workdir_mode, is_main=is_main)
     if is_main:
@@ -198,8 +164,6 @@ def pretrain(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> di
                                 first_batch, BATCH_FIELDS)  # fmt: skip
 
         # --- evaluation: config.evals (train/evaluators.py), one callback of the loop
-        from tinymyo_jax.train.evaluators import Evaluators, RunContext  # it imports this module
-
         evaluators = Evaluators(config, RunContext(config, graphdef, model_config, data_sharding, workdir, loop.writer,
                                                    is_main))  # fmt: skip
         peak, peak_source = peak_flops_per_device(config.peak_flops_per_device)

@@ -7,7 +7,7 @@ shard, donate and compile ahead of time (train/loop.py does).
 `make_train_step` is the one update step of the codebase: it takes the objective as a gradient
 function (params, batch, step) -> (gradients, metrics). Pretraining supplies masked
 reconstruction (`reconstruction_gradients`, below); fine-tuning supplies classification or
-regression (`evaluate/finetune.supervised_gradients`).
+regression (`train/finetune.supervised_gradients`).
 
 Randomness: the mask key and the dropout key are `fold_in(key(seed), step)`, split in two, so a
 step's masks and dropout depend only on the seed and the global step: resumed runs, and runs on
@@ -35,6 +35,7 @@ from tinymyo_jax.models.objective import (
     sample_patch_mask,
     token_mask_to_sample_mask,
 )
+from tinymyo_jax.train.config import micro_batch_count
 
 TrainState = dict[str, Any]
 Batch = dict[str, jax.Array]
@@ -98,10 +99,7 @@ def make_gradient_fn(
     """
     compute_dtype = jnp.dtype(config.compute_dtype)
     visible_weight = config.loss.visible_weight
-    micro = config.micro_batch_size or config.global_batch_size
-    if config.global_batch_size % micro:
-        raise ValueError(f"global_batch_size {config.global_batch_size} is not a multiple of micro_batch_size {micro}")
-    micro_batches = config.global_batch_size // micro
+    micro_batches = micro_batch_count(config)
     xla_cpu_tricks = bool(config.get("xla_cpu_tricks", False))
 
     def gradients(params, batch: Batch, step: jax.Array):

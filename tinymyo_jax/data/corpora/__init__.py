@@ -23,7 +23,8 @@ import importlib
 import pkgutil
 from typing import Any
 
-from tinymyo_jax.data.protocols import CorpusProtocol
+from tinymyo_jax.data.decisions import COMMON
+from tinymyo_jax.data.protocols import CorpusProtocol, WindowConfig
 from tinymyo_jax.errors import UserError
 
 # Far above 16-bit ADC counts or microvolts: the bound of corpora whose unit is unknown.
@@ -84,6 +85,11 @@ class Corpus:
     def name(self) -> str:
         return self.protocol.name
 
+    @property
+    def all_decisions(self) -> str:
+        """This corpus's protocol decisions, then the ones common to all, as Markdown bullets."""
+        return self.decisions + COMMON
+
     def reader_module(self) -> Any:
         return importlib.import_module(self.reader)
 
@@ -135,3 +141,19 @@ def names() -> tuple[str, ...]:
 def named() -> tuple[str, ...]:
     """The corpora with predefined builder configs (what `tinymyo prep all` prepares)."""
     return tuple(name for name, corpus in registry().items() if not corpus.user_configs)
+
+
+def protocol(name: str) -> CorpusProtocol:
+    """The protocol of a corpus by TFDS name; UserError for an unknown name. A corpus with
+    `user_configs` gives its base protocol, to `bind` to a user's config."""
+    return get(name).protocol
+
+
+def resolve(name: str, config: str | WindowConfig | None) -> tuple[CorpusProtocol, WindowConfig]:
+    """(protocol, window config) of a preparation: `config` is a config name of the corpus (None:
+    its default), or a WindowConfig object, which is how a `generic/NAME` corpus's options reach
+    worker processes (the protocol is then bound to it)."""
+    base = protocol(name)
+    if isinstance(config, WindowConfig):
+        return (base.bind(base, config) if base.bind else base), config
+    return base, base.config(config)

@@ -8,6 +8,9 @@ import re
 from pathlib import Path
 from typing import Sequence
 
+from tinymyo_jax.data.corpora import Corpus
+from tinymyo_jax.data.protocols import CorpusProtocol, PRETRAIN_SPLITS, W1000, assign_held_out_subjects, cut_pretraining
+
 READER = "tinymyo_jax.data.readers.ninapro"
 SYNTH = "tinymyo_jax.data.synth.ninapro"
 HOMEPAGE = "https://ninapro.hevs.ch/instructions/{db}.html"
@@ -25,9 +28,6 @@ def subject(path: Path) -> int | None:
 def pretraining_corpus(name: str, *, channels: int, dataset_id: int, decisions: str, instructions: str):
     """A NinaPro pretraining corpus (DB6, DB7): whole subjects held out (`held_out_subjects`),
     2 kHz, 20-450 Hz, windows of 1000 samples."""
-    from tinymyo_jax.data.corpora import Corpus
-    from tinymyo_jax.data.protocols import PRETRAIN_SPLITS, CorpusProtocol, W1000, cut_pretraining
-
     return Corpus(
         protocol=CorpusProtocol(
             name=name, task="pretraining", fs=2000.0, band=(20.0, 450.0), channels=channels, configs=(W1000,),
@@ -42,6 +42,4 @@ def pretraining_corpus(name: str, *, channels: int, dataset_id: int, decisions: 
 def assign_held_out(name: str, files: Sequence[Path], root: Path) -> tuple[dict[Path, str | None], dict[Path, str]]:
     """Whole subjects held out (`held_out_subjects`); a module-level function so that the
     protocol pickles (beam workers)."""
-    from tinymyo_jax.data.protocols import assign_held_out_subjects
-
     return assign_held_out_subjects(name, files, subject, UNKNOWN_SUBJECT)

@@ -9,6 +9,7 @@ from typing import Sequence
 from tinymyo_jax.data.corpora import Corpus
 from tinymyo_jax.data.decisions import PRETRAINING
 from tinymyo_jax.data.protocols import PRETRAIN_SPLITS, CorpusProtocol, W1000, assign_held_out_subjects, cut_pretraining
+from tinymyo_jax.data.recording import hashed_id
 
 NAME = "emg2pose"
 
@@ -26,13 +27,11 @@ def users(root: Path) -> dict[str, str]:
 
 def assign(files: Sequence[Path], root: Path) -> tuple[dict[Path, str | None], dict[Path, str]]:
     """Whole users held out (19 of 193); a file's user is its metadata.csv row (parsed once: 25k rows)."""
-    from tinymyo_jax.data.readers import emg2pose
-
     by_file = users(root)
 
     def subject(path: Path) -> int | None:
         user = by_file.get(path.name.removesuffix(".hdf5"))
-        return None if user is None else emg2pose.subject_id(user)
+        return None if user is None else hashed_id(user)
 
     return assign_held_out_subjects(NAME, files, subject, "not listed in metadata.csv (or no user), so its subject is unknown")
 

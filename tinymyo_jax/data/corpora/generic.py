@@ -54,10 +54,10 @@ from tinymyo_jax.data.protocols import CorpusProtocol, WindowConfig, Windows
 from tinymyo_jax.data.readers import checks
 from tinymyo_jax.data.readers import generic as reader
 from tinymyo_jax.data.readers.base import RawFileError, relative_file
-from tinymyo_jax.data.recording import Recording
+from tinymyo_jax.data.recording import Recording, hashed_id
 from tinymyo_jax.errors import UserError
 
-DATASET = "generic"
+DATASET = reader.DATASET  # "generic": the TFDS dataset of every users' corpus
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 WINDOW, STRIDE = 1000, 500  # the pretraining protocol's, at 2 kHz
 HELD_OUT_FRACTION = protocols.HELD_OUT_FRACTION
@@ -187,9 +187,7 @@ def subject_id(name: str) -> int:
     """The record's int32 subject id: the number itself for an all-digit name, else a stable hash."""
     if name.isdigit() and int(name) < 2**31:
         return int(name)
-    from tinymyo_jax.data.readers.emg2pose import subject_id as hashed
-
-    return hashed(name) if name else 0
+    return hashed_id(name) if name else 0
 
 
 def label_name(config: GenericConfig, relative: str) -> str | None:

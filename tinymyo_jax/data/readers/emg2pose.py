@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import hashlib
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -46,7 +45,7 @@ import numpy as np
 from tinymyo_jax.data.readers import checks
 from tinymyo_jax.data.corpora.emg2pose import NAME
 from tinymyo_jax.data.readers.base import RawFileError, check_dataset, relative_file
-from tinymyo_jax.data.recording import Recording, RecordingMeta
+from tinymyo_jax.data.recording import Recording, RecordingMeta, hashed_id
 
 DATASETS: tuple[str, ...] = (NAME,)
 
@@ -72,8 +71,7 @@ IK_FAILURE_ATOL = 1e-8
 
 def subject_id(user: str) -> int:
     """Stable integer id of an emg2pose user string: SHA-256 prefix, 0 <= id < 2**31."""
-    digest = hashlib.sha256(user.encode("utf-8")).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+    return hashed_id(user)
 
 
 def ik_failure_mask(joint_angles: np.ndarray) -> np.ndarray:

@@ -58,6 +58,8 @@ from tinymyo_jax.data.readers import checks
 from tinymyo_jax.data.readers.base import RawFileError, check_dataset, relative_file
 from tinymyo_jax.data.recording import Recording, RecordingMeta
 
+# The TFDS dataset of every users' corpus (`generic/NAME`, data/corpora/generic.py): its records' `dataset`.
+DATASET = "generic"
 SUFFIXES: tuple[str, ...] = (".csv", ".tsv", ".txt", ".npy", ".npz", ".mat", ".edf", ".bdf", ".hea")
 # Scalar MAT variables taken as the sampling rate (Hz), first found wins.
 MAT_FS_VARIABLES: tuple[str, ...] = ("fs", "frequency", "SamplingFrequency")  # ours, NinaPro's, OTBioLab's
@@ -131,8 +133,6 @@ def read_generic(
         aligned = checks.align_lengths(path, {"emg": emg, "labels": _as_labels(path, labels)}, extra)
         emg, labels = aligned["emg"], aligned["labels"]
     extra["dead_channels"] = checks.dead_channels(emg)
-    from tinymyo_jax.data.corpora.generic import DATASET  # imported here: that module imports this one
-
     meta = RecordingMeta(
         dataset=DATASET, subject=int(subject), session=None, file=relative_file(path, root), extra=extra
     )
@@ -266,8 +266,6 @@ def _sniff_time_rate(path: Path, header: list[str], rows: list[list[str]], time:
 
 
 def _check_dataset(dataset: str) -> None:
-    from tinymyo_jax.data.corpora.generic import DATASET  # imported here: that module imports this one
-
     check_dataset(dataset, (DATASET,), "users' recordings")
 
 

@@ -18,13 +18,13 @@ import importlib
 import pathlib
 from typing import Any
 
+from tinymyo_jax.data import corpora
 from tinymyo_jax.errors import UserError
+
 
 def synth_modules() -> dict[str, str]:
     """TFDS corpus name -> module that writes its raw files, for every corpus that declares one
     (its registry entry's `synth`, data/corpora)."""
-    from tinymyo_jax.data import corpora
-
     return {name: corpus.synth for name, corpus in corpora.registry().items() if corpus.synth}
 
 

