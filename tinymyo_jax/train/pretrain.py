@@ -216,7 +216,10 @@ def pretrain(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> di
             flops_per_step=3 * forward_flops(model_config, c, t)["total"] * config.global_batch_size,
             peak_flops_per_device=peak, tokens_per_window=c * (t // model_config.patch_size),
         )  # fmt: skip
-    summary.update({"end_step": result.end_step, "train": result.train,
+    summary.update({"end_step": result.end_step, "total_steps": config.total_steps,
+                    # a preempted run's summary must not read like a finished one
+                    "finished": result.end_step >= config.total_steps and not result.preempted,
+                    "preempted": result.preempted, "train": result.train,
                     "median_step_time_s": float(np.median(result.step_times)) if result.step_times else None})
     if is_main:
         storage.write_atomic(workdir / "summary.json", json.dumps(summary, indent=2))
