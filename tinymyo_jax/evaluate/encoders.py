@@ -56,7 +56,20 @@ def load_initial_model(config: ml_collections.ConfigDict) -> tuple[TinyMyo, dict
         directory = checkpoint_directory(init)
         model = load_model_checkpoint(directory)
         source = str(directory)
+    require_finite_encoder(model, source)
     return model, describe(model, init, source)
+
+
+def require_finite_encoder(model: TinyMyo, source: str) -> None:
+    """Refuse an encoder holding NaN or infinite weights (a diverged run): its features are
+    NaN, and a probe of them would report chance accuracy as if it were a result."""
+    leaves = jax.tree_util.tree_flatten_with_path(params_of(model)["encoder"])[0]
+    bad = [(jax.tree_util.keystr(path), int(np.size(leaf) - np.isfinite(np.asarray(leaf)).sum())) for path, leaf in leaves]
+    bad = [(name, count) for name, count in bad if count]
+    if bad:
+        total = sum(count for _, count in bad)
+        raise UserError(f"the encoder in {source} holds {total:,} non-finite weights (first in encoder{bad[0][0]}): "
+                        "a diverged run? start from an earlier checkpoint")  # fmt: skip
 
 
 def random_like(model_config: ModelConfig, seed: int) -> tuple[TinyMyo, dict]:
