@@ -80,3 +80,29 @@ def test_export_refuses_an_earlier_export_and_force_replaces_only_the_exported_f
     assert "W0000" not in printed.err and "port.cc" not in printed.err
     assert "Ignored output_format" in (out / "converter.log").read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]  # no staging folder left
+
+
+# ---------------------------------------------------------------- finding 8: config values
+
+
+@pytest.mark.parametrize(
+    "override, phrase",
+    [("--config.optimizer.lr=-0.001", "config.optimizer.lr must be > 0"),
+     ("--config.masking.ratio=1.5", "config.masking.ratio must be strictly between 0 and 1"),
+     ("--config.masking.ratio=-0.5", "config.masking.ratio must be strictly between 0 and 1"),
+     ("--config.model.dropout=1.0", "config.model.dropout must be in [0, 1)")],
+)  # fmt: skip
+def test_pretrain_config_values_out_of_range_are_one_line_errors(tmp_path, override, phrase, capsys):
+    workdir = tmp_path / "run"
+    assert tinymyo(["pretrain", "--config", "pretrain/smoke:tiny", "--workdir", str(workdir), override]) == 2
+    assert phrase in one_line_error(capsys)
+    assert not workdir.exists()
+
+
+def test_an_unknown_pretrain_preset_variant_is_refused_as_probe_presets_refuse(tmp_path, capsys):
+    workdir = tmp_path / "run"
+    assert tinymyo(["pretrain", "--config", "pretrain/smoke:bogus", "--workdir", str(workdir)]) == 2
+    assert "unknown config variant 'bogus'; choose from reference, tiny" in one_line_error(capsys)
+    assert tinymyo(["probe", "--config", "probe/epn612:bogus", "--workdir", str(workdir)]) == 2
+    assert "unknown config variant 'bogus'" in one_line_error(capsys)
+    assert not workdir.exists()
