@@ -69,3 +69,46 @@ def test_a_resumed_run_logs_each_step_once(pretrain_data_dir, tmp_path):
     assert tinymyo(_arguments(workdir, pretrain_data_dir)) == 0  # resumes from step 4
     assert _train_steps(workdir) == [1, 2, 3, 4, 5, 6]
     assert json.loads((workdir / "summary.json").read_text())["start_step"] == 4
+
+
+# ---------------------------------------------------------------- finding 2: runs never mix
+
+
+@pytest.fixture(scope="module")
+def tiny_run(pretrain_data_dir, tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("record") / "run"
+    assert tinymyo(_arguments(workdir, pretrain_data_dir)) == 0
+    return workdir
+
+
+@pytest.mark.parametrize(
+    "overrides, named",
+    [(["--config.optimizer.lr=0.01"], ["training.optimizer.lr=0.003"]),
+     (["--config.masking.ratio=0.75", "--config.loss.visible_weight=0.5"],
+      ["training.masking.ratio=0.5", "training.loss.visible_weight=0.1"]),
+     (["--config.total_steps=12"], ["training.total_steps=6"]),
+     (["--config.data.normalization=none"], ["model.normalization='window_scale'"])],
+)  # fmt: skip
+def test_a_rerun_with_other_training_settings_is_refused_naming_them_before_anything_is_written(
+        tiny_run, pretrain_data_dir, overrides, named, capsys):  # fmt: skip
+    from tests.assertions import one_line_error, tree_digest
+
+    before = tree_digest(tiny_run)
+    assert tinymyo([*_arguments(tiny_run, pretrain_data_dir), *overrides]) == 2
+    err = one_line_error(capsys)
+    assert all(name in err for name in named) and "--config.workdir_mode=fresh" in err
+    assert tree_digest(tiny_run) == before  # config.json included
+
+
+def test_a_folder_of_the_users_own_files_is_refused_as_a_workdir(pretrain_data_dir, tmp_path, capsys):
+    from tests.assertions import one_line_error, tree_digest
+
+    workdir = tmp_path / "mine"
+    workdir.mkdir()
+    (workdir / "config.json").write_text('{"mine": true}')
+    (workdir / "metrics.jsonl").write_text('{"step": 1, "split": "train", "loss": 9.0}\n')
+    before = tree_digest(workdir)
+    for mode in ("resume", "fresh"):
+        assert tinymyo([*_arguments(workdir, pretrain_data_dir), f"--config.workdir_mode={mode}"]) == 2
+        assert "holds no run of this trainer (config.json, metrics.jsonl)" in one_line_error(capsys)
+    assert tree_digest(workdir) == before and sorted(p.name for p in tmp_path.iterdir()) == ["mine"]

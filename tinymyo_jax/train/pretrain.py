@@ -28,6 +28,7 @@ from tinymyo_jax.models.summary import forward_flops
 from tinymyo_jax.models.tinymyo import TinyMyo
 from tinymyo_jax.train import mesh as mesh_lib
 from tinymyo_jax.train.config import validate as validate_config
+from tinymyo_jax.train.run_record import PRETRAINING_FIELDS, training_settings
 from tinymyo_jax.train.workdir import dataset_fingerprint, start_run
 from tinymyo_jax.train.loop import TrainLoop, jit_train_step
 from tinymyo_jax.train.metrics import peak_flops_per_device
@@ -75,7 +76,8 @@ def run_record(config: ml_collections.ConfigDict, model_config: ModelConfig) -> 
         directory = dataset_dir(dataset, config.data.data_dir or None, builder_config or None)
         data[name] = {"weight": float(weight), "fingerprint": dataset_fingerprint(directory)}
     return {"init": config.init_from, "model": json.loads(model_config.to_json()), "data": data,
-            "seed": config.seed, "global_batch_size": config.global_batch_size}
+            "seed": config.seed, "global_batch_size": config.global_batch_size,
+            **training_settings(config, PRETRAINING_FIELDS)}  # optimizer, schedule, masking, loss
 
 
 def validation_order(config: ml_collections.ConfigDict, sizes: list[int], weights: list[float]):
