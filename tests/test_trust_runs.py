@@ -106,3 +106,115 @@ def test_an_unknown_pretrain_preset_variant_is_refused_as_probe_presets_refuse(t
     assert tinymyo(["probe", "--config", "probe/epn612:bogus", "--workdir", str(workdir)]) == 2
     assert "unknown config variant 'bogus'" in one_line_error(capsys)
     assert not workdir.exists()
+
+
+# ---------------------------------------------------------------- findings 7, 9: checkpoint paths
+
+
+def _step_folder(directory: Path) -> Path:
+    return next(p for p in directory.iterdir() if p.name.isdigit())
+
+
+def test_every_checkpoint_reader_accepts_a_workdir_and_a_finetune_workdir_gives_its_selected_model(tmp_path, capsys):
+    from tinymyo_jax.evaluate.encoders import params_hash
+    from tinymyo_jax.models.checkpoint import load_model_checkpoint, params_of, save_model_checkpoint
+    from tinymyo_jax.models.config import preset
+    from tinymyo_jax.models.tinymyo import build_model
+
+    config = preset("tinyissimo", embed_dim=32, depth=1, num_heads=2)
+    save_model_checkpoint(tmp_path / "pretrain" / "checkpoints", build_model(config, seed=1), step=6)
+    # `tinymyo export --checkpoint runs/mine` (docs/data.md) and `summary --checkpoint WORKDIR`
+    assert tinymyo(["summary", "--checkpoint", str(tmp_path / "pretrain")]) == 0
+    assert "dim 32, 1 blocks" in capsys.readouterr().out
+    best = build_model(config, seed=2)
+    save_model_checkpoint(tmp_path / "finetune" / "checkpoints", build_model(config, seed=3), step=9)
+    save_model_checkpoint(tmp_path / "finetune" / "best", best, step=4)
+    loaded = load_model_checkpoint(tmp_path / "finetune")  # export, init_from, probe: this one loader
+    assert params_hash(params_of(loaded)) == params_hash(params_of(best))
+
+
+@pytest.mark.parametrize("damage", ["truncated_ocdbt", "missing_params", "latin1_model_config", "depth_10000"])
+def test_a_damaged_checkpoint_is_one_line_naming_its_file(tiny_checkpoint, tmp_path, damage, capfd):
+    import json
+    import shutil
+
+    checkpoint = tmp_path / "checkpoint"
+    shutil.copytree(tiny_checkpoint, checkpoint)
+    step = _step_folder(checkpoint)
+    if damage == "truncated_ocdbt":
+        for data in (step / "params" / "d").iterdir():
+            data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+        named = step / "params"
+    elif damage == "missing_params":
+        shutil.rmtree(step / "params")
+        named = step / "params"
+    else:
+        metadata = step / "model_config" / "metadata"
+        stored = json.loads(metadata.read_text())
+        if damage == "latin1_model_config":
+            metadata.write_bytes(json.dumps({**stored, "rope": "t\u00e9me"}, ensure_ascii=False).encode("latin-1"))
+        else:
+            metadata.write_text(json.dumps({**stored, "depth": 10000}))  # built for minutes before
+        named = step / "model_config"
+    assert tinymyo(["summary", "--checkpoint", str(checkpoint)]) == 2
+    err = one_line_error(capfd)
+    assert str(named) in err
+    if damage == "depth_10000":
+        assert "depth=10000 is out of range" in err
+
+
+def test_a_safetensors_header_announcing_a_4gb_tensor_is_refused_before_anything_is_read(tmp_path, monkeypatch, capsys):
+    import json
+
+    from tinymyo_jax.models import torch_io
+
+    header = json.dumps({"patch_embed.proj.weight": {"dtype": "F32", "shape": [1 << 30], "data_offsets": [0, 4 << 30]}}).encode()
+    path = tmp_path / "huge.safetensors"
+    with open(path, "wb") as handle:
+        handle.write(len(header).to_bytes(8, "little") + header)
+        handle.truncate(8 + len(header) + (4 << 30))  # sparse: 4 GB announced, no disk used
+    loads = []
+    monkeypatch.setattr(torch_io, "load_file", lambda *a, **k: loads.append(a) or {})  # what allocated 8 GB
+    assert tinymyo(["import-torch", "--safetensors", str(path), "--out", str(tmp_path / "out")]) == 2
+    assert "announces 4,294,967,296 bytes" in one_line_error(capsys)
+    assert loads == [] and not (tmp_path / "out").exists()
+
+
+def test_import_torch_force_replaces_the_checkpoint_and_keeps_the_users_other_files(golden, tmp_path, capsys):
+    out = tmp_path / "imported"
+    (out / "0").mkdir(parents=True)
+    (out / "0" / "stale").write_text("an older import")
+    (out / "notes.txt").write_text("the user's notes")
+    arguments = ["import-torch", "--safetensors", str(golden / "classification_perturbed.safetensors"), "--out", str(out),
+                 "--num-heads", "2"]
+    assert tinymyo([*arguments, "--force"]) == 0
+    assert (out / "notes.txt").read_text() == "the user's notes"
+    assert not (out / "0" / "stale").exists() and (out / "0" / "params").is_dir()
+
+
+def test_import_torch_to_gs_writes_the_checkpoint_there_and_no_local_gs_folder(golden, gcs_bucket, tmp_path, monkeypatch,
+                                                                                 capsys):  # fmt: skip
+    from tests.gcs_emulator import assert_no_scheme_folder, fresh_prefix
+    from tinymyo_jax import storage
+
+    monkeypatch.chdir(tmp_path)
+    out = fresh_prefix(gcs_bucket, "imported")
+    arguments = ["import-torch", "--safetensors", str(golden / "classification_perturbed.safetensors"), "--out", out,
+                 "--num-heads", "2"]
+    assert tinymyo(arguments) == 0
+    assert storage.is_dir(f"{out}/0/params")
+    assert tinymyo([*arguments, "--force"]) == 2  # no atomic swap on an object store: refused
+    assert "give a new gs:// prefix" in one_line_error(capsys)
+    assert_no_scheme_folder(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["x" * 300, "abc\n"])
+def test_a_corpus_name_too_long_or_ending_in_a_newline_is_refused(tmp_path, name, capsys):
+    import numpy as np
+
+    (tmp_path / "raw").mkdir()
+    np.save(tmp_path / "raw" / "a.npy", np.zeros((100, 2), np.float32))
+    assert tinymyo(["prep", "generic", "--manual_dir", str(tmp_path / "raw"), "--name", name,
+                    "--data_dir", str(tmp_path / "tfds")]) == 2  # fmt: skip
+    assert "use 1 to 64 letters, digits" in one_line_error(capsys)
+    assert not (tmp_path / "tfds").exists()

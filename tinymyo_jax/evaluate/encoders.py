@@ -19,6 +19,7 @@ import numpy as np
 from tinymyo_jax import storage
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.checkpoint import load_model_checkpoint, params_of
+from tinymyo_jax.models.checkpoint_checks import checkpoint_directory
 from tinymyo_jax.models.config import ModelConfig, from_run_config
 from tinymyo_jax.models.tinymyo import TinyMyo, build_model
 
@@ -27,14 +28,6 @@ def random_architecture(config: ml_collections.ConfigDict) -> ModelConfig:
     """The ModelConfig of init=random: config.model's preset with its non-zero overrides."""
     # a random encoder was trained on nothing: it reads the prepared z-scores as they are
     return from_run_config(config, head="none", normalization="none")
-
-
-def checkpoint_directory(path: storage.PathLike) -> storage.epath.Path:
-    """A pretraining workdir holds its checkpoints in `checkpoints/`; accept either."""
-    path = storage.path(path)
-    if storage.is_dir(path / "checkpoints") and not any(name.isdigit() for name in storage.listdir(path)):
-        return path / "checkpoints"
-    return path
 
 
 def load_initial_model(config: ml_collections.ConfigDict) -> tuple[TinyMyo, dict]:

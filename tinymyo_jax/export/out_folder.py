@@ -18,8 +18,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
@@ -27,7 +25,7 @@ from typing import Callable, Iterator
 from tinymyo_jax import storage
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.export.converter_log import CONVERTER_LOG, converter_log
-from tinymyo_jax.replace import replace_on_success
+from tinymyo_jax.replace import replace_owned_on_success
 
 EXPORTER_FILES = frozenset({
     "model_float.tflite", "model_int8.tflite", "model_int16x8.tflite", "model_data.h", "model_data.cc",
@@ -44,13 +42,6 @@ def check_out(out: str | Path, force: bool) -> None:
                         "(other files there are kept), or give a new folder")  # fmt: skip
 
 
-def _link_or_copy(source: str, target: str) -> None:
-    try:
-        os.link(source, target)  # same file system (staging is a sibling): no bytes copied
-    except OSError:
-        shutil.copy2(source, target)
-
-
 @contextlib.contextmanager
 def export_folder(out: str | Path, *, force: bool, log: Callable[[str], None] = print) -> Iterator[str | Path]:
     """Yield the folder to export into; see the module doc for what happens to OUT."""
@@ -63,16 +54,8 @@ def export_folder(out: str | Path, *, force: bool, log: Callable[[str], None] = 
                 storage.write_bytes(storage.path(out) / CONVERTER_LOG, path.read_bytes())
         return
     out = Path(out)
-    with replace_on_success(out) as staging:
-        kept = sorted(p.name for p in out.iterdir() if p.name not in EXPORTER_FILES) if out.is_dir() else []
-        for name in kept:  # the user's own files survive a --force export
-            source = out / name
-            if source.is_dir() and not source.is_symlink():
-                shutil.copytree(source, staging / name, symlinks=True, copy_function=_link_or_copy)
-            elif source.is_symlink():
-                os.symlink(os.readlink(source), staging / name)
-            else:
-                _link_or_copy(str(source), str(staging / name))
+    # the user's own files in OUT survive a --force export
+    with replace_owned_on_success(out, lambda name: name in EXPORTER_FILES) as staging:
         with converter_log(staging / CONVERTER_LOG):
             yield staging
         if out.is_dir():
