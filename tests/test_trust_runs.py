@@ -218,3 +218,25 @@ def test_a_corpus_name_too_long_or_ending_in_a_newline_is_refused(tmp_path, name
                     "--data_dir", str(tmp_path / "tfds")]) == 2  # fmt: skip
     assert "use 1 to 64 letters, digits" in one_line_error(capsys)
     assert not (tmp_path / "tfds").exists()
+
+
+# ---------------------------------------------------------------- finding 10: a killed --overwrite
+
+
+def test_a_plain_rerun_of_prep_removes_the_staging_folder_a_killed_overwrite_left(tmp_path, capsys):
+    import json
+
+    from tinymyo_jax.commands.prep import _named_builder
+
+    data_dir = tmp_path / "tfds"
+    target = Path(_named_builder("uci_emg", {}, data_dir).data_dir)
+    target.mkdir(parents=True)
+    info = json.dumps({"name": "uci_emg", "version": target.name})  # an earlier, complete preparation
+    (target / "dataset_info.json").write_text(info)
+    killed = target.parent / f".{target.name}.staging-999999999"  # an --overwrite SIGKILLed mid-build (no such pid)
+    (killed / "build").mkdir(parents=True)
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "1_raw_data_13-12_22.03.16.txt").write_text("time\tchannel1\n")  # checked, not read
+    assert tinymyo(["prep", "uci_emg", "--manual_dir", str(tmp_path / "raw"), "--data_dir", str(data_dir)]) == 0
+    assert "already prepared" in capsys.readouterr().out
+    assert not killed.exists() and (target / "dataset_info.json").read_text() == info

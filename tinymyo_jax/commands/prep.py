@@ -107,11 +107,11 @@ def run(args: argparse.Namespace) -> int:
             kwargs = {"config": args.config} if args.config else {}
             make = functools.partial(_named_builder, name, kwargs)
         target = pathlib.Path(make(data_dir).data_dir)
+        replace.remove_stale(target)  # a killed --overwrite's staging folder, on every run
         exists = (target / "dataset_info.json").exists()
         if exists and not args.overwrite:
             print(f"{name}: already prepared at {target} (--overwrite rebuilds it)")
             continue
-        replace.remove_stale(target)
         _remove_stale_incomplete(target)
         started = time.perf_counter()
         if exists:
