@@ -28,7 +28,7 @@ from tinymyo_jax.errors import UserError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     # storage.path, not pathlib.Path: gs:// URLs stay URLs
-    parser.add_argument("--checkpoint", required=True, type=storage.path, help="orbax checkpoint directory (params + model_config)")
+    parser.add_argument("--checkpoint", required=True, type=storage.path, help="a run's workdir (fine-tuning: its best/ model; pretraining: checkpoints/) or an orbax checkpoint directory")
     parser.add_argument("--out", required=True, type=storage.path, help="output directory (a local folder or a gs:// URL)")
     parser.add_argument("--channels", type=int, help="input channels C (default: from the calibration data, else the model's channel count or 16)")
     parser.add_argument("--samples", type=int, help="samples per window T, a multiple of the patch size (default: from the calibration data, else 1000)")

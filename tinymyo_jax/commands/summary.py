@@ -16,7 +16,7 @@ from tinymyo_jax.errors import UserError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--preset", default="tinymyo", choices=["tinymyo", "tinyissimo"], help="published architecture (default: tinymyo)")
-    source.add_argument("--checkpoint", help="orbax checkpoint directory (e.g. from `tinymyo import-torch`)")
+    source.add_argument("--checkpoint", help="orbax checkpoint directory (e.g. from `tinymyo import-torch`) or a run's workdir")
     parser.add_argument("--channels", type=int, default=16, help="EMG channels per window (default 16)")
     parser.add_argument("--samples", type=int, default=1000, help="samples per window, a multiple of the patch size (default 1000)")
 

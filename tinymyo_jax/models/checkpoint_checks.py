@@ -125,16 +125,16 @@ def check_safetensors_header(path: str) -> None:
     with open(path, "rb") as handle:
         prefix = handle.read(8)
         if len(prefix) < 8:
-            raise UserError(f"{path}: not a safetensors file (shorter than its 8-byte header length)")
+            raise UserError(f"{path}: not a readable safetensors file (shorter than its 8-byte header length)")
         length = int.from_bytes(prefix, "little")
         if length > min(MAX_HEADER_BYTES, size - 8):
-            raise UserError(f"{path}: not a safetensors file (header length {length:,} bytes, file {size:,} bytes)")
+            raise UserError(f"{path}: not a readable safetensors file (header length {length:,} bytes, file {size:,} bytes)")
         try:
             header = json.loads(handle.read(length).decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as err:
-            raise UserError(f"{path}: not a safetensors file (its header is not UTF-8 JSON: {err})") from err
+            raise UserError(f"{path}: not a readable safetensors file (its header is not UTF-8 JSON: {err})") from err
     if not isinstance(header, dict):
-        raise UserError(f"{path}: not a safetensors file (its header is not a JSON object)")
+        raise UserError(f"{path}: not a readable safetensors file (its header is not a JSON object)")
     data_bytes = size - 8 - length
     for name, entry in header.items():
         if name == "__metadata__":
