@@ -136,7 +136,7 @@ def start_run(workdir: storage.PathLike, record: Mapping[str, Any], mode: str, *
             print(f"note: {path} had no {', '.join(missing)} (an older version); recorded this run's", flush=True)
             storage.write_atomic(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
         return
-    elif _has_foreign_files(workdir):
+    elif is_main and _has_foreign_files(workdir):  # main only: the others could see its record being written
         raise UserError(f"--workdir {workdir} is not empty and holds no run of this trainer ({_listing(workdir)}); "
                         "give a new or empty folder")  # fmt: skip
     if is_main:
