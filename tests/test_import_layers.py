@@ -29,7 +29,7 @@ LAYERS: dict[str, int] = {
     "train": 3,
     "evaluate": 2, "export": 2,
     "data": 1, "models": 1,
-    "": 0, "storage": 0, "errors": 0, "replace": 0, "config_files": 0,
+    "": 0, "storage": 0, "errors": 0, "replace": 0, "config_files": 0, "platforms": 0,
 }  # fmt: skip
 # Siblings of one layer that must stay independent of each other.
 INDEPENDENT = [("evaluate", "export"), ("data", "models")]

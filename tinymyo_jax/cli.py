@@ -14,6 +14,7 @@ import sys
 from typing import Sequence
 
 from tinymyo_jax.errors import UserError
+from tinymyo_jax.platforms import quiet_cpu_host
 
 # command name -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -59,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tinymyo: unknown command {name!r}; choose from {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
     module_name, help_ = COMMANDS[name]
+    quiet_cpu_host()  # before any command imports JAX: no libtpu noise on a host without a TPU
     module = importlib.import_module(module_name)
     parser = argparse.ArgumentParser(
         prog=f"tinymyo {name}",

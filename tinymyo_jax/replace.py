@@ -20,7 +20,7 @@ import ctypes.util
 import os
 import shutil
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
 _AT_FDCWD = -100
@@ -115,3 +115,31 @@ def replace_on_success(target: Path | str) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     swap_in(staging, target)
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)  # staging is a sibling on the same file system: no bytes copied
+    except OSError:
+        shutil.copy2(source, target)
+
+
+@contextlib.contextmanager
+def replace_owned_on_success(target: Path | str, owned: Callable[[str], bool]) -> Iterator[Path]:
+    """`replace_on_success` for a folder the user may share with us: the entries of `target`
+    that `owned(name)` does not claim are carried into the staging folder (hard links where
+    possible), so replacing our files never deletes the user's."""
+    target = Path(target)
+    with replace_on_success(target) as staging:
+        names = sorted(p.name for p in target.iterdir()) if target.is_dir() else []
+        for name in names:
+            if owned(name):
+                continue
+            source = target / name
+            if source.is_symlink():
+                os.symlink(os.readlink(source), staging / name)
+            elif source.is_dir():
+                shutil.copytree(source, staging / name, symlinks=True, copy_function=_link_or_copy)
+            else:
+                _link_or_copy(str(source), str(staging / name))
+        yield staging

@@ -13,7 +13,7 @@ from tinymyo_jax.train.config import apply_variants, base_config
 
 def get_config(arg: str | None = None):
     config = base_config()
-    variants = apply_variants(config, arg)  # "reference": the published rope + min-max
+    variants = apply_variants(config, arg, known=("runlocal",))  # "reference": the published rope + min-max
     config.model.preset = "tinymyo"
     # The paper trains 50 epochs with 10 of warm-up; in steps for ~480 GB of windows at batch
     # 512 that is ~200k steps. Step-based so that resumes and mixtures are exact.

@@ -207,6 +207,7 @@ def stage_export(workdir: Path, tfds_dir: Path, pretrain_dir: Path) -> None:
     from tinymyo_jax.evaluate.data import Splits
     from tinymyo_jax.train.finetune import finetune
     from tinymyo_jax.evaluate.report import format_table
+    from tinymyo_jax.export.converter_log import CONVERTER_LOG, converter_log
     from tinymyo_jax.export.pipeline import export_for_demo, format_report
 
     _banner("8. fine-tuning (tinymyo finetune) and int8 export of the classifier (TFLite Micro, embedded UCI gestures)")
@@ -224,11 +225,12 @@ def stage_export(workdir: Path, tfds_dir: Path, pretrain_dir: Path) -> None:
     splits = Splits(config)
     train = splits.read("train", splits.indices["train"])
     test = splits.read("test", splits.indices["test"])
-    report = export_for_demo(
-        finetune_dir / "best", workdir / "export", np.asarray(train["emg"], np.float32), channels=splits.info.channels,
-        labels=train["label"],
-        evaluation_windows=np.asarray(test["emg"], np.float32), evaluation_labels=test["label"], int16x8=True,
-    )
+    with converter_log(workdir / "export" / CONVERTER_LOG):  # TensorFlow's converter notes: not in the demo's output
+        report = export_for_demo(
+            finetune_dir / "best", workdir / "export", np.asarray(train["emg"], np.float32), channels=splits.info.channels,
+            labels=train["label"],
+            evaluation_windows=np.asarray(test["emg"], np.float32), evaluation_labels=test["label"], int16x8=True,
+        )
     print("\n" + format_report(report))
     quality = report["quality"]
     agreement = quality["int8_tflm"]["vs_float"]["top1_agreement"]

@@ -28,7 +28,7 @@ from tinymyo_jax.errors import UserError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     # storage.path, not pathlib.Path: gs:// URLs stay URLs
-    parser.add_argument("--checkpoint", required=True, type=storage.path, help="orbax checkpoint directory (params + model_config)")
+    parser.add_argument("--checkpoint", required=True, type=storage.path, help="a run's workdir (fine-tuning: its best/ model; pretraining: checkpoints/) or an orbax checkpoint directory")
     parser.add_argument("--out", required=True, type=storage.path, help="output directory (a local folder or a gs:// URL)")
     parser.add_argument("--channels", type=int, help="input channels C (default: from the calibration data, else the model's channel count or 16)")
     parser.add_argument("--samples", type=int, help="samples per window T, a multiple of the patch size (default: from the calibration data, else 1000)")
@@ -42,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tflm-windows", type=int, help="how many of them run through the TFLM interpreter (default all; its host kernels take ~1 s per window for the published model at 16 x 200; LiteRT runs all)")
     parser.add_argument("--data-dir", help="where prepared datasets live (default $TFDS_DATA_DIR or ~/tensorflow_datasets)")
     parser.add_argument("--step", type=int, help="checkpoint step (default: the latest)")
+    parser.add_argument("--force", action="store_true", help="replace an earlier export in --out (only the files the exporter writes; "
+                        "an int8 model a float-only export would not match is removed and named)")
 
 
 def _held_out(calibration: str | None, data_dir: str | None) -> str:
@@ -86,6 +88,7 @@ def _default_shape(args: argparse.Namespace, config) -> tuple[int, int]:
 
 def run(args: argparse.Namespace) -> int:
     from tinymyo_jax.export.interpreters import InterpreterCrash
+    from tinymyo_jax.export.out_folder import check_out, export_folder
     from tinymyo_jax.export.pipeline import export_model, format_report
     from tinymyo_jax.export.windows import load_windows
     from tinymyo_jax.models.checkpoint import load_model_checkpoint
@@ -95,8 +98,7 @@ def run(args: argparse.Namespace) -> int:
     for flag, value in (("--channels", args.channels), ("--samples", args.samples), ("--step", args.step)):
         if value is not None and value < (0 if flag == "--step" else 1):
             raise UserError(f"{flag} must be >= {0 if flag == '--step' else 1}, got {value}")
-    if storage.is_file(args.out):
-        raise UserError(f"--out {args.out} is a file; give a folder for the exported files")
+    check_out(args.out, args.force)
     if args.int8 and not args.calibration:
         raise UserError("--int8 needs --calibration <tfds dataset>/<split> (or 'synthetic' to try the tool)")
     if args.calibration_windows < 1 or args.eval_windows < 0 or (args.tflm_windows is not None and args.tflm_windows < 1):
@@ -116,13 +118,15 @@ def run(args: argparse.Namespace) -> int:
     evaluation = load_windows(evaluation_source, channels=channels, samples=samples, count=args.eval_windows,
                               data_dir=args.data_dir, seed=1, num_classes=num_classes)  # fmt: skip
     try:
-        report = export_model(
-            model, args.out, channels=channels, samples=samples, output=args.output, int8=args.int8,
-            calibration=calibration, evaluation=evaluation, tflm_windows=args.tflm_windows, int16x8=args.int16x8,
-            log=lambda line: print(line, flush=True),
-        )  # fmt: skip
+        with export_folder(args.out, force=args.force, log=print) as folder:
+            # the export is built in a staging folder beside --out: name --out in what is printed
+            report = export_model(
+                model, folder, channels=channels, samples=samples, output=args.output, int8=args.int8,
+                calibration=calibration, evaluation=evaluation, tflm_windows=args.tflm_windows, int16x8=args.int16x8,
+                log=lambda line: print(line.replace(str(folder), str(args.out)), flush=True),
+            )  # fmt: skip
     except InterpreterCrash as err:
-        raise UserError(f"an interpreter could not run the exported model ({err}); the files so far are in {args.out}") from err
+        raise UserError(f"an interpreter could not run the exported model ({err}); --out {args.out} is unchanged") from err
     print()
     print(format_report(report))
     return 0

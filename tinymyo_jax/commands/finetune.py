@@ -13,6 +13,7 @@ checkpoint `tinymyo probe` and the export read), results.json, report.md and plo
 from __future__ import annotations
 
 import argparse
+import sys
 TAKES_CONFIG_OVERRIDES = True
 
 
@@ -30,10 +31,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from tinymyo_jax.train.finetune import finetune
     from tinymyo_jax.evaluate.report import format_table
+    from tinymyo_jax.train.checkpointing import PREEMPTED_EXIT_STATUS
 
     results = finetune(config, args.workdir)
     if "preempted_at_step" in results:
-        return 0
+        print(f"tinymyo finetune: preempted at step {results['preempted_at_step']} (saved); the run is not finished: "
+              "rerun the same command to resume", file=sys.stderr)
+        return PREEMPTED_EXIT_STATUS
     print(format_table(results))
     print(f"results: {args.workdir / 'results.json'}, report: {args.workdir / 'report.md'} ({results['wall_time_s']:.0f} s)")
     return 0

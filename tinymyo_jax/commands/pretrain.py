@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 TAKES_CONFIG_OVERRIDES = True
 
 
@@ -29,9 +30,14 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     if config is None:
         return 0
+    from tinymyo_jax.train.checkpointing import PREEMPTED_EXIT_STATUS
     from tinymyo_jax.train.pretrain import pretrain
 
     summary = pretrain(config, args.workdir)
+    if summary["preempted"]:
+        print(f"tinymyo pretrain: preempted at step {summary['end_step']} of {summary['total_steps']} (saved); "
+              "the run is not finished: rerun the same command to resume", file=sys.stderr)
+        return PREEMPTED_EXIT_STATUS
     # the last results of every config.evals entry ("validation": the masked loss, probes...)
     evaluations = {name: summary[name] for name in config.evals if name in summary}
     if evaluations:

@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference", action="store_true",
                         help="the published model's behaviour (the pretraining config's `reference` variant: "
                              "rope=reference, no channel embedding)")
-    source.add_argument("--checkpoint", help="orbax checkpoint directory (e.g. from `tinymyo import-torch`)")
+    source.add_argument("--checkpoint", help="orbax checkpoint directory (e.g. from `tinymyo import-torch`) or a run's workdir")
     parser.add_argument("--channels", type=int, default=16, help="EMG channels per window (default 16)")
     parser.add_argument("--samples", type=int, default=1000, help="samples per window, a multiple of the patch size (default 1000)")
 

@@ -271,13 +271,13 @@ def prepare_dataset(make: Callable[[Path], EmgBuilder], data_dir: Path, manual_d
     (`label` names the dataset in it). `check_existing(target)` may refuse an existing dataset
     that was prepared with other options than these, instead of handing it back."""
     target = Path(make(data_dir).data_dir)
+    replace.remove_stale(target)  # a killed --overwrite's staging folder, on every run
     exists = (target / "dataset_info.json").exists()
     if exists and not overwrite:
         if check_existing is not None:
             check_existing(target)
         print(f"{label}: already prepared at {target} (--overwrite rebuilds it)")
         return target
-    replace.remove_stale(target)
     _remove_stale_incomplete(target)
     started = time.perf_counter()
     build = dict(manual_dir=manual_dir, workers=workers, progress=progress, beam_options=beam_options)

@@ -19,6 +19,7 @@ import numpy as np
 from tinymyo_jax import storage
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.checkpoint import load_model_checkpoint, params_of
+from tinymyo_jax.models.checkpoint_checks import checkpoint_directory
 from tinymyo_jax.models.config import ModelConfig, from_run_config
 from tinymyo_jax.models.tinymyo import TinyMyo, build_model
 from tinymyo_jax.models.torch_io import load_torch_checkpoint
@@ -28,14 +29,6 @@ def random_architecture(config: ml_collections.ConfigDict) -> ModelConfig:
     """The ModelConfig of init=random: config.model's preset with its non-zero overrides."""
     # a random encoder was trained on nothing: it reads the prepared z-scores as they are
     return from_run_config(config, head="none", normalization="none")
-
-
-def checkpoint_directory(path: storage.PathLike) -> storage.epath.Path:
-    """A pretraining workdir holds its checkpoints in `checkpoints/`; accept either."""
-    path = storage.path(path)
-    if storage.is_dir(path / "checkpoints") and not any(name.isdigit() for name in storage.listdir(path)):
-        return path / "checkpoints"
-    return path
 
 
 def load_initial_model(config: ml_collections.ConfigDict) -> tuple[TinyMyo, dict]:
@@ -55,7 +48,20 @@ def load_initial_model(config: ml_collections.ConfigDict) -> tuple[TinyMyo, dict
         directory = checkpoint_directory(init)
         model = load_model_checkpoint(directory)
         source = str(directory)
+    require_finite_encoder(model, source)
     return model, describe(model, init, source)
+
+
+def require_finite_encoder(model: TinyMyo, source: str) -> None:
+    """Refuse an encoder holding NaN or infinite weights (a diverged run): its features are
+    NaN, and a probe of them would report chance accuracy as if it were a result."""
+    leaves = jax.tree_util.tree_flatten_with_path(params_of(model)["encoder"])[0]
+    bad = [(jax.tree_util.keystr(path), int(np.size(leaf) - np.isfinite(np.asarray(leaf)).sum())) for path, leaf in leaves]
+    bad = [(name, count) for name, count in bad if count]
+    if bad:
+        total = sum(count for _, count in bad)
+        raise UserError(f"the encoder in {source} holds {total:,} non-finite weights (first in encoder{bad[0][0]}): "
+                        "a diverged run? start from an earlier checkpoint")  # fmt: skip
 
 
 def random_like(model_config: ModelConfig, seed: int) -> tuple[TinyMyo, dict]:

@@ -15,19 +15,23 @@ from typing import Callable
 
 import numpy as np
 
+from tinymyo_jax.export.converter_log import captured_native_output
+
 INPUT_NAME = "emg"
 
 
 def _tensorflow():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    with captured_native_output():  # TensorFlow's import notes (oneDNN) ignore the log level
+        import tensorflow as tf
 
     return tf
 
 
 def _concrete_function(fn: Callable, input_shape: tuple[int, ...]):
     tf = _tensorflow()  # first: jax2tf imports TensorFlow, whose log level is fixed at import
-    from jax.experimental import jax2tf
+    with captured_native_output():
+        from jax.experimental import jax2tf
 
     converted = jax2tf.convert(fn, with_gradient=False)
     wrapped = tf.function(
@@ -39,9 +43,10 @@ def _concrete_function(fn: Callable, input_shape: tuple[int, ...]):
 def convert_float(fn: Callable, input_shape: tuple[int, ...]) -> bytes:
     """A float32 TFLite model of `fn` for a fixed input shape, e.g. (1, C, T)."""
     tf = _tensorflow()
-    wrapped, concrete = _concrete_function(fn, input_shape)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], wrapped)
-    return bytes(converter.convert())
+    with captured_native_output():
+        wrapped, concrete = _concrete_function(fn, input_shape)
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], wrapped)
+        return bytes(converter.convert())
 
 
 def convert_int8(fn: Callable, input_shape: tuple[int, ...], calibration: np.ndarray, *, activations: str = "int8") -> bytes:
@@ -76,7 +81,7 @@ def convert_int8(fn: Callable, input_shape: tuple[int, ...], calibration: np.nda
         raise ValueError(f"activations must be int8 or int16, got {activations!r}")
     converter.inference_input_type = io_type
     converter.inference_output_type = io_type
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), captured_native_output():
         # "Statistics for quantized inputs were expected": the input's range comes from the
         # representative dataset, which is what we want.
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs")

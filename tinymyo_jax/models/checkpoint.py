@@ -16,6 +16,7 @@ from flax import nnx
 
 from tinymyo_jax import storage
 from tinymyo_jax.errors import UserError
+from tinymyo_jax.models.checkpoint_checks import check_model_config, checkpoint_directory, damage_as_user_error
 from tinymyo_jax.models.config import ModelConfig
 from tinymyo_jax.models.tinymyo import TinyMyo
 
@@ -54,7 +55,7 @@ def save_model_checkpoint(directory: storage.PathLike, model: TinyMyo, *, step: 
 
 def load_model_checkpoint(directory: storage.PathLike, *, step: int | None = None) -> TinyMyo:
     """Rebuild the model a checkpoint directory holds (latest step unless `step` is given)."""
-    directory = storage.path(directory)
+    directory = checkpoint_directory(directory)  # a run's workdir or its checkpoints/ alike
     if not storage.is_dir(directory):
         raise UserError(f"{directory}: no such checkpoint directory")
     with ocp.CheckpointManager(directory) as manager:
@@ -63,15 +64,18 @@ def load_model_checkpoint(directory: storage.PathLike, *, step: int | None = Non
             raise UserError(f"{directory}: holds no checkpoint steps")
         if step not in manager.all_steps():
             raise UserError(f"{directory} has no step {step}; it holds steps {sorted(manager.all_steps())}")
-        config_dict = manager.restore(step, args=ocp.args.Composite(**{CONFIG_ITEM: ocp.args.JsonRestore()}))[CONFIG_ITEM]
-        config = ModelConfig.from_json(json.dumps(config_dict))
+        with damage_as_user_error(directory / str(step) / CONFIG_ITEM, "model config"):
+            config_dict = manager.restore(step, args=ocp.args.Composite(**{CONFIG_ITEM: ocp.args.JsonRestore()}))[CONFIG_ITEM]
+            config = ModelConfig.from_json(json.dumps(config_dict))
+        check_model_config(config, str(directory / str(step) / CONFIG_ITEM))  # before any allocation
         abstract_model = nnx.eval_shape(lambda: TinyMyo(config, rngs=nnx.Rngs(params=0)))
         target = jax.tree.map(
             lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype), params_of(abstract_model)
         )
-        params = manager.restore(
-            step, args=ocp.args.Composite(**{PARAMS_ITEM: ocp.args.StandardRestore(target)})
-        )[PARAMS_ITEM]
+        with damage_as_user_error(directory / str(step) / PARAMS_ITEM, "parameters"):
+            params = manager.restore(
+                step, args=ocp.args.Composite(**{PARAMS_ITEM: ocp.args.StandardRestore(target)})
+            )[PARAMS_ITEM]
     model = TinyMyo(config, rngs=nnx.Rngs(params=0))
     set_params(model, params)
     return model

@@ -18,6 +18,7 @@ from flax import nnx
 from safetensors.numpy import load_file, save_file
 
 from tinymyo_jax.errors import UserError
+from tinymyo_jax.models.checkpoint_checks import check_safetensors_header
 from tinymyo_jax.models.config import ModelConfig
 from tinymyo_jax.models.tinymyo import TinyMyo
 
@@ -93,6 +94,7 @@ def read_reference_tensors(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
+    check_safetensors_header(str(path))  # sizes and offsets, before anything is allocated
     try:
         tensors = load_file(str(path))
     except Exception as err:  # safetensors raises its own error types for corrupt headers

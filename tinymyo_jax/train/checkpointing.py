@@ -35,6 +35,11 @@ T = TypeVar("T")
 DAMAGED_FOLDER = "damaged_checkpoints"
 
 
+# A run stopped by SIGTERM (after saving) exits with the status of a process SIGTERM ended, so
+# schedulers see "terminated" and `tinymyo pretrain ... && tinymyo export ...` stops there.
+PREEMPTED_EXIT_STATUS = 128 + signal.SIGTERM  # 143
+
+
 class PreemptionFlag:
     """Set by SIGTERM (and by orbax's multi-host preemption notice); checked once per step."""
 

@@ -12,6 +12,7 @@ import ml_collections
 
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.config import DEFAULTS as MODEL_DEFAULTS
+from tinymyo_jax.train.config_checks import check_values
 
 # The corpora TinyMyo pretrains on, with the mixture weights we use by default: each corpus
 # contributes windows in proportion to its weight in every global batch.
@@ -112,6 +113,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     """The checks of a pretraining config's own fields that need no model or data: one-line
     UserErrors naming the field, before anything is written or compiled. (The evaluators'
     entries are checked by train/evaluators.check_evals, which opens their datasets.)"""
+    check_values(config)  # learning rates, mask ratio, dropout...: their ranges (train/config_checks.py)
     for name in ("total_steps", "global_batch_size", "log_every_steps", "eval_every_steps", "eval_batches",
                  "plot_every_steps"):  # fmt: skip
         if int(config[name]) < 1:
@@ -138,8 +140,9 @@ def micro_batch_count(config: ml_collections.ConfigDict) -> int:
 REFERENCE_BEHAVIOUR = {"model.rope": "reference", "data.normalization": "minmax_channel", "model.channel_embedding": "none"}
 
 
-def apply_variants(config: ml_collections.ConfigDict, arg: str | None) -> set[str]:
-    """Apply the shared config args; returns the rest for the config file to handle.
+def apply_variants(config: ml_collections.ConfigDict, arg: str | None, known: tuple[str, ...] = ()) -> set[str]:
+    """Apply the shared config args; returns the rest (among `known`, the config file's own
+    variants) for the config file to handle. An unknown name is refused, as probe configs do.
 
     `reference`: the published model's behaviour (rope="reference": no positional information;
     per-window, per-channel min-max), e.g. `--config configs/pretrain/smoke.py:reference` or
@@ -147,6 +150,10 @@ def apply_variants(config: ml_collections.ConfigDict, arg: str | None) -> set[st
     --config.data.normalization=minmax_channel.
     """
     names = {name for name in (arg or "").split(",") if name}
+    unknown = sorted(names - {"reference", *known})
+    if unknown:
+        raise UserError(f"unknown config variant {unknown[0]!r}; choose from {', '.join(sorted({'reference', *known}))} "
+                        "(comma-separated, or none)")  # fmt: skip
     if "reference" in names:
         for dotted, value in REFERENCE_BEHAVIOUR.items():
             section, field = dotted.split(".")

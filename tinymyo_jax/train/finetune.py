@@ -48,6 +48,7 @@ from tinymyo_jax.models.tinymyo import TinyMyo
 from tinymyo_jax.train import mesh as mesh_lib
 from tinymyo_jax.train.loop import TrainLoop
 from tinymyo_jax.train.optimizer import make_optimizer
+from tinymyo_jax.train.run_record import FINETUNING_FIELDS, training_settings
 from tinymyo_jax.train.step import make_train_step
 from tinymyo_jax.train.workdir import dataset_fingerprint, start_run
 
@@ -354,7 +355,8 @@ def run_record(config: ml_collections.ConfigDict) -> dict:
     directory = dataset_dir(data.name, data.data_dir or None, data.builder_config or None)
     return {"init": config.init, "model": config.model.to_dict(), "seed": config.seed, "benchmark": config.benchmark,
             "data": {"name": data.name, "builder_config": data.builder_config, "max_windows": data.max_windows,
-                     "fingerprint": dataset_fingerprint(directory)}}  # fmt: skip
+                     "fingerprint": dataset_fingerprint(directory)},
+            **training_settings(config, FINETUNING_FIELDS)}  # fmt: skip
 
 
 def training_data(config: ml_collections.ConfigDict) -> tuple[Splits, TrainOrder, TargetScaler | None]:

@@ -233,6 +233,7 @@ class TrainLoop:
         with tokens_per_window tokens/s.
         """
         start_step = int(jax.device_get(state["step"]))
+        self.writer.forget_after(start_step)  # rows a killed run logged after its last checkpoint
         total = self.total_steps
         health = jax.device_put(initial_health(), mesh_lib.replicated(self.mesh))
         device_batches = (global_batch(b, self.fields, self.data_sharding, self.global_batch_size) for b in host_batches)

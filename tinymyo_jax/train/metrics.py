@@ -86,6 +86,19 @@ class MetricsWriter:
         for name, value in metrics.items():
             self._tb.add_scalar(f"{prefix}/{name}", float(value), int(step))
 
+    def forget_after(self, step: int) -> None:
+        """Drop metrics.jsonl rows logged after `step`: a run resumed from the checkpoint of
+        `step` logs the later steps again, and each step must appear once."""
+        if not self.enabled or not storage.exists(self._jsonl.path):
+            return
+        lines = storage.read_text(self._jsonl.path).splitlines(keepends=True)
+        kept = [line for line in lines if not _logged_after(line, step)]
+        if len(kept) == len(lines):
+            return
+        self._jsonl.close()
+        storage.write_atomic(self._jsonl.path, "".join(kept))
+        self._jsonl = storage.AppendLog(self._jsonl.path)
+
     def write_image(self, step: int, tag: str, png_path: storage.PathLike) -> None:
         if not self.enabled:
             return
@@ -98,6 +111,13 @@ class MetricsWriter:
         if self.enabled:
             self._jsonl.close()
             self._tb.close()
+
+
+def _logged_after(line: str, step: int) -> bool:
+    try:
+        return int(json.loads(line)["step"]) > step
+    except (ValueError, KeyError, TypeError):
+        return False  # a torn last line of a killed run: kept as it was
 
 
 class _StorageEventFile:

@@ -29,6 +29,7 @@ from tinymyo_jax.models.summary import forward_flops
 from tinymyo_jax.models.tinymyo import TinyMyo
 from tinymyo_jax.train import mesh as mesh_lib
 from tinymyo_jax.train.config import check_config
+from tinymyo_jax.train.run_record import PRETRAINING_FIELDS, training_settings
 from tinymyo_jax.train.workdir import dataset_fingerprint, start_run
 from tinymyo_jax.train.loop import TrainLoop, jit_train_step
 from tinymyo_jax.train.evaluators import Evaluators, RunContext, check_evals
@@ -76,7 +77,8 @@ def run_record(config: ml_collections.ConfigDict, model_config: ModelConfig) -> 
         directory = dataset_dir(dataset, config.data.data_dir or None, builder_config)
         data[name] = {"weight": float(weight), "fingerprint": dataset_fingerprint(directory)}
     return {"init": config.init_from, "model": json.loads(model_config.to_json()), "data": data,
-            "seed": config.seed, "global_batch_size": config.global_batch_size}
+            "seed": config.seed, "global_batch_size": config.global_batch_size,
+            **training_settings(config, PRETRAINING_FIELDS)}  # optimizer, schedule, masking, loss
 
 
 def pretraining_train_step(config: ml_collections.ConfigDict, mesh, graphdef, model_config: ModelConfig, optimizer,
@@ -180,7 +182,10 @@ def pretrain(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> di
             flops_per_step=3 * forward_flops(model_config, c, t)["total"] * config.global_batch_size,
             peak_flops_per_device=peak, tokens_per_window=c * (t // model_config.patch_size),
         )  # fmt: skip
-    summary.update({"end_step": result.end_step, "train": result.train,
+    summary.update({"end_step": result.end_step, "total_steps": config.total_steps,
+                    # a preempted run's summary must not read like a finished one
+                    "finished": result.end_step >= config.total_steps and not result.preempted,
+                    "preempted": result.preempted, "train": result.train,
                     "median_step_time_s": float(np.median(result.step_times)) if result.step_times else None})
     if is_main:
         storage.write_atomic(workdir / "summary.json", json.dumps(summary, indent=2))

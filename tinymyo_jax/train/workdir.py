@@ -7,12 +7,13 @@ before they write anything:
 
 - a new (or empty) workdir gets the record;
 - a workdir holding a run with the same record resumes;
-- a different record is a UserError naming the first difference and the two ways out:
+- a different record is a UserError naming the differences and the two ways out:
   `--config.workdir_mode=fresh` (the previous run is moved aside to `WORKDIR.previous-<time>`,
   nothing is deleted) or another `--workdir`.
 
 A workdir written before records existed (checkpoints but no record) is adopted: its record is
-written from this run's settings.
+written from this run's settings; so is a section an older record lacks. A non-empty folder
+with neither a record nor checkpoints (a user's own files) is refused in either mode.
 """
 
 from __future__ import annotations
@@ -51,13 +52,18 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: value}
 
 
-def first_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, Any, Any] | None:
-    """(dotted key, old value, new value) of the first setting that differs, or None."""
+def differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(dotted key, old value, new value) of every setting that differs, in key order."""
     flat_old, flat_new = _flatten(old), _flatten(new)
-    for key in sorted(set(flat_old) | set(flat_new)):
-        if flat_old.get(key, "<unset>") != flat_new.get(key, "<unset>"):
-            return key, flat_old.get(key, "<unset>"), flat_new.get(key, "<unset>")
-    return None
+    return [(key, flat_old.get(key, "<unset>"), flat_new.get(key, "<unset>")) for key in sorted(set(flat_old) | set(flat_new))
+            if flat_old.get(key, "<unset>") != flat_new.get(key, "<unset>")]  # fmt: skip
+
+
+def _refusal(workdir, found: list[tuple[str, Any, Any]]) -> str:
+    shown = "; ".join(f"{key}={was!r}, this run has {key}={now!r}" for key, was, now in found[:4])
+    more = f" (and {len(found) - 4} more)" if len(found) > 4 else ""
+    return (f"{workdir} holds a run started with {shown}{more}; pass --config.workdir_mode=fresh to start over "
+            "(the old run is moved aside) or use another --workdir")  # fmt: skip
 
 
 def check_workdir_path(workdir: storage.PathLike) -> None:
@@ -77,6 +83,17 @@ def check_workdir_path(workdir: storage.PathLike) -> None:
 def _has_run(workdir) -> bool:
     checkpoints = workdir / "checkpoints"
     return storage.is_file(workdir / RECORD_FILE) or (storage.is_dir(checkpoints) and bool(storage.listdir(checkpoints)))
+
+
+def _has_foreign_files(workdir) -> bool:
+    """True when `workdir` holds files but no run (no record, no checkpoints): a user's own
+    folder, whose config.json and metrics.jsonl a run would overwrite and append to."""
+    return storage.is_dir(workdir) and bool(storage.listdir(workdir)) and not _has_run(workdir)
+
+
+def _listing(workdir, shown: int = 3) -> str:
+    names = sorted(storage.listdir(workdir))
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def start_run(workdir: storage.PathLike, record: Mapping[str, Any], mode: str, *, is_main: bool = True) -> None:
@@ -109,14 +126,19 @@ def start_run(workdir: storage.PathLike, record: Mapping[str, Any], mode: str, *
             old = json.loads(storage.read_text(path))
         except (OSError, ValueError) as err:
             raise UserError(f"{path} is unreadable ({err}); use --config.workdir_mode=fresh or another --workdir") from err
-        difference = first_difference(old, record)
-        if difference is not None:
-            key, was, now = difference
-            raise UserError(
-                f"{workdir} holds a run started with {key}={was!r}, this run has {key}={now!r}; "
-                "pass --config.workdir_mode=fresh to start over (the old run is moved aside) or use another --workdir"
-            )
+        # sections a record of an older version lacks (e.g. "training") cannot be compared: they
+        # are recorded from this run, the rest must match
+        missing = sorted(set(record) - set(old))
+        found = differences(old, {key: value for key, value in record.items() if key in old})
+        if found:
+            raise UserError(_refusal(workdir, found))
+        if missing and is_main:
+            print(f"note: {path} had no {', '.join(missing)} (an older version); recorded this run's", flush=True)
+            storage.write_atomic(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
         return
+    elif is_main and _has_foreign_files(workdir):  # main only: the others could see its record being written
+        raise UserError(f"--workdir {workdir} is not empty and holds no run of this trainer ({_listing(workdir)}); "
+                        "give a new or empty folder")  # fmt: skip
     if is_main:
         storage.mkdir(workdir)
         # written whole or not at all: the other processes of a job may read it at any moment

@@ -58,7 +58,10 @@ from tinymyo_jax.data.recording import Recording, hashed_id
 from tinymyo_jax.errors import UserError
 
 DATASET = reader.DATASET  # "generic": the TFDS dataset of every users' corpus
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+# \Z, not $: `$` also matches before a final newline, which let `--name $'abc\n'` through. 64
+# characters at most: the name becomes a folder name inside data_dir, and a 300-character name
+# failed deep inside the builder with a traceback
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 WINDOW, STRIDE = 1000, 500  # the pretraining protocol's, at 2 kHz
 HELD_OUT_FRACTION = protocols.HELD_OUT_FRACTION
 
@@ -121,7 +124,7 @@ def make_config(
     """A checked GenericConfig (classes still empty: `with_classes` fills them); UserError for a
     bad option."""
     if not NAME_PATTERN.match(name or ""):
-        raise UserError(f"--name {name!r}: use letters, digits, '_' and '-' (it becomes the dataset generic/{name})")
+        raise UserError(f"--name {name[:80]!r}: use 1 to 64 letters, digits, '_' and '-' (it becomes the dataset generic/NAME)")
     if fs is not None and not 0 < fs < float("inf"):
         raise UserError(f"--fs must be > 0 Hz, got {fs:g}")
     if fs is not None and not checks.MIN_EMG_FS <= fs <= checks.MAX_EMG_FS:
