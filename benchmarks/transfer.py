@@ -120,7 +120,7 @@ def pretrain(args: argparse.Namespace) -> Path:
     summary = read_json(workdir / "summary.json")
     overrides = [f"--config.data.data_dir={args.data_dir}"]
     if args.quick:  # the smoke config's tiny variant on this corpus alone
-        overrides += [f"--config.data.mixture={{'{CORPUS}': 1.0}}", "--config.total_steps=4", "--config.eval_every_steps=4", "--config.plot_every_steps=4",
+        overrides += [f"--config.data.mixture={{'{CORPUS}/{args.window_config}': 1.0}}", "--config.total_steps=4", "--config.eval_every_steps=4", "--config.plot_every_steps=4",
                       "--config.checkpoint.every_steps=4"]  # fmt: skip
     spec = f"{config}:tiny" if args.quick else str(config)
     if summary is None or summary.get("end_step") != summary.get("total_steps", summary.get("end_step")):
@@ -388,6 +388,13 @@ def main() -> None:
     bar.close()
     timer.add("probes_and_lda", time.perf_counter() - t)
 
+    # --- other systems: the real UCI subset (before the fine-tunes, the longest stage)
+    uci = None
+    if args.uci:
+        t = time.perf_counter()
+        uci = uci_probe(args, checkpoint)
+        timer.add("uci_probe", time.perf_counter() - t)
+
     # --- fine-tunes
     t = time.perf_counter()
     ft_units = [(name, protocol) for name in encoders for protocol in args.finetune_protocols if protocol in protocols]
@@ -402,13 +409,6 @@ def main() -> None:
             bar.update(1)
     bar.close()
     timer.add("finetunes", time.perf_counter() - t)
-
-    # --- other systems: the real UCI subset
-    uci = None
-    if args.uci:
-        t = time.perf_counter()
-        uci = uci_probe(args, checkpoint)
-        timer.add("uci_probe", time.perf_counter() - t)
 
     results = summarise(args, participants, protocols, list(read_outs) + [f"finetune_{n}" for n in encoders], uci,
                         checkpoint, described, timer, started)  # fmt: skip
@@ -592,7 +592,8 @@ def parse_args() -> argparse.Namespace:
                         help="a smoke run: tiny pretraining, 2 participants, 1-epoch fine-tunes of the first one")  # fmt: skip
     parser.add_argument("--seeds", default="0", help="random-encoder and fine-tune seeds, e.g. 0,1")
     parser.add_argument("--participants", default="", help="subject ids to evaluate (default the 17 published)")
-    parser.add_argument("--window-config", default="w200", choices=["w200", "w1000"], help="myo_armband builder config")
+    parser.add_argument("--window-config", default="w1000", choices=["w1000", "w200"],
+                        help="myo_armband builder config: 1-s windows resampled to 1 kHz, or at the Myo's 200 Hz")  # fmt: skip
     parser.add_argument("--fusion", default="concat", choices=["concat", "mean"])
     parser.add_argument("--pooling", default="mean", choices=["mean", "max", "mean_max"])
     parser.add_argument("--input-normalization", default="checkpoint",

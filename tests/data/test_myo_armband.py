@@ -75,7 +75,7 @@ def test_prepared_windows_match_an_independent_count_per_participant_round_cycle
     assert all(f["status"] == "used" for f in report["files"]) and len(report["files"]) == 2 * 28 + 3 * 84
     got: collections.Counter = collections.Counter()
     for split in ("train", "validation", "evaluation"):
-        shards = WindowShards("myo_armband", split, data_dir=prepared, fields=("subject", "label", "file_index", "channel_mask"))
+        shards = WindowShards("myo_armband", split, data_dir=prepared, config="w200", fields=("subject", "label", "file_index", "channel_mask"))
         batch = shards.read_batch(np.arange(len(shards)))
         assert batch["channel_mask"][:, :8].all() and not batch["channel_mask"][:, 8:].any()
         for subject, label, index in zip(batch["subject"], batch["label"], batch["file_index"]):
@@ -90,7 +90,7 @@ def test_prepared_windows_match_an_independent_count_per_participant_round_cycle
 def test_pretraining_participants_feed_train_and_validation_and_evaluation_participants_only_evaluation(prepared):
     subjects = {}
     for split in ("train", "validation", "evaluation"):
-        shards = WindowShards("myo_armband", split, data_dir=prepared, fields=("subject",))
+        shards = WindowShards("myo_armband", split, data_dir=prepared, config="w200", fields=("subject",))
         subjects[split] = set(shards.read_batch(np.arange(len(shards)))["subject"].tolist())
     assert subjects["train"] | subjects["validation"] == {0, 13}
     assert subjects["train"] and not subjects["train"] & subjects["validation"]
@@ -140,7 +140,7 @@ def test_k_cycles_trains_on_exactly_the_first_k_cycles_of_training0_and_tests_on
 
 
 def test_k_cycles_means_exactly_the_files_classe_0_to_7k_minus_1_on_the_real_table(real_subset, prepared):
-    shards = WindowShards("myo_armband", "evaluation", data_dir=prepared, fields=("subject", "label", "file_index"))
+    shards = WindowShards("myo_armband", "evaluation", data_dir=prepared, config="w200", fields=("subject", "label", "file_index"))
     batch = shards.read_batch(np.arange(len(shards)))
     report = json.loads((shards.directory / "prep_report.json").read_text())
     table = transfer.window_table(report["files"], batch["file_index"], batch["subject"], batch["label"])
