@@ -398,9 +398,10 @@ def main() -> None:
     # --- fine-tunes
     t = time.perf_counter()
     ft_units = [(name, protocol) for name in encoders for protocol in args.finetune_protocols if protocol in protocols]
-    bar = tqdm(total=len(ft_units) * (1 if args.quick else len(participants)), desc="fine-tunes", unit="run", dynamic_ncols=True)
+    bar = tqdm(total=len(ft_units) * min(len(participants), args.finetune_participants or len(participants)), desc="fine-tunes", unit="run", dynamic_ncols=True)
+    ft_people = participants[:args.finetune_participants] if args.finetune_participants else participants
     for name, protocol in ft_units:
-        for participant in participants[:1] if args.quick else participants:
+        for participant in ft_people:
             seed = int(name.rsplit("_s", 1)[1]) if name.startswith("random") else args.seeds[0]
             path = args.workdir / "units" / f"finetune_{name}" / protocol / f"{participant}.json"
             if not path.is_file():
@@ -605,6 +606,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--finetune-epochs", type=int, default=30, help="within-participant fine-tune epochs")
     parser.add_argument("--finetune-epochs-new-user", type=int, default=2, help="new-user fine-tune epochs")
     parser.add_argument("--finetune-batch", type=int, default=16)
+    parser.add_argument("--finetune-participants", type=int, default=0,
+                        help="fine-tune only the first N participants (0: all; a shorter run, reported with its n)")  # fmt: skip
     parser.add_argument("--no-uci", dest="uci", action="store_false", help="skip the real UCI subset probe")
     parser.add_argument("--myo-dir", type=Path, default=SHARED / "myo_armband")
     parser.add_argument("--uci-dir", type=Path, default=SHARED / "uci_emg")
@@ -627,6 +630,7 @@ def parse_args() -> argparse.Namespace:
         args.participants = args.participants or [110, 111]
         args.new_user = False if len(args.participants) < 2 else args.new_user
         args.finetune_epochs = min(args.finetune_epochs, 1)
+        args.finetune_participants = 1
         args.finetune_epochs_new_user = 1
     return args
 
