@@ -598,6 +598,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--fusion", default="concat", choices=["concat", "mean"])
     parser.add_argument("--pooling", default="mean", choices=["mean", "max", "mean_max"])
     parser.add_argument("--input-normalization", default="checkpoint",
+                        choices=["checkpoint", "none", "minmax_channel", "window_scale"],
                         help="the encoder's input normalisation (checkpoint: the one it was pretrained with; "
                              "none, minmax_channel, window_scale: models/normalization.py)")  # fmt: skip
     parser.add_argument("--cycles", default="1,2,4", help="within-participant labelled cycles")
@@ -606,8 +607,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--finetune-epochs", type=int, default=30, help="within-participant fine-tune epochs")
     parser.add_argument("--finetune-epochs-new-user", type=int, default=2, help="new-user fine-tune epochs")
     parser.add_argument("--finetune-batch", type=int, default=16)
-    parser.add_argument("--finetune-participants", type=int, default=0,
-                        help="fine-tune only the first N participants (0: all; a shorter run, reported with its n)")  # fmt: skip
+    parser.add_argument("--finetune-participants", type=int, default=8,
+                        help="fine-tune only the first N participants (0: all 17, ~70 min of fine-tunes on this "
+                             "machine; 8 fits the 2-hour budget, docs/transfer.md)")  # fmt: skip
     parser.add_argument("--no-uci", dest="uci", action="store_false", help="skip the real UCI subset probe")
     parser.add_argument("--myo-dir", type=Path, default=SHARED / "myo_armband")
     parser.add_argument("--uci-dir", type=Path, default=SHARED / "uci_emg")
