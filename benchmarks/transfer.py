@@ -123,7 +123,9 @@ def pretrain(args: argparse.Namespace) -> Path:
         overrides += [f"--config.data.mixture={{'{CORPUS}/{args.window_config}': 1.0}}", "--config.total_steps=4", "--config.eval_every_steps=4", "--config.plot_every_steps=4",
                       "--config.checkpoint.every_steps=4"]  # fmt: skip
     spec = f"{config}:tiny" if args.quick else str(config)
-    if summary is None or summary.get("end_step") != summary.get("total_steps", summary.get("end_step")):
+    written = read_json(workdir / "config.json")  # what the pretraining run was started with
+    done = summary is not None and written is not None and summary.get("end_step") == written.get("total_steps")
+    if not done:  # never started, interrupted or preempted (summary.json then holds an earlier step): resume
         run(cli("pretrain", "--config", spec, "--workdir", str(workdir), *overrides), args.workdir / "logs" / "pretrain.log")
     return workdir / "checkpoints"
 
