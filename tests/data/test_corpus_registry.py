@@ -81,7 +81,7 @@ CORPUS = Corpus(
         name=NAME, task="classification", fs=2000.0, band=(20.0, 450.0), channels=3, configs=(W1000,),
         splits=SPLITS, cut=cut, assign=assign, class_names=("rest", "grip"),
     ),
-    dataset_id=8, reader=__name__, synth=__name__,
+    dataset_id=9, reader=__name__, synth=__name__,
     decisions="- A toy corpus for the registry test.\\n", homepage="", instructions="Run tinymyo synth toy_corpus.\\n",
     benchmark=Downstream("w1000", "accuracy"), emg_bound=100.0,
 )
@@ -125,7 +125,7 @@ def test_a_corpus_module_and_its_builder_folder_are_all_a_new_corpus_needs(toy_c
     from tinymyo_jax.evaluate.data import Splits
 
     assert corpora.names()[-1] == "toy_corpus" and "toy_corpus" in corpora.named()
-    assert corpora.get("toy_corpus").dataset_id == 8
+    assert corpora.get("toy_corpus").dataset_id == 9
     assert "toy_corpus" in benchmarks()
 
     raw, out = toy_corpus / "raw", toy_corpus / "tfds"
@@ -139,13 +139,13 @@ def test_a_corpus_module_and_its_builder_folder_are_all_a_new_corpus_needs(toy_c
     assert len(shards) == 22
     record = shards[0]
     assert record["channel_mask"].tolist() == [True] * 3 + [False] * 13
-    assert record["dataset"] == 8
+    assert record["dataset"] == 9
     metadata = prepared_metadata(shards.directory)
     assert metadata["channels"] == 3 and metadata["channel_names"] == ["flexor", "extensor", "thenar"]
     report = json.loads((shards.directory / "prep_report.json").read_text())
     assert report["channels"] == 3 and report["files"][0]["channel_names"] == ["flexor", "extensor", "thenar"]
     features = json.loads((shards.directory / "features.json").read_text())["featuresDict"]["features"]
-    assert int(features["dataset"]["classLabel"]["numClasses"]) == len(corpora.names()) == 9
+    assert int(features["dataset"]["classLabel"]["numClasses"]) == len(corpora.names()) == 10
 
     config = probe_config("toy_corpus", "tiny")
     config.data.data_dir = str(out)
@@ -164,8 +164,8 @@ def test_a_corpus_module_and_its_builder_folder_are_all_a_new_corpus_needs(toy_c
 
 def test_the_registry_refuses_modules_that_break_its_rules(toy_corpus, monkeypatch):
     path = Path(corpora.__path__[-1]) / "toy_corpus.py"
-    path.write_text(textwrap.dedent(CORPUS_MODULE).replace("dataset_id=8", "dataset_id=3"))
-    with pytest.raises(ValueError, match="dataset ids must be 0..8, each once"):
+    path.write_text(textwrap.dedent(CORPUS_MODULE).replace("dataset_id=9", "dataset_id=3"))
+    with pytest.raises(ValueError, match="dataset ids must be 0..9, each once"):
         corpora.registry()
     corpora.reset()
     del sys.modules["tinymyo_jax.data.corpora.toy_corpus"]
