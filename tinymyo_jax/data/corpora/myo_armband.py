@@ -12,6 +12,8 @@ import numpy as np
 from tinymyo_jax.data import signal
 from tinymyo_jax.data.corpora import Corpus
 from tinymyo_jax.data.protocols import CorpusProtocol, WindowConfig, Windows, assign_by, held_out_subjects
+from tinymyo_jax.data.readers.base import RawFileError
+from tinymyo_jax.data.readers.myo_armband import describe, read_signal
 from tinymyo_jax.data.recording import Recording
 
 NAME = "myo_armband"
@@ -40,9 +42,6 @@ def round_scale(round_dir: str, band: tuple[float, float], notch_hz: float | Non
     Files that cannot be read are left out of the pool (they are skipped, and reported, when
     their own turn comes).
     """
-    from tinymyo_jax.data.readers.base import RawFileError
-    from tinymyo_jax.data.readers.myo_armband import read_signal
-
     filtered = []
     for file in sorted(Path(round_dir).glob("classe_*.dat")):
         try:
@@ -78,8 +77,6 @@ def cut(protocol: CorpusProtocol, recording: Recording, config: WindowConfig, sp
 def assign(files: Sequence[Path], root: Path) -> tuple[dict[Path, str | None], dict[Path, str]]:
     """PreTrainingDataset participants: held-out ones (`held_out_subjects`) to validation, the
     others to train; EvaluationDataset participants (all 18) to evaluation."""
-    from tinymyo_jax.data.readers.myo_armband import describe
-
     held_out = held_out_subjects(NAME, PRETRAINING_SUBJECTS)
 
     def split_of(file: Path) -> str | tuple[None, str]:
