@@ -29,7 +29,7 @@ from tinymyo_jax.export.export_form import ExportSpec, check_spec, default_outpu
 from tinymyo_jax.export.interpreters import dequantize_output, layer_errors, quantize_input, run_model, tflm_arena_bytes
 from tinymyo_jax.export.numerics import gelu_max_error
 from tinymyo_jax.export.tflite_file import check_integer_only, read_tflite
-from tinymyo_jax.export.windows import ExportWindows, synthetic_windows
+from tinymyo_jax.export.windows import ExportWindows, clip_windows, int8_input_limit, synthetic_windows
 
 # GELU forms (numerics.GELU_FORMS), chosen by measurement: docs/export.md.
 FLOAT_GELU = "erf_as"  # float32-exact to 7e-7 with ABS/DIV/EXP, which TFLM runs in float
@@ -157,6 +157,9 @@ def export_model(
     # model (it is not part of the exported graph: the device applies it to its input too).
     calibration = normalized_windows(calibration, config.normalization)
     evaluation = normalized_windows(evaluation, config.normalization)
+    # The full-int8 model's input range (windows.int8_input_limit; 16x8's int16 input keeps the full range).
+    int8_limit = int8_input_limit(calibration.emg, config.normalization) if int8 else None
+    int8_calibration = clip_windows(calibration, int8_limit)
     if storage.is_remote(out_dir):
         # the converters, interpreters and C writers work on local files: export into a local
         # folder, then copy it to the object store (each file one object write)
@@ -191,7 +194,7 @@ def export_model(
     for role, spec in (("float", float_spec), ("int8", int8_spec)):
         if role == "int8" and not int8:
             continue
-        constants = export_constants(model, spec, calibration.emg if role == "int8" else None)
+        constants = export_constants(model, spec, int8_calibration.emg if role == "int8" else None)
         functions[role] = export_function(constants, config, spec)
         if role == "int8" and int16x8:
             # 16x8 has no DIV kernel, and its int16 SOFTMAX (step 1/32768) keeps diffuse attention
@@ -247,7 +250,7 @@ def export_model(
     quality_block: dict[str, Any] = {"jax": {"task": task_jax}, "float": {"task": quality.task_metric(kind, float_out, evaluation.labels, evaluation.targets)}}
     if int8:
         tick = time.perf_counter()
-        int8_bytes = convert_int8(functions["int8"], input_shape, calibration.emg)
+        int8_bytes = convert_int8(functions["int8"], input_shape, int8_calibration.emg)
         int8_path = out_dir / "model_int8.tflite"
         summary = read_tflite(int8_bytes)
         try:
@@ -259,6 +262,7 @@ def export_model(
         section["integer_only"] = True
         section["convert_seconds"] = round(time.perf_counter() - tick, 2)
         section["calibration"] = {"source": calibration.source, "windows": len(calibration)}
+        section["input_range"] = {"clip": int8_limit, "step": summary.io(0).scale[0]}
         source_tensor, sink_tensor = summary.io(0), summary.io(0, output=True)
         q_x = quantize_input(eval_x[:, None], source_tensor)
         section["latency_ms"] = _latencies(int8_path, q_x[:LATENCY_WINDOWS])
