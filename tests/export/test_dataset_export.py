@@ -60,7 +60,7 @@ def test_int8_regression_export_calibrates_on_train_and_scores_on_test(prepared,
 def test_int8_input_range_of_an_unnormalised_model_is_a_percentile_not_the_loudest_window():
     """Normalisation "none": the int8 input is calibrated to the 99th percentile of |x|, so one
     loud window does not set the grid of every quiet one; per-window normalised inputs keep
-    their own range (docs/export.md, "int8 input range")."""
+    their own range (docs/export.md, "The int8 input range of an unnormalised model")."""
     from tinymyo_jax.export.windows import ExportWindows, clip_windows, int8_input_limit
 
     rng = np.random.default_rng(0)

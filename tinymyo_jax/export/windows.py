@@ -18,7 +18,7 @@ from tinymyo_jax.errors import UserError
 
 SYNTHETIC = "synthetic"
 # The full-int8 input range of a model whose input is not normalised per window ("none"): this
-# percentile of |x| over every calibration sample (docs/export.md, "int8 input range").
+# percentile of |x| over every calibration sample (docs/export.md, "The int8 input range of an unnormalised model").
 INT8_INPUT_PERCENTILE = 99.0
 
 
@@ -55,7 +55,7 @@ def int8_input_limit(emg: np.ndarray, normalization: str) -> float | None:
     them (measured: full int8 agreed with float on 95% of the test windows, relative RMS logit
     error 0.33). Calibrating to the 99th percentile of |x| (4.1 there) makes the step 0.03; the
     loudest 1% of samples saturate at the int8 input (the device's quantisation clamps them),
-    which the float model's decisions tolerate (98%, error 0.10; docs/export.md). Models with a
+    which the float model's decisions tolerate (TFLM 99%, LiteRT 98%, error 0.11; docs/export.md). Models with a
     per-window normalisation (window_scale, minmax_channel) already fill [-1, 1] with every
     window: their range is kept.
     """
