@@ -55,3 +55,21 @@ def test_int8_regression_export_calibrates_on_train_and_scores_on_test(prepared,
     assert report["float"]["vs_jax"]["max_abs_error"] <= 1e-4
     assert set(report["quality"]["int8_tflm"]["task"]) == {"rmse", "mae"}
     assert report["quality"]["int8_tflm"]["vs_float"]["mean_cosine_similarity"] > 0.9
+
+
+def test_int8_input_range_of_an_unnormalised_model_is_a_percentile_not_the_loudest_window():
+    """Normalisation "none": the int8 input is calibrated to the 99th percentile of |x|, so one
+    loud window does not set the grid of every quiet one; per-window normalised inputs keep
+    their own range (docs/export.md, "The int8 input range of an unnormalised model")."""
+    from tinymyo_jax.export.windows import ExportWindows, clip_windows, int8_input_limit
+
+    rng = np.random.default_rng(0)
+    emg = rng.standard_normal((200, 4, 100)).astype(np.float32)
+    emg[0] *= 30.0  # one loud window in 200 (0.5% of the samples)
+    limit = int8_input_limit(emg, "none")
+    assert limit == pytest.approx(np.percentile(np.abs(emg), 99.0)) and limit < np.abs(emg).max() / 5
+    assert int8_input_limit(emg, "window_scale") is None and int8_input_limit(emg, "minmax_channel") is None
+    windows = ExportWindows(emg, None, None, "test")
+    clipped = clip_windows(windows, limit)
+    assert np.abs(clipped.emg).max() == pytest.approx(limit) and np.array_equal(clipped.emg[1:][np.abs(emg[1:]) < limit], emg[1:][np.abs(emg[1:]) < limit])
+    assert clip_windows(windows, None) is windows

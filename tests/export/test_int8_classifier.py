@@ -55,12 +55,12 @@ def _tflm_top1(path, windows: np.ndarray) -> np.ndarray:
 
 def test_quantised_models_in_tflm_keep_the_decisions_on_held_out_windows(int8_export, trained_classifier, held_out):
     """16x8 (int16 activations, int8 weights): >= 99% top-1 agreement with the training model
-    and accuracy within one point, on the 100 test windows. Full int8: >= 90%. Measured
-    2026-12-02 (docs/export.md, "Nine UCI subjects"): 16x8 100%, full int8 95%; this model's
-    input is not normalised per window, and the test subjects' rest windows (RMS ~0.1 in
-    prepared units) are about one step of the int8 input grid that the loudest windows set, so
-    full int8 loses them at the input; the demo's model (window_scale input, like the
-    pretraining default) holds 99% full int8."""
+    and accuracy within one point, on the 100 test windows. Full int8: >= 99%. This model's
+    input is not normalised per window (a random-init fine-tune): with the int8 input range set
+    by the loudest calibration window (|x| 14.1) the test subjects' rest windows (RMS ~0.1) were
+    about one input step and full int8 agreed on 95%; calibrated to the 99th percentile of |x|
+    (windows.int8_input_limit) it agrees on 99% in TFLM (98% in LiteRT; docs/export.md, "The int8
+    input range of an unnormalised model")."""
     out, _ = int8_export
     model = load_model_checkpoint(trained_classifier)
     reference = np.asarray(model(jnp.asarray(held_out.emg))).argmax(-1)
@@ -71,7 +71,7 @@ def test_quantised_models_in_tflm_keep_the_decisions_on_held_out_windows(int8_ex
     assert agreement >= 0.99, f"16x8 (TFLM) vs JAX top-1 agreement {agreement:.4f}"
     assert abs(np.mean(mixed == held_out.labels) - accuracy) <= 0.01
     int8 = _tflm_top1(out / "model_int8.tflite", held_out.emg)
-    assert np.mean(int8 == reference) >= 0.9, f"int8 (TFLM) vs JAX top-1 agreement {np.mean(int8 == reference):.4f}"
+    assert np.mean(int8 == reference) >= 0.99, f"int8 (TFLM) vs JAX top-1 agreement {np.mean(int8 == reference):.4f}"
 
 
 def test_tflm_runs_in_the_measured_arena_and_not_in_much_less(int8_export):
@@ -102,9 +102,12 @@ def test_report_carries_every_measurement(int8_export):
     assert flt["vs_jax"]["max_abs_error"] <= 1e-4
     for engine in ("litert", "tflm"):
         assert int8["latency_ms"][engine]["median"] > 0 and flt["latency_ms"][engine]["median"] > 0
-    # Full int8 is a regression floor, not issue 12's 99 % bar (which 16x8 holds, below): see
-    # test_quantised_models_in_tflm_keep_the_decisions_on_held_out_windows for why.
-    assert quality["int8_tflm"]["vs_float"]["top1_agreement"] >= 0.9
+    # issue 23's bar for a random-init fine-tune (99 of the 100 test windows: see
+    # test_quantised_models_in_tflm_keep_the_decisions_on_held_out_windows)
+    assert quality["int8_tflm"]["vs_float"]["top1_agreement"] >= 0.99
+    # the input range of a model without per-window normalisation: the 99th percentile of |x|,
+    # well inside the loudest calibration window (14.1)
+    assert 2.0 < int8["input_range"]["clip"] < 8.0 and int8["input_range"]["step"] < 0.07
     assert report["export_form"]["int8"]["attention"] == "ratio" and "SOFTMAX" not in report["int8"]["ops"]
     assert quality["int8_tflm"]["task"]["accuracy"] >= 0.5
     assert report["int16x8"]["bytes"] > 0 and report["int16x8"]["tflm_arena"]["total"] > 0

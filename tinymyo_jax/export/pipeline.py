@@ -31,7 +31,7 @@ from tinymyo_jax.export.export_form import ExportSpec, check_spec, default_outpu
 from tinymyo_jax.export.interpreters import dequantize_output, layer_errors, quantize_input, run_model, tflm_arena_bytes
 from tinymyo_jax.export.numerics import gelu_max_error
 from tinymyo_jax.export.tflite_file import check_integer_only, read_tflite
-from tinymyo_jax.export.windows import ExportWindows, synthetic_windows
+from tinymyo_jax.export.windows import ExportWindows, clip_windows, int8_input_limit, synthetic_windows
 from tinymyo_jax.models.checkpoint import load_model_checkpoint, params_of
 from tinymyo_jax.models.normalization import normalize
 
@@ -146,6 +146,9 @@ def export_model(
     int8_spec = ExportSpec(channels, samples, output, int8_gelu, rescale_first_norm=rescale_first_norm, attention=int8_attention,
                            standardize_head=True)  # fmt: skip
     calibration, evaluation = _checked_windows(config, float_spec, int8_spec, int8, calibration, evaluation)
+    # The full-int8 model's input range (windows.int8_input_limit; 16x8's int16 input keeps the full range).
+    int8_limit = int8_input_limit(calibration.emg, config.normalization) if int8 else None
+    int8_calibration = clip_windows(calibration, int8_limit) if int8 else None
     if storage.is_remote(out_dir):
         # the converters, interpreters and C writers work on local files: export into a local
         # folder, then copy it to the object store (each file one object write)
@@ -170,7 +173,7 @@ def export_model(
         f"({channels * samples // config.patch_size} tokens); {len(evaluation)} evaluation windows from {evaluation.source}")  # fmt: skip
     reference = _batched(reference_function(model, float_spec), eval_x)
     run = _Run(out_dir, kind, (1, channels, samples), eval_x, evaluation, reference, processes, tflm_windows, log)
-    functions, forms = _export_forms(run, model, float_spec, int8_spec if int8 else None, calibration, int16x8)
+    functions, forms = _export_forms(run, model, float_spec, int8_spec if int8 else None, int8_calibration, int16x8)
     report = _report_header(run, model, output, forms, int8=int8, rescale_first_norm=rescale_first_norm)
 
     report["float"], float_out = _export_float(run, functions["float"])
@@ -180,7 +183,8 @@ def export_model(
         "float": {"task": quality.task_metric(kind, float_out, evaluation.labels, evaluation.targets)},
     }
     if int8:
-        report["int8"], int8_quality = _export_int8(run, functions["int8"], calibration, float_out, layer_windows)
+        report["int8"], int8_quality = _export_int8(run, functions["int8"], int8_calibration, int8_limit, float_out,
+                                                      layer_windows)
         quality_block.update(int8_quality)
         deployed_path = out_dir / report["int8"]["file"]
         deployed_bytes = deployed_path.read_bytes()
@@ -309,9 +313,9 @@ def _export_float(run: _Run, function: Callable) -> tuple[dict[str, Any], np.nda
     return section, float_out
 
 
-def _export_int8(run: _Run, function: Callable, calibration: ExportWindows, float_out: np.ndarray,
-                 layer_windows: int) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
-    """model_int8.tflite: converted with `calibration`, checked integer-only, run in TFLM and
+def _export_int8(run: _Run, function: Callable, calibration: ExportWindows, input_limit: float | None,
+                 float_out: np.ndarray, layer_windows: int) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """model_int8.tflite: converted with `calibration` (clipped to `input_limit`, None: its own range), checked integer-only, run in TFLM and
     LiteRT, compared per layer with a float twin; returns its report section and its quality
     entries (int8_tflm, int8_litert)."""
     tick = time.perf_counter()
@@ -327,6 +331,7 @@ def _export_int8(run: _Run, function: Callable, calibration: ExportWindows, floa
     section["integer_only"] = True
     section["convert_seconds"] = round(time.perf_counter() - tick, 2)
     section["calibration"] = {"source": calibration.source, "windows": len(calibration)}
+    section["input_range"] = {"clip": input_limit, "step": summary.io(0).scale[0]}
     source_tensor, sink_tensor = summary.io(0), summary.io(0, output=True)
     q_x = quantize_input(run.eval_x[:, None], source_tensor)
     section["latency_ms"] = _latencies(int8_path, q_x[:LATENCY_WINDOWS])
