@@ -88,7 +88,7 @@ def test_export_refuses_an_earlier_export_and_force_replaces_only_the_exported_f
 
 @pytest.mark.parametrize(
     "override, phrase",
-    [("--config.optimizer.lr=-0.001", "config.optimizer.lr must be > 0"),
+    [("--config.optimizer.lr=-0.001", "config.optimizer.lr must be >= 0"),
      ("--config.masking.ratio=1.5", "config.masking.ratio must be strictly between 0 and 1"),
      ("--config.masking.ratio=-0.5", "config.masking.ratio must be strictly between 0 and 1"),
      ("--config.model.dropout=1.0", "config.model.dropout must be in [0, 1)")],

@@ -30,7 +30,8 @@ def _require(config: ml_collections.ConfigDict, dotted: str, ok, rule: str) -> N
 
 def check_optimizer(config: ml_collections.ConfigDict) -> None:
     """config.optimizer (train/optimizer.py): AdamW with warm-up and cosine decay."""
-    _require(config, "optimizer.lr", lambda v: v > 0, "> 0 (the peak learning rate)")
+    # 0 is allowed: the parameters stay where init_from put them (tests/train/test_pretrain.py)
+    _require(config, "optimizer.lr", lambda v: v >= 0, ">= 0 (the peak learning rate)")
     _require(config, "optimizer.end_lr", lambda v: v >= 0, ">= 0")
     _require(config, "optimizer.warmup_steps", lambda v: v >= 0, ">= 0")
     _require(config, "optimizer.b1", lambda v: 0 <= v < 1, "in [0, 1)")
