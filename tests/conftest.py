@@ -4,11 +4,28 @@ real UCI gestures prepared once per session (preparing is read-only for the test
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# One XLA compilation cache for the whole session, the pytest process and every command it starts
+# (they inherit the environment): the tiny models' train, eval and feature steps are the same
+# programs in many tests, and each compile costs seconds to minutes of CPU. A cache hit loads the
+# executable a compile of the same program on the same backend and devices gives, so no result
+# changes. A cache the caller set is used and kept; ours is removed at the end of the session.
+_OWN_JAX_CACHE = "JAX_COMPILATION_CACHE_DIR" not in os.environ
+if _OWN_JAX_CACHE:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="tinymyo_tests_xla_cache_")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+
+
+def pytest_unconfigure(config) -> None:
+    if _OWN_JAX_CACHE:
+        shutil.rmtree(os.environ.pop("JAX_COMPILATION_CACHE_DIR"), ignore_errors=True)
 
 
 def golden_dir() -> Path:
