@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from tests.data.prep_reference import read_split
-from tinymyo_jax.cli import main as tinymyo
 from tinymyo_jax.data import embedded
 from tinymyo_jax.errors import UserError
 
@@ -29,6 +28,17 @@ def test_embedded_files_are_the_published_bytes_and_attributed(real_uci, tmp_pat
     assert "CC BY 4.0" in readme and "Lobov" in readme and "10.24432/C5ZP5C" in readme
 
 
+def test_write_raw_of_some_subjects_writes_exactly_their_published_files(real_uci, tmp_path):
+    written = embedded.write_raw(tmp_path / "raw", subjects=(1, 25, 31)) / CORPUS
+    files = sorted(p.relative_to(written) for p in written.glob("*/*.txt"))
+    assert [f.parent.name for f in files] == ["01", "01", "25", "25", "31", "31"]
+    for relative in files:
+        assert (written / relative).read_bytes() == (real_uci / CORPUS / relative).read_bytes(), relative
+    with pytest.raises(UserError, match=r"subjects \[2\] are not embedded"):
+        embedded.write_raw(tmp_path / "other", subjects=(1, 2))
+    assert not (tmp_path / "other").exists()  # refused before writing anything
+
+
 def test_pack_refuses_a_value_that_is_not_a_device_level(real_uci, tmp_path):
     root = tmp_path / "raw"
     shutil.copytree(real_uci / CORPUS / "01", root / CORPUS / "01")
@@ -42,19 +52,15 @@ def test_pack_refuses_a_value_that_is_not_a_device_level(real_uci, tmp_path):
         embedded.pack(root, tmp_path / "subset.npz", subjects=(1,))
 
 
-def test_prepare_gives_the_windows_of_the_original_files(real_uci, tmp_path):
+def test_prepare_gives_the_windows_of_the_original_files(real_uci, real_uci_prepared, embedded_uci):
     """`embedded.prepare` == `tinymyo prep uci_emg` on the same subjects' published files, record
-    for record: TinyMyo's subject split of the 9 subjects, 221 / 87 / 100 windows."""
-    original = tmp_path / "original"
-    for subject in embedded.SUBJECTS:
-        shutil.copytree(real_uci / CORPUS / f"{subject:02d}", original / CORPUS / f"{subject:02d}")
-    ours = embedded.prepare(tmp_path / "embedded")
-    args = ["prep", "uci_emg", "--manual_dir", str(original), "--data_dir", str(tmp_path / "theirs"), "--no-progress"]
-    assert tinymyo(args) == 0
-    assert ours == tmp_path / "embedded" / "uci_emg" / "w1000" / "1.0.0"
+    for record: TinyMyo's subject split of the 9 subjects, 221 / 87 / 100 windows. Both preparations
+    are the session's (tests/conftest.py); the published folder holds exactly the embedded subjects."""
+    published = {int(p.name) for p in (real_uci / CORPUS).iterdir() if p.is_dir()}
+    assert published == set(embedded.SUBJECTS), "the comparison needs the published files of exactly the embedded subjects"
     expected = {"train": ((1, 3, 4, 5, 6), 221), "validation": ((25, 26), 87), "test": ((31, 32), 100)}
     for split, (subjects, windows) in expected.items():
-        mine, theirs = read_split("uci_emg", split, tmp_path / "embedded"), read_split("uci_emg", split, tmp_path / "theirs")
+        mine, theirs = read_split("uci_emg", split, embedded_uci), read_split("uci_emg", split, real_uci_prepared)
         assert np.unique(mine["subject"]).tolist() == list(subjects) and len(mine["label"]) == windows, split
         assert mine.keys() == theirs.keys()
         for key in mine:

@@ -29,11 +29,9 @@ def _split(subject: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def prepared(real_uci: Path, tmp_path_factory) -> Path:
-    """The real files prepared by the CLI; returns the data_dir."""
-    data_dir = tmp_path_factory.mktemp("real_uci") / "tfds"
-    assert tinymyo(["prep", "uci_emg", "--manual_dir", str(real_uci), "--data_dir", str(data_dir), "--no-progress"]) == 0
-    return data_dir
+def prepared(real_uci_prepared: Path) -> Path:
+    """The real files prepared by the CLI (once per session: tests/conftest.py); returns the data_dir."""
+    return real_uci_prepared
 
 
 def _report(data_dir: Path) -> dict:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from tinymyo_jax.config_files import load_config
-from tinymyo_jax.data import embedded
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.evaluate.config import probe_config
 from tinymyo_jax.evaluate.probe import run_probe
@@ -22,11 +21,10 @@ PROBE = {"type": "linear_probe", "every_steps": 4, "benchmark": "uci_emg", "max_
 
 
 @pytest.fixture(scope="module")
-def labelled_data_dir(tmp_path_factory) -> Path:
-    """The real UCI gesture subjects embedded in the package (221 / 87 / 100 windows), prepared."""
-    data_dir = tmp_path_factory.mktemp("labelled")
-    embedded.prepare(data_dir)
-    return data_dir
+def labelled_data_dir(embedded_uci_one_per_split) -> Path:
+    """Real UCI gestures: embedded subjects 01 / 25 / 31, one per split, prepared once per session
+    (the probe reads at most 24 windows per split; the test compares two runs, not a score)."""
+    return embedded_uci_one_per_split
 
 
 def _config(pretrain_data_dir: Path, **evals):

@@ -53,13 +53,20 @@ def asset_path() -> Path:
     return Path(str(resources.files("tinymyo_jax") / "assets" / ASSET_FOLDER / ASSET_FILE))
 
 
-def write_raw(out: Path | str, asset: Path | str | None = None) -> Path:
-    """Write the embedded subjects as the published layout `out/EMG_data_for_gestures-master/NN/*.txt`
-    (byte-identical to the original files); returns `out`, a `--manual_dir` for `tinymyo prep uci_emg`."""
+def write_raw(out: Path | str, asset: Path | str | None = None, subjects: tuple[int, ...] | None = None) -> Path:
+    """Write the embedded subjects (or only `subjects`, a part of `SUBJECTS`) as the published layout
+    `out/EMG_data_for_gestures-master/NN/*.txt` (byte-identical to the original files); returns
+    `out`, a `--manual_dir` for `tinymyo prep uci_emg`."""
     out = Path(out)
     with np.load(asset or asset_path()) as packed:
         header = str(packed["header"])
-        for index, relative in enumerate(packed["files"].tolist()):
+        files = packed["files"].tolist()
+        held = {int(Path(relative).parent.name) for relative in files}
+        if subjects is not None and not set(subjects) <= held:
+            raise UserError(f"subjects {sorted(set(subjects) - held)} are not embedded (held: {sorted(held)})")
+        for index, relative in enumerate(files):
+            if subjects is not None and int(Path(relative).parent.name) not in subjects:
+                continue
             path = out / CORPUS_FOLDER / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             time = np.cumsum(packed[f"time_{index}"], dtype=np.int64)  # stored as first value + steps
