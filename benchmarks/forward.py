@@ -72,6 +72,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of ours and the reference")
     parser.add_argument("--torch-python", default=None,
                         help="a Python with CPU torch: time the reference PyTorch TinyMyo in the same run")
+    parser.add_argument("--torch-threads", type=int, default=os.cpu_count(),
+                        help="threads of the reference (torch.set_num_threads); 1 on a crowded machine, where "
+                             "its OpenMP threads wait for each other")
     parser.add_argument(
         "--micro-batches", type=int, nargs="+", default=[0],
         help="also run each batch as sequential micro-batches of this size (0 = whole batch at once)",
@@ -91,7 +94,7 @@ def main() -> None:
             for m, (compiled, arguments, _, _) in runs.items():
                 times[m] += time_calls(compiled, arguments, args.repeats)
             measured = reference_pytorch(args.torch_python, "forward", batch=batch, repeats=args.repeats,
-                                         channels=args.channels, samples=args.samples)
+                                         channels=args.channels, samples=args.samples, threads=args.torch_threads)
             if measured:
                 reference.append(measured)
         reference_rate = statistics.median(r["windows_per_s"] for r in reference) if reference else None
@@ -109,6 +112,7 @@ def main() -> None:
                 "reference_pytorch_windows_per_s": reference_rate,
                 "reference_pytorch_all_windows_per_s": [r["windows_per_s"] for r in reference],
                 "reference_pytorch_peak_rss_mib": max((r["peak_rss_mib"] for r in reference), default=None),
+                "reference_pytorch_threads": reference[0]["threads"] if reference else None,
                 "ours_over_reference": batch / seconds / reference_rate if reference_rate else None,
             })
         del runs
