@@ -1,18 +1,25 @@
-"""Forward-pass throughput of the jit-compiled TinyMyo at the published shape.
+"""Forward-pass throughput of the jit-compiled TinyMyo at the published shape, against the
+reference PyTorch TinyMyo and this machine's matmul rate, measured in the same run.
 
-Prints one JSON object: windows/s per batch size (median of timed repeats after a compile and
-a warm-up call), the analytic GFLOP per window and the achieved GFLOP/s, and the device.
+Prints one JSON object. Per batch size: windows/s of `model(x)` on the whole batch (the median
+of every timed call after a compile and a warm-up call), the model GFLOP/s that is, its fraction
+of the dense matmul rate measured in the same run (the highest of the medians at 1024² and
+2048², before and after), XLA's temporary buffer size and the process's peak memory; with
+`--torch-python`, the reference PyTorch forward at the same batch (benchmarks/reference_torch.py
+in that Python, eval mode, `torch.inference_mode`), its windows/s and peak memory, and the
+ratio ours / reference. The two are timed in alternating rounds, so both see the same machine.
 
-  .venv/bin/python benchmarks/forward.py                      # batch 1 and 64, 16 x 1000
-  .venv/bin/python benchmarks/forward.py --batch-sizes 1 8 64 --repeats 5 --dtype bfloat16
+  .venv/bin/python benchmarks/forward.py --torch-python /path/to/torch-venv/bin/python
+  .venv/bin/python benchmarks/forward.py --batch-sizes 1 8 64 --rounds 3 --dtype bfloat16
 
-Each batch runs whole and, where smaller, as sequential micro-batches (`--micro-batches`):
-on CPU attention's (B, heads, N, N) logits leave the caches at large batches.
+`--micro-batches 1` also runs each batch as sequential micro-batches (`map_over_batch`), the
+workaround from before attention ran in cache-sized blocks (encoder.attend).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import platform
@@ -23,12 +30,14 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from same_run import load_average, matmul_rates, peak_rss_mib, reference_pytorch
 from tinymyo_jax.models.config import preset
 from tinymyo_jax.models.summary import forward_flops
 from tinymyo_jax.models.tinymyo import build_model, map_over_batch
 
 
-def measure(batch: int, channels: int, samples: int, rope: str, dtype: str, repeats: int, micro_batch: int | None) -> dict:
+def compile_forward(batch: int, channels: int, samples: int, rope: str, dtype: str, micro_batch: int | None):
+    """(timed call, its arguments, XLA's temporary bytes) of the jitted forward."""
     model = build_model(preset("tinymyo", rope=rope))
     graphdef, state = nnx.split(model)
     state = jax.tree.map(lambda a: a.astype(dtype), state)
@@ -37,23 +46,19 @@ def measure(batch: int, channels: int, samples: int, rope: str, dtype: str, repe
     start = time.perf_counter()
     compiled = forward.lower(state, x).compile()
     compile_s = time.perf_counter() - start
+    memory = compiled.memory_analysis()
+    temp_mib = memory.temp_size_in_bytes / 2**20 if memory is not None else None
     compiled(state, x).block_until_ready()  # warm-up
+    return compiled, (state, x), compile_s, temp_mib
+
+
+def time_calls(compiled, arguments, repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        compiled(state, x).block_until_ready()
+        compiled(*arguments).block_until_ready()
         times.append(time.perf_counter() - start)
-    seconds = statistics.median(times)
-    gflop = forward_flops(model.config, channels, samples)["total"] / 1e9
-    return {
-        "batch": batch,
-        "micro_batch": micro_batch,
-        "windows_per_s": batch / seconds,
-        "ms_per_batch": 1e3 * seconds,
-        "gflop_per_s": gflop * batch / seconds,
-        "compile_s": compile_s,
-        "repeats": repeats,
-    }
+    return times
 
 
 def main() -> None:
@@ -63,31 +68,74 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--rope", default="time", choices=["time", "reference", "none"])
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3, help="timed calls of ours per round")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of ours and the reference")
+    parser.add_argument("--torch-python", default=None,
+                        help="a Python with CPU torch: time the reference PyTorch TinyMyo in the same run")
+    parser.add_argument("--torch-threads", type=int, default=os.cpu_count(),
+                        help="threads of the reference (torch.set_num_threads); 1 on a crowded machine, where "
+                             "its OpenMP threads wait for each other")
     parser.add_argument(
-        "--micro-batches", type=int, nargs="+", default=[0, 1],
+        "--micro-batches", type=int, nargs="+", default=[0],
         help="also run each batch as sequential micro-batches of this size (0 = whole batch at once)",
     )
     args = parser.parse_args()
     config = preset("tinymyo", rope=args.rope)
-    results = [
-        measure(b, args.channels, args.samples, args.rope, args.dtype, args.repeats, m or None)
-        for b in args.batch_sizes
-        for m in sorted(set(args.micro_batches))
-        if not (m and m >= b)  # a micro-batch as large as the batch is the whole-batch run
-    ]
+    gflop = forward_flops(config, args.channels, args.samples)["total"] / 1e9
+    matmul_dtype = jnp.bfloat16 if args.dtype == "bfloat16" else jnp.float32
+    matmul = matmul_rates(matmul_dtype)
+    results = []
+    for batch in args.batch_sizes:
+        variants = [m or None for m in sorted(set(args.micro_batches)) if not (m and m >= batch)]
+        runs = {m: compile_forward(batch, args.channels, args.samples, args.rope, args.dtype, m) for m in variants}
+        times = {m: [] for m in variants}
+        reference = []
+        for _ in range(args.rounds):
+            for m, (compiled, arguments, _, _) in runs.items():
+                times[m] += time_calls(compiled, arguments, args.repeats)
+            measured = reference_pytorch(args.torch_python, "forward", batch=batch, repeats=args.repeats,
+                                         channels=args.channels, samples=args.samples, threads=args.torch_threads)
+            if measured:
+                reference.append(measured)
+        reference_rate = statistics.median(r["windows_per_s"] for r in reference) if reference else None
+        for m, (_, _, compile_s, temp_mib) in runs.items():
+            seconds = statistics.median(times[m])
+            results.append({
+                "batch": batch,
+                "micro_batch": m,
+                "windows_per_s": batch / seconds,
+                "ms_per_batch": 1e3 * seconds,
+                "gflop_per_s": gflop * batch / seconds,
+                "xla_temp_mib": temp_mib,
+                "compile_s": compile_s,
+                "timed_calls": len(times[m]),
+                "reference_pytorch_windows_per_s": reference_rate,
+                "reference_pytorch_all_windows_per_s": [r["windows_per_s"] for r in reference],
+                "reference_pytorch_peak_rss_mib": max((r["peak_rss_mib"] for r in reference), default=None),
+                "reference_pytorch_threads": reference[0]["threads"] if reference else None,
+                "ours_over_reference": batch / seconds / reference_rate if reference_rate else None,
+            })
+        del runs
+    matmul += matmul_rates(matmul_dtype)
+    for result in results:
+        result["fraction_of_measured_matmul"] = result["gflop_per_s"] * 1e9 / max(matmul)
     print(json.dumps({
         "benchmark": "forward",
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="minutes"),
         "model": "tinymyo",
         "input": [args.channels, args.samples],
         "rope": args.rope,
         "dtype": args.dtype,
-        "gflop_per_window": forward_flops(config, args.channels, args.samples)["total"] / 1e9,
+        "gflop_per_window": gflop,
         "device": str(jax.devices()[0].device_kind),
         "platform": jax.default_backend(),
         "cpu_count": os.cpu_count(),
         "machine": platform.machine(),
         "jax": jax.__version__,
+        "load_average_at_end": load_average(),
+        "matmul_gflop_per_s": [r / 1e9 for r in matmul],
+        "measured_matmul_gflop_per_s": max(matmul) / 1e9,
+        "peak_rss_mib": peak_rss_mib(),
         "results": results,
     }, indent=2))
 

@@ -93,3 +93,31 @@ def backend_facts() -> BackendFacts:
         compute_capability=tuple(int(part) for part in str(capability).split(".")[:2]) if capability else None,
         cudnn_version=version,
     )
+
+
+# Most bytes of float32 logits one block of the explicit attention form holds at a time; set by
+# measurement (docs/model.md, "CPU throughput").
+LOGITS_BLOCK_BYTES = 8 << 20
+
+
+def explicit_attention_chunks(batch: int, heads: int, queries: int, keys: int, *, budget_bytes: int = LOGITS_BLOCK_BYTES) -> tuple[int, int]:
+    """(samples, queries) per block of the explicit attention form (encoder.attend).
+
+    The whole call when its (batch, heads, queries, keys) float32 logits fit `budget_bytes`;
+    otherwise the most samples whose logits fit, all queries each; and where one sample's do
+    not fit, one sample at a time in the largest block of queries that fits (a divisor of
+    `queries`; at least 1). Blocks run one after another (`jax.lax.map`), so the logits, their
+    exponentials and the dropout mask of one block stay in cache while the next waits.
+    """
+    per_query = heads * keys * 4
+    if batch * queries * per_query <= budget_bytes:
+        return batch, queries
+    if queries * per_query <= budget_bytes:
+        samples = max(d for d in _divisors(batch) if d * queries * per_query <= budget_bytes)
+        return samples, queries
+    fitting = [d for d in _divisors(queries) if d * per_query <= budget_bytes]
+    return 1, max(fitting, default=1)
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]

@@ -40,12 +40,17 @@ def _fmix32(x: jax.Array) -> jax.Array:
     return x ^ (x >> 16)
 
 
-def random_words(key: jax.Array, shape: tuple[int, ...], rows: jax.Array | None = None) -> jax.Array:
+def random_words(
+    key: jax.Array, shape: tuple[int, ...], rows: jax.Array | None = None, columns: jax.Array | None = None
+) -> jax.Array:
     """uint32 words, one per element of `shape`, a pure function of (key, shape, rows).
 
     The counter is (row, flat index over the other axes), where row is the index along axis 0,
     or `rows[i]` for slice i when `rows` (shape[0],) is given (global sample indices). Shapes
     with more than 2**32 elements in all are fine as long as each leading slice has fewer.
+    columns: the flat index over the other axes given explicitly, an integer array of
+    shape[1:] (a block of a larger array passes its elements' indices in the whole, so the
+    block gets exactly the whole's words: encoder.attend's query blocks do).
     """
     shape = tuple(int(d) for d in shape)
     if not shape:
@@ -59,19 +64,25 @@ def random_words(key: jax.Array, shape: tuple[int, ...], rows: jax.Array | None 
         row = jax.lax.broadcasted_iota(jnp.uint32, shape_2d, 0)
     else:
         row = jnp.broadcast_to(jnp.asarray(rows).astype(jnp.uint32).reshape(shape_2d[0], 1), shape_2d)
-    col = jax.lax.broadcasted_iota(jnp.uint32, shape_2d, 1)
+    if columns is None:
+        col = jax.lax.broadcasted_iota(jnp.uint32, shape_2d, 1)
+    else:
+        col = jnp.broadcast_to(jnp.asarray(columns).astype(jnp.uint32).reshape(1, shape_2d[1]), shape_2d)
     words = _fmix32(_fmix32(col * _GOLDEN + seeds[0]) ^ (row * _ROW_SPREAD + seeds[1]))
     return words.reshape(shape)
 
 
-def keep_mask(key: jax.Array, shape: tuple[int, ...], rate: float, rows: jax.Array | None = None) -> jax.Array:
+def keep_mask(
+    key: jax.Array, shape: tuple[int, ...], rate: float, rows: jax.Array | None = None, columns: jax.Array | None = None
+) -> jax.Array:
     """Boolean mask, True with probability 1 - rate (to 2**-32), independently per element.
 
-    rows: global indices of the leading axis's slices (see `random_words`)."""
+    rows: global indices of the leading axis's slices; columns: explicit flat indices over the
+    other axes (see `random_words`)."""
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
     threshold = np.uint32(min(round(rate * 2.0**32), 2**32 - 1))
-    return random_words(key, shape, rows) >= threshold
+    return random_words(key, shape, rows, columns) >= threshold
 
 
 def dropout(

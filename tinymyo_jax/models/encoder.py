@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from tinymyo_jax.models.attention_backend import backend_facts, select_attention
+from tinymyo_jax.models.attention_backend import backend_facts, explicit_attention_chunks, select_attention
 from tinymyo_jax.models.config import CHANNEL_EMBEDDING_ROWS, ModelConfig
 from tinymyo_jax.models.dropout import Dropout, keep_mask, rows_of
 from tinymyo_jax.models.rope import apply_rotary, rope_tables_for
@@ -77,20 +77,30 @@ class Attention(nnx.Module):
 _MASKED_KEY_BIAS = -1e30
 
 
-def attend(q: jax.Array, k: jax.Array, v: jax.Array, key_mask: jax.Array | None, dropout_rate: float, rngs: nnx.Rngs | None) -> jax.Array:
+def attend(
+    q: jax.Array,
+    k: jax.Array,
+    v: jax.Array,
+    key_mask: jax.Array | None,
+    dropout_rate: float,
+    rngs: nnx.Rngs | None,
+    *,
+    chunks: tuple[int, int] | None = None,
+) -> jax.Array:
     """Scaled dot-product attention, (B, N, heads, hd) in and out; key_mask (B, N) True = attend.
 
     On GPUs without attention dropout: `jax.nn.dot_product_attention`, with
     implementation="cudnn" (fused flash attention) where cuDNN's constraints hold (fp16/bf16,
     head dim, mask form: `attention_backend.select_attention`), its XLA path otherwise.
     Elsewhere (CPU, TPU) and with attention dropout (which that API lacks): the explicit form
-    below, laid out (B, heads, N, hd) so both products are plain batched matmuls, and arranged
-    for XLA:CPU (measured in docs/model.md):
-    - softmax normalisation is deferred past the value product: out = (e ⊙ keep) v / (Σe·(1-r))
-      with e = exp(logits - max), which equals dropout(softmax(logits)) v but divides N x hd
-      numbers instead of N x N, and its backward touches the N x N arrays fewer times;
-    - the keep mask is the hash-based one of `models/dropout.py`, not threefry;
-    - the max is a stop-gradient shift: the result does not depend on it.
+    of `_attention_block`, laid out (B, heads, N, hd) so both products are plain batched
+    matmuls, run over blocks of (samples, queries) whose logits stay in cache.
+
+    chunks: (samples per block, queries per block); by default `attention_backend.
+    explicit_attention_chunks` picks them from the shapes. Every block computes exactly its part
+    of the whole (softmax rows are independent; a block's dropout words are the whole's, keyed
+    by global sample and element index), so the result does not depend on the blocking beyond
+    float rounding (tests/model/test_attention_chunks.py).
     """
     implementation = select_attention(backend_facts(), dtype=q.dtype, head_dim=q.shape[-1], tokens=q.shape[1],
                                       dropout_rate=dropout_rate, has_key_mask=key_mask is not None)
@@ -101,18 +111,73 @@ def attend(q: jax.Array, k: jax.Array, v: jax.Array, key_mask: jax.Array | None,
             # (queries, keys); only batch and heads may broadcast.
             mask = jnp.broadcast_to(mask, (q.shape[0], 1, q.shape[1], k.shape[1]))
         return jax.nn.dot_product_attention(q, k, v, mask=mask, implementation=implementation)
+    batch, tokens, heads, head_dim = q.shape
+    keys = k.shape[1]
+    if chunks is None:  # blocks only on CPU: accelerators keep the logits in device memory
+        chunks = explicit_attention_chunks(batch, heads, tokens, keys) if backend_facts().platform == "cpu" else (batch, tokens)
+    samples_per_block, queries_per_block = chunks
+    if batch % samples_per_block or tokens % queries_per_block:
+        raise ValueError(f"attention blocks {(samples_per_block, queries_per_block)} do not divide (batch, tokens) {(batch, tokens)}")
+    q = q * jnp.asarray(1.0 / math.sqrt(head_dim), q.dtype)
     q, k, v = (a.transpose(0, 2, 1, 3) for a in (q, k, v))  # (B, H, N, hd)
-    logits = ((q * jnp.asarray(1.0 / math.sqrt(q.shape[-1]), q.dtype)) @ k.swapaxes(-1, -2)).astype(jnp.float32)
-    if key_mask is not None:
-        logits = logits + jnp.where(key_mask, 0.0, _MASKED_KEY_BIAS)[:, None, None, :]
+    # (B, 1, 1, N) additive bias of padded keys, or None
+    bias = None if key_mask is None else jnp.where(key_mask, 0.0, _MASKED_KEY_BIAS)[:, None, None, :]
+    dropout_key = rngs.dropout() if dropout_rate > 0.0 else None
+    rows = rows_of(rngs) if dropout_rate > 0.0 else None
+    if dropout_key is not None and rows is None:
+        rows = jnp.arange(batch, dtype=jnp.uint32)  # what keep_mask counts without rows
+
+    def sample_block(operands):
+        qs, ks, vs, bias_s, rows_s = operands
+        if queries_per_block == tokens:
+            return _attention_block(qs, ks, vs, bias_s, dropout_rate, dropout_key, rows_s, jnp.uint32(0), tokens)
+        # (nq, b, H, qb, hd): one query block per step, keys and values of the samples shared
+        q_blocks = qs.reshape(*qs.shape[:2], tokens // queries_per_block, queries_per_block, head_dim)
+        q_blocks = q_blocks.transpose(2, 0, 1, 3, 4)
+        firsts = jnp.arange(0, tokens, queries_per_block, dtype=jnp.uint32)
+        out = jax.lax.map(
+            lambda block: _attention_block(block[0], ks, vs, bias_s, dropout_rate, dropout_key, rows_s, block[1], tokens),
+            (q_blocks, firsts),
+        )
+        return out.transpose(1, 2, 0, 3, 4).reshape(*qs.shape[:3], vs.shape[-1])
+
+    operands = (q, k, v, bias, rows)
+    if samples_per_block == batch:
+        out = sample_block(operands)
+    else:
+        split = lambda a: None if a is None else a.reshape(batch // samples_per_block, samples_per_block, *a.shape[1:])
+        out = jax.lax.map(sample_block, jax.tree.map(split, operands, is_leaf=lambda a: a is None))
+        out = out.reshape(batch, *out.shape[2:])
+    return out.transpose(0, 2, 1, 3)
+
+
+def _attention_block(q, k, v, bias, dropout_rate: float, dropout_key, rows, first_query, total_queries: int) -> jax.Array:
+    """Attention of a block of queries: q (b, H, n, hd), k and v (b, H, N, hd) -> (b, H, n, hd).
+
+    Arranged for XLA:CPU (measured in docs/model.md):
+    - softmax normalisation is deferred past the value product: out = (e ⊙ keep) v / (Σe·(1-r))
+      with e = exp(logits - max), which equals dropout(softmax(logits)) v but divides n x hd
+      numbers instead of n x N, and its backward touches the n x N arrays fewer times;
+    - the keep mask is the hash-based one of `models/dropout.py`, not threefry, keyed by the
+      global sample (`rows`) and the element's flat index in the whole (H, N, N) weights, so a
+      block draws exactly its part of the unblocked mask (`first_query`: its first query of
+      `total_queries`);
+    - the max is a stop-gradient shift: the result does not depend on it.
+    """
+    logits = (q @ k.swapaxes(-1, -2)).astype(jnp.float32)
+    if bias is not None:
+        logits = logits + bias
     unnormalised = jnp.exp(logits - jax.lax.stop_gradient(logits.max(axis=-1, keepdims=True)))
     denominator = unnormalised.sum(axis=-1, keepdims=True)
     if dropout_rate > 0.0:
-        keep = keep_mask(rngs.dropout(), unnormalised.shape, dropout_rate, rows_of(rngs))
+        heads, queries, keys = unnormalised.shape[1:]
+        index = lambda axis: jax.lax.broadcasted_iota(jnp.uint32, (heads, queries, keys), axis)
+        columns = (index(0) * jnp.uint32(total_queries) + index(1) + first_query) * jnp.uint32(keys) + index(2)
+        keep = keep_mask(dropout_key, unnormalised.shape, dropout_rate, rows, columns)
         unnormalised = jnp.where(keep, unnormalised, 0.0)
         denominator = denominator * (1.0 - dropout_rate)
     out = (unnormalised.astype(v.dtype) @ v).astype(jnp.float32) / denominator
-    return out.astype(q.dtype).transpose(0, 2, 1, 3)
+    return out.astype(q.dtype)
 
 
 def gelu(x: jax.Array) -> jax.Array:
@@ -192,6 +257,22 @@ def channel_embedding_rows(table: jax.Array, channels: int, patches: int) -> jax
     return jnp.repeat(table[:channels], patches, axis=0)
 
 
+# Most bytes of one group's largest activation (the MLP's hidden layer, float32) that a
+# deterministic CPU forward keeps at a time; set by measurement (docs/model.md, "CPU throughput").
+GROUP_ACTIVATION_BYTES = 4 << 20
+
+
+def samples_per_group(platform: str, batch: int, tokens: int, config: ModelConfig,
+                      *, budget_bytes: int = GROUP_ACTIVATION_BYTES) -> int:
+    """How many samples a deterministic forward runs at once: on CPU the largest divisor of
+    `batch` whose MLP activations, (samples, tokens, mlp_hidden_dim) float32, fit `budget_bytes`
+    (at least 1); elsewhere the whole batch (accelerators want large batches)."""
+    if platform != "cpu":
+        return batch
+    per_sample = tokens * config.mlp_hidden_dim * 4
+    return max(d for d in range(1, batch + 1) if batch % d == 0 and (d == 1 or d * per_sample <= budget_bytes))
+
+
 class Encoder(nnx.Module):
     """Patch embedding, mask-token substitution, Transformer blocks, final LayerNorm."""
 
@@ -226,7 +307,25 @@ class Encoder(nnx.Module):
             attended to (they still produce outputs, which heads and losses ignore).
         materialise_cotangents: put `materialise_cotangent` between blocks (an XLA:CPU speed-up
             of the backward pass; identity in value and gradient).
+
+        Deterministic calls (no `rngs`: evaluation, features, export, a user's `model(x)`) run
+        the batch in groups of `samples_per_group` samples one after another on CPU, so each
+        group's activations stay in cache (docs/model.md, "CPU throughput"); every sample's
+        result is its own, so the grouping changes nothing but speed. Training calls are
+        grouped by the train step's `micro_batch_size` instead, which keeps the gradient
+        accumulation and dropout keys of train/step.py.
         """
+        batch = x.shape[0]
+        group = batch if rngs is not None else samples_per_group(
+            backend_facts().platform, batch, x.shape[1] * (x.shape[2] // self.config.patch_size), self.config)
+        if group == batch:
+            return self._encode(x, token_mask, channel_mask, rngs, materialise_cotangents)
+        split = lambda a: None if a is None else a.reshape(batch // group, group, *a.shape[1:])
+        operands = jax.tree.map(split, (x, token_mask, channel_mask), is_leaf=lambda a: a is None)
+        out = jax.lax.map(lambda o: self._encode(*o, None, materialise_cotangents), operands)
+        return out.reshape(batch, *out.shape[2:])
+
+    def _encode(self, x, token_mask, channel_mask, rngs, materialise_cotangents: bool) -> jax.Array:
         batch, channels, samples = x.shape
         patches = samples // self.config.patch_size
         tokens = self.patch_embed(x)
