@@ -21,6 +21,7 @@ def test_real_small_is_the_measured_recipe():
     assert (model.embed_dim, model.depth, model.num_heads, model.patch_size) == (64, 4, 4, 20)
     assert (model.rope, model.channel_embedding, model.normalization) == ("time_channel", "learned", "window_scale")
     assert dict(config.data.mixture) == {"myo_armband": 1.0}
+    assert config.loss.target == "rectified"
     assert (config.masking.ratio, config.optimizer.lr, config.total_steps, config.global_batch_size) == (0.5, 2e-3, 1000, 64)
 
 
