@@ -22,9 +22,9 @@ token and would not leave the plateau in an hour here. Measured (docs/transfer.m
 - mask ratio 0.5 (0.75: within 0.3 points); 1000 steps over 400 (+0.2 new user, +3.6 one cycle).
 - read it out with the per-channel mean of the tokens (8 x 64 features), not the all-token mean
   (14-35 points lower).
-Time: this config through `tinymyo pretrain` on the prepared corpus ran 37-48 windows/s (30
-steps, load average ~17 on the 2-core VM): ~1.5 s/step, ~25 min for the 1000 steps (the quick
-loop's 1000 steps took 15.5 min at load ~20). A full 1000-step run of it was not made.
+Time: 1000 steps of this config through `tinymyo pretrain` on the prepared corpus took 16.4 min
+on the 2-core VM at load average ~17; its encoder: new user 77.4 %, one cycle 93.9 %
+(docs/transfer.md).
 
 `arg` = "tiny" shrinks it for tests (a few steps, 2 blocks, dim 32); "reference" (also
 "tiny,reference") trains with the published model's behaviour (train.config.REFERENCE_BEHAVIOUR).
