@@ -62,6 +62,9 @@ def base_config() -> ml_collections.ConfigDict:
     config.masking.ratio = 0.5
     config.loss = ml_collections.ConfigDict()
     config.loss.visible_weight = 0.1
+    # signal (the reference: the normalised samples) | rectified (|samples|: the local amplitude
+    # envelope, models/objective.py; the real_small recipe's choice, docs/transfer.md "Recipe")
+    config.loss.target = "signal"
 
     config.optimizer = ml_collections.ConfigDict()
     config.optimizer.lr = 1e-4
@@ -122,6 +125,10 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     for name, weight in config.data.mixture.items():
         if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not math.isfinite(weight) or weight <= 0:
             raise UserError(f"config.data.mixture[{name!r}] = {weight!r}: weights must be > 0 (remove the entry to leave a dataset out)")
+    from tinymyo_jax.models.objective import TARGETS
+
+    if config.loss.get("target", "signal") not in TARGETS:
+        raise UserError(f"config.loss.target must be one of {TARGETS}, got {config.loss.target!r}")
     if not config.data.mixture:
         raise UserError("config.data.mixture is empty: name at least one prepared dataset")
 

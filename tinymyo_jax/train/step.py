@@ -32,6 +32,7 @@ from tinymyo_jax.models.objective import (
     combine_loss_terms,
     patches_to_signal,
     reconstruction_loss_terms,
+    reconstruction_target,
     sample_patch_mask,
     token_mask_to_sample_mask,
 )
@@ -101,10 +102,12 @@ def make_gradient_fn(
     visible_weight = config.loss.visible_weight
     micro_batches = micro_batch_count(config)
     xla_cpu_tricks = bool(config.get("xla_cpu_tricks", False))
+    loss_target = config.loss.get("target", "signal")  # configs saved before the field: the signal
 
     def gradients(params, batch: Batch, step: jax.Array):
         mask_key, dropout_key = step_keys(config.seed, step)
         x, channel_mask, token_mask, sample_mask = prepare_batch(batch, mask_key, model_config, config)
+        target = reconstruction_target(x, loss_target)
         num_channels = x.shape[1]
         # Global element counts: every micro-batch's sums are normalised by them, so the
         # accumulated gradient is exactly the gradient of the whole batch's loss.
@@ -112,16 +115,16 @@ def make_gradient_fn(
         counts = {"masked_count": totals["masked_count"], "visible_count": totals["visible_count"]}
 
         def loss_fn(params, inputs):
-            xb, tokens, samples, channels, rows = inputs
+            xb, tb, tokens, samples, channels, rows = inputs
             model = nnx.merge(graphdef, jax.tree.map(lambda p: p.astype(compute_dtype), params))
             patches = model(xb.astype(compute_dtype), token_mask=tokens, channel_mask=channels,
                             rngs=DropoutStream(dropout_key, rows), materialise_cotangents=xla_cpu_tricks)
-            terms = reconstruction_loss_terms(patches_to_signal(patches, num_channels), xb, samples, channels)
+            terms = reconstruction_loss_terms(patches_to_signal(patches, num_channels), tb, samples, channels)
             loss = combine_loss_terms({**terms, **counts}, visible_weight)["loss"]
             return loss, terms
 
         grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-        inputs = (x, token_mask, sample_mask, channel_mask, jnp.arange(x.shape[0], dtype=jnp.uint32))
+        inputs = (x, target, token_mask, sample_mask, channel_mask, jnp.arange(x.shape[0], dtype=jnp.uint32))
         if micro_batches == 1:
             (_, terms), grads = grad_fn(params, inputs)
             return grads, terms
@@ -181,7 +184,11 @@ def make_train_step(
 
 
 def make_eval_step(graphdef: nnx.GraphDef, model_config: ModelConfig, config: ml_collections.ConfigDict):
-    """Loss terms of one validation batch, masked with a fixed key so evaluations compare."""
+    """Loss terms of one validation batch, masked with a fixed key so evaluations compare.
+
+    Returns (terms, reconstruction, sample mask, target): the target (the input, or |input|
+    under loss.target="rectified") is what the no-model baselines are scored against."""
+    loss_target = config.loss.get("target", "signal")
 
     def eval_step(params, batch: Batch, batch_index: jax.Array):
         mask_key = jax.random.fold_in(jax.random.key(config.seed + 1), batch_index)
@@ -189,6 +196,7 @@ def make_eval_step(graphdef: nnx.GraphDef, model_config: ModelConfig, config: ml
         model = nnx.merge(graphdef, params)
         patches = model(x, token_mask=token_mask, channel_mask=channel_mask)
         reconstruction = patches_to_signal(patches, x.shape[1])
-        return reconstruction_loss_terms(reconstruction, x, sample_mask, channel_mask), reconstruction, sample_mask, x
+        target = reconstruction_target(x, loss_target)
+        return reconstruction_loss_terms(reconstruction, target, sample_mask, channel_mask), reconstruction, sample_mask, target
 
     return eval_step

@@ -1,0 +1,54 @@
+"""config.loss.target: what masked patches are reconstructed as. "rectified" scores the model
+against |x| (the amplitude envelope's samples) in training and validation alike."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from tinymyo_jax.config_files import load_config
+from tinymyo_jax.errors import UserError
+from tinymyo_jax.models.objective import combine_loss_terms, patches_to_signal, reconstruction_loss_terms
+from tinymyo_jax.models.tinymyo import build_model
+from tinymyo_jax.train.config import validate
+from tinymyo_jax.train.pretrain import model_config_from
+from tinymyo_jax.train.step import make_eval_step, prepare_batch, reconstruction_gradients, step_keys
+
+
+def _setup(target: str):
+    config = load_config("configs/pretrain/real_small.py:tiny", [f"loss.target={target}"])
+    model_config = model_config_from(config)
+    graphdef, params = nnx.split(build_model(model_config, seed=0), nnx.Param)
+    emg = np.random.default_rng(1).normal(size=(4, 16, 200)).astype(np.float32)  # half the samples < 0
+    batch = {"emg": jnp.asarray(emg), "channel_mask": jnp.asarray(np.arange(16)[None].repeat(4, 0) < 8)}
+    return config, model_config, graphdef, params, batch
+
+
+@pytest.mark.parametrize("target,transform", [("signal", lambda x: x), ("rectified", jnp.abs)])
+def test_training_loss_is_scored_against_the_target(target, transform):
+    config, model_config, graphdef, params, batch = _setup(target)
+    _, metrics = reconstruction_gradients(graphdef, model_config, config)(params, batch, jnp.asarray(0))
+    mask_key, _ = step_keys(config.seed, jnp.asarray(0))
+    x, channel_mask, token_mask, sample_mask = prepare_batch(batch, mask_key, model_config, config)
+    model = nnx.merge(graphdef, params)
+    reconstruction = patches_to_signal(model(x, token_mask=token_mask, channel_mask=channel_mask), x.shape[1])
+    expected = combine_loss_terms(reconstruction_loss_terms(reconstruction, transform(x), sample_mask, channel_mask),
+                                  config.loss.visible_weight)  # fmt: skip
+    np.testing.assert_allclose(float(metrics["masked_loss"]), float(expected["masked_loss"]), rtol=1e-5)
+    np.testing.assert_allclose(float(metrics["visible_loss"]), float(expected["visible_loss"]), rtol=1e-5)
+
+
+def test_validation_returns_the_rectified_target_for_its_baselines():
+    config, model_config, graphdef, params, batch = _setup("rectified")
+    terms, reconstruction, sample_mask, target = make_eval_step(graphdef, model_config, config)(params, batch, jnp.asarray(0))
+    assert bool((target >= 0).all()) and float(jnp.abs(target).max()) > 0
+    np.testing.assert_allclose(np.asarray(terms["masked_sum"]),
+                               np.asarray(reconstruction_loss_terms(reconstruction, target, sample_mask, batch["channel_mask"])["masked_sum"]),
+                               rtol=1e-5)  # fmt: skip
+
+
+def test_an_unknown_target_is_a_config_error():
+    with pytest.raises(UserError, match="config.loss.target must be one of"):
+        validate(load_config("configs/pretrain/real_small.py:tiny", ["loss.target=envelope"]))
