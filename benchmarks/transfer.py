@@ -167,7 +167,7 @@ def feature_config(args: argparse.Namespace):
 
     config = ml_collections.ConfigDict()
     config.features = {"fusion": args.fusion, "pooling": args.pooling, "segments": 1}
-    config.data = {"input_normalization": args.input_normalization, "micro_batch_size": 1}
+    config.data = {"input_normalization": args.input_normalization, "encode_chunk": 1}
     return config
 
 

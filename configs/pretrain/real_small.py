@@ -1,12 +1,12 @@
 """Real-recording pretraining sized for one CPU machine (issue 20, docs/transfer.md "Recipe").
 
-    tinymyo prep myo_armband --manual_dir ../shared/real/myo_armband --data_dir runs/tfds      # w200
+    tinymyo prep myo_armband --config w200 --manual_dir ../shared/real/myo_armband --data_dir runs/tfds
     tinymyo pretrain --config configs/pretrain/real_small.py --workdir runs/real_small \
         --config.data.data_dir=runs/tfds
     python benchmarks/transfer.py --workdir runs/transfer --checkpoint runs/real_small/checkpoints
 
 What it trains on: the Côté-Allard Myo armband PreTrainingDataset participants (`myo_armband`,
-its first builder config `w200`: 1-s windows of 200 samples at the armband's own 200 Hz, 8 of
+its builder config `w200`, named in the mixture key: 1-s windows of 200 samples at the armband's own 200 Hz, 8 of
 the 16 rows live). The other real recordings we hold (the UCI training subjects of
 `tinymyo prep uci_emg`, the registry recordings of benchmarks/real_emg.py as `generic/NAME`)
 are prepared as 1000-sample windows (1-2 kHz) and the trainer stacks every batch's windows
@@ -45,7 +45,7 @@ def get_config(arg: str | None = None):
     config.model.dropout = 0.0
     config.model.attention_dropout = 0.0
     config.model.drop_path = 0.0
-    config.data.mixture = {"myo_armband": 1.0}
+    config.data.mixture = {"myo_armband/w200": 1.0}  # the windows it was measured on (the corpus default is w1000)
     config.masking.ratio = 0.5
     config.loss.target = "rectified"  # docs/transfer.md "Recipe": the signal target does not pay
     config.total_steps = 1000
