@@ -139,6 +139,20 @@ def export_model(
     model in JAX (`_export_forms`) -> float .tflite (`_export_float`) -> int8 (`_export_int8`) ->
     16x8 (`_export_int16x8`) -> TFLite Micro C sources (`_write_c_sources`) -> report.json.
     """
+    if storage.is_remote(out_dir):
+        # the converters, interpreters and C writers work on local files: export into a local
+        # folder, then copy it to the object store (each file one object write). Before any window
+        # is normalised: the local export normalises them, once.
+        with tempfile.TemporaryDirectory(prefix="tinymyo-export-") as local:
+            report = export_model(
+                model, local, channels=channels, samples=samples, output=output, int8=int8, calibration=calibration,
+                evaluation=evaluation, float_gelu=float_gelu, int8_gelu=int8_gelu, layer_windows=layer_windows,
+                tflm_windows=tflm_windows, processes=processes, rescale_first_norm=rescale_first_norm, int16x8=int16x8,
+                int8_attention=int8_attention, log=log)  # fmt: skip
+            if not int8:
+                storage.remove_tree(storage.path(out_dir) / "model_int8.tflite")
+            storage.copy_tree(local, out_dir)
+        return report
     processes = processes or max(1, os.cpu_count() or 1)
     config = model.config
     output = output or default_output(config)
@@ -149,19 +163,6 @@ def export_model(
     # The full-int8 model's input range (windows.int8_input_limit; 16x8's int16 input keeps the full range).
     int8_limit = int8_input_limit(calibration.emg, config.normalization) if int8 else None
     int8_calibration = clip_windows(calibration, int8_limit) if int8 else None
-    if storage.is_remote(out_dir):
-        # the converters, interpreters and C writers work on local files: export into a local
-        # folder, then copy it to the object store (each file one object write)
-        with tempfile.TemporaryDirectory(prefix="tinymyo-export-") as local:
-            report = export_model(
-                model, local, channels=channels, samples=samples, output=output, int8=int8, calibration=calibration,
-                evaluation=evaluation, float_gelu=float_gelu, int8_gelu=int8_gelu, layer_windows=layer_windows,
-                tflm_windows=tflm_windows, processes=processes, rescale_first_norm=rescale_first_norm, int16x8=int16x8,
-                log=log)  # fmt: skip
-            if not int8:
-                storage.remove_tree(storage.path(out_dir) / "model_int8.tflite")
-            storage.copy_tree(local, out_dir)
-        return report
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not int8:
