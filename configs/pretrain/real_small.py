@@ -35,7 +35,7 @@ from tinymyo_jax.train.config import apply_variants, base_config
 
 def get_config(arg: str | None = None):
     config = base_config()
-    variants = apply_variants(config, arg)  # "reference": the published rope + min-max
+    variants = apply_variants(config, arg, known=("tiny",))  # "reference": the published rope + min-max
     config.xla_cpu_tricks = True  # a CPU config (train/config.py)
     config.model.preset = "tinyissimo"
     config.model.embed_dim = 64

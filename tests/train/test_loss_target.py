@@ -12,7 +12,7 @@ from tinymyo_jax.config_files import load_config
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.objective import combine_loss_terms, patches_to_signal, reconstruction_loss_terms
 from tinymyo_jax.models.tinymyo import build_model
-from tinymyo_jax.train.config import validate
+from tinymyo_jax.train.config import check_config
 from tinymyo_jax.train.pretrain import model_config_from
 from tinymyo_jax.train.step import make_eval_step, prepare_batch, reconstruction_gradients, step_keys
 
@@ -51,4 +51,4 @@ def test_validation_returns_the_rectified_target_for_its_baselines():
 
 def test_an_unknown_target_is_a_config_error():
     with pytest.raises(UserError, match="config.loss.target must be one of"):
-        validate(load_config("configs/pretrain/real_small.py:tiny", ["loss.target=envelope"]))
+        check_config(load_config("configs/pretrain/real_small.py:tiny", ["loss.target=envelope"]))

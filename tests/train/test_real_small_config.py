@@ -8,7 +8,7 @@ import numpy as np
 
 from tinymyo_jax.config_files import load_config
 from tinymyo_jax.models.tinymyo import build_model
-from tinymyo_jax.train.config import validate
+from tinymyo_jax.train.config import check_config
 from tinymyo_jax.train.pretrain import model_config_from
 
 REAL_SMALL = "configs/pretrain/real_small.py"
@@ -16,18 +16,18 @@ REAL_SMALL = "configs/pretrain/real_small.py"
 
 def test_real_small_is_the_measured_recipe():
     config = load_config(REAL_SMALL)
-    validate(config)
+    check_config(config)
     model = model_config_from(config)
     assert (model.embed_dim, model.depth, model.num_heads, model.patch_size) == (64, 4, 4, 20)
     assert (model.rope, model.channel_embedding, model.normalization) == ("time_channel", "learned", "window_scale")
-    assert dict(config.data.mixture) == {"myo_armband": 1.0}
+    assert dict(config.data.mixture) == {"myo_armband/w200": 1.0}  # the windows it was measured on
     assert config.loss.target == "rectified"
     assert (config.masking.ratio, config.optimizer.lr, config.total_steps, config.global_batch_size) == (0.5, 2e-3, 1000, 64)
 
 
 def test_tiny_variant_builds_and_reconstructs_200_sample_windows():
     config = load_config(REAL_SMALL + ":tiny")
-    validate(config)
+    check_config(config)
     model_config = model_config_from(config)
     assert (model_config.embed_dim, model_config.depth) == (32, 2) and config.total_steps == 4
     model = build_model(model_config, seed=0)
