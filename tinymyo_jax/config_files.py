@@ -20,12 +20,15 @@ the preset of the same name shipped in the package (`configs/` in a checkout, th
 from __future__ import annotations
 
 import ast
+import difflib
 import sys
 import warnings
 from pathlib import Path
 from typing import Sequence
 
 import ml_collections
+from absl import flags
+from ml_collections import config_flags
 
 import tinymyo_jax
 from tinymyo_jax import storage
@@ -86,9 +89,6 @@ def _split_open_mapping_overrides(overrides: Sequence[str]) -> tuple[list[str], 
 def _config_flag_value(define, argv: list[str]) -> ml_collections.ConfigDict:
     """Define the `config` flag on a private absl FlagValues (argparse owns the rest of the command
     line), parse `argv` with it and return the flag's value."""
-    from absl import flags
-    from ml_collections import config_flags
-
     flag_values = flags.FlagValues()
     define(config_flags, flag_values, argv)
     with warnings.catch_warnings():  # config_flags' own load_module() call; nothing the user can change
@@ -133,8 +133,6 @@ def load_config_file(spec: str) -> ml_collections.ConfigDict:
 def apply_overrides(config: ml_collections.ConfigDict, overrides: Sequence[str]) -> ml_collections.ConfigDict:
     """Apply `a.b=value` overrides to a config (in place; returned for chaining), each value parsed
     as the type of the field it replaces (config_flags.DEFINE_config_dict)."""
-    from absl import flags
-
     typed, open_keys = _split_open_mapping_overrides(overrides)
     if typed:
         def define(config_flags, flag_values, argv):
@@ -153,8 +151,6 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: Sequence[str])
 
 def _unknown_field_message(config: ml_collections.ConfigDict, overrides: Sequence[str]) -> str:
     """Name the first override whose field does not exist, with the closest existing name."""
-    import difflib
-
     for assignment in overrides:
         dotted = assignment.partition("=")[0]
         node, names = config, dotted.split(".")

@@ -23,6 +23,7 @@ from typing import Iterator, Mapping, Protocol, Sequence
 
 import grain
 import numpy as np
+from absl import flags
 
 
 class WindowSource(Protocol):
@@ -161,8 +162,6 @@ def iterate_batches(
     iterator = dataset.to_iter_dataset(grain.ReadOptions(num_threads=max(1, prefetch), prefetch_buffer_size=max(1, prefetch)))
     if worker_count > 0:
         # grain's worker processes read absl flags; programs that do not use absl never parse them
-        from absl import flags
-
         if not flags.FLAGS.is_parsed():
             flags.FLAGS.mark_as_parsed()
         iterator = iterator.mp_prefetch(grain.MultiprocessingOptions(num_workers=worker_count, per_worker_buffer_size=prefetch))

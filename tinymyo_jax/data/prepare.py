@@ -26,12 +26,19 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import contextlib
+import ctypes
 import dataclasses
 import json
 import multiprocessing
 import os
+import signal
+import threading
+import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from etils import epath
+from tqdm.auto import tqdm
 
 from tinymyo_jax.data import corpora, protocols, window_record
 from tinymyo_jax.data.protocols import CorpusProtocol, WindowConfig
@@ -246,8 +253,6 @@ def generate_local(
     At most 2 x (pool's workers) files are in flight, so memory stays bounded when writing is
     slower than reading; results come back in file order.
     """
-    from tqdm.auto import tqdm
-
     run = _bind(protocol.name, config, str(root), split, str(parts_dir))
     total = sum(job.size for job in jobs)
     bar = tqdm(total=total, unit="B", unit_scale=True, desc=f"{protocol.name} {split}: raw files", disable=not progress)
@@ -308,11 +313,6 @@ def _die_with_parent(parent: int) -> None:
     """Worker initializer: exit when the parent process is gone (SIGKILL gives it no chance to stop
     its pool, and orphaned workers would hold ~200 MB each). Linux's PR_SET_PDEATHSIG signals at
     once; a thread watching the parent's pid covers other systems (and a parent already gone)."""
-    import ctypes
-    import signal
-    import threading
-    import time
-
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
     except (OSError, AttributeError):
@@ -350,8 +350,6 @@ def default_workers() -> int:
 def write_part(parts_dir: str | Path, split: str, entry: Mapping[str, Any]) -> None:
     """One file's entry from one split's pass, as `<split>-<file index>.json` (epath: local or
     cloud storage, for Beam workers)."""
-    from etils import epath
-
     folder = epath.Path(parts_dir)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{split}-{entry['index']:07d}.json").write_text(json.dumps(entry, sort_keys=True))
@@ -371,8 +369,6 @@ def write_report(
 
     split_infos: TFDS SplitInfo per written split (num_examples, num_bytes, shard_lengths).
     """
-    from etils import epath
-
     parts = epath.Path(parts_dir)
     entries: dict[int, dict[str, Any]] = {}
     for part in sorted(parts.glob("*.json")) if parts.exists() else []:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.special
 
 # Minimax fit of x·σ(x·(a + b·s + c·s²)), s = min(x², 16), to x·Φ(x) on [−12, 12] (scipy
 # Nelder-Mead on the log of the max error; `benchmarks/export_gelu.py --fit` re-derives it).
@@ -63,8 +64,6 @@ def gelu(x: jax.Array, form: str) -> jax.Array:
 
 def gelu_max_error(form: str, lo: float = -12.0, hi: float = 12.0, points: int = 240_001) -> float:
     """max |gelu_form(x) − x·Φ(x)| over a grid, in float64 numpy (the form's own error)."""
-    import scipy.special
-
     x = np.linspace(lo, hi, points)
     exact = x * scipy.special.ndtr(x)
     sig = scipy.special.expit

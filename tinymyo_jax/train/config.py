@@ -13,6 +13,7 @@ import ml_collections
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.config import DEFAULTS as MODEL_DEFAULTS
 from tinymyo_jax.train.config_checks import check_values
+from tinymyo_jax.models.objective import TARGETS
 
 # The corpora TinyMyo pretrains on, with the mixture weights we use by default: each corpus
 # contributes windows in proportion to its weight in every global batch.
@@ -125,8 +126,6 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     for name, weight in config.data.mixture.items():
         if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not math.isfinite(weight) or weight <= 0:
             raise UserError(f"config.data.mixture[{name!r}] = {weight!r}: weights must be > 0 (remove the entry to leave a dataset out)")
-    from tinymyo_jax.models.objective import TARGETS
-
     if config.loss.get("target", "signal") not in TARGETS:
         raise UserError(f"config.loss.target must be one of {TARGETS}, got {config.loss.target!r}")
     if not config.data.mixture:

@@ -40,6 +40,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from flax import nnx
+from jax.experimental import multihost_utils
 
 from tinymyo_jax.data.pipeline import HostBatchReader
 from tinymyo_jax.errors import UserError
@@ -109,8 +110,6 @@ def evaluate(eval_step, params, eval_reader: HostBatchReader, config, data_shard
     names = sorted(baseline_sums)
     sums = np.asarray([baseline_sums[n] for n in names] + [baseline_count])
     if jax.process_count() > 1:
-        from jax.experimental import multihost_utils
-
         sums = np.asarray(multihost_utils.process_allgather(sums)).reshape(-1, len(sums)).sum(0)
     for name, value in zip(names, sums[:-1]):
         metrics[f"baseline_{name}_masked_loss"] = float(value / max(sums[-1], 1.0))
@@ -191,8 +190,6 @@ class LinearProbe:
     def __call__(self, step: int, params) -> dict[str, float]:
         start = time.perf_counter()
         if jax.process_count() > 1:  # every process probes the whole encoder on its own devices
-            from jax.experimental import multihost_utils
-
             params = multihost_utils.process_allgather(params, tiled=True)
         if self._features is None:  # compiled once: every later evaluation only changes the params
             self._features = make_feature_fn(nnx.merge(self.run.graphdef, params), self.settings)[0]

@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.sharding import Mesh
+from tqdm.auto import tqdm
 
 from tinymyo_jax import storage
 from tinymyo_jax.errors import UserError
@@ -329,6 +330,4 @@ class TrainLoop:
 
 
 def _progress(start: int, total: int, *, enabled: bool, desc: str):
-    from tqdm.auto import tqdm
-
     return tqdm(total=total, initial=start, disable=not enabled, unit="step", dynamic_ncols=True, desc=desc)

@@ -19,6 +19,7 @@ import math
 import os
 import re
 import time
+from importlib import metadata
 from typing import Iterator
 
 import jax
@@ -79,8 +80,6 @@ def parse_topology(text: str) -> tuple[str, tuple[int, ...]]:
 
 def libtpu_version() -> str | None:
     """The installed libtpu's version, or None when it is not installed."""
-    from importlib import metadata
-
     try:
         return metadata.version("libtpu")
     except metadata.PackageNotFoundError:

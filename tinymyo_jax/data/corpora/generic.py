@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from tinymyo_jax.data import protocols, signal
 from tinymyo_jax.data.corpora import Corpus, Downstream
@@ -225,8 +226,6 @@ def with_classes(config: GenericConfig, files: Sequence[Path], root: Path, progr
         if not values:
             raise UserError(f"--label-regex {config.label_regex!r} matches none of the {len(files)} file paths under {root}")
     else:
-        from tqdm.auto import tqdm
-
         unreadable = []
         for path in tqdm(files, desc=f"generic/{config.name}: reading labels", disable=not progress):
             try:
@@ -248,8 +247,6 @@ def with_channel_count(config: GenericConfig, files: Sequence[Path], root: Path,
     no choice to make, so they are a UserError. The counts come from `reader.channel_count` (a
     CSV's header, an .npy's header; other formats are read whole).
     """
-    from tqdm.auto import tqdm
-
     counts: dict[int, list[str]] = {}
     unusable: list[tuple[str, str]] = []
     for path in tqdm(files, desc=f"generic/{config.name}: channel counts", disable=not progress):
