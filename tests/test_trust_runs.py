@@ -109,6 +109,21 @@ def test_an_unknown_pretrain_preset_variant_is_refused_as_probe_presets_refuse(t
     assert not workdir.exists()
 
 
+@pytest.mark.parametrize("command, base", [("pretrain", "train.config.base_config()"),
+                                           ("probe", "evaluate.config.probe_config(BENCHMARK)")])  # fmt: skip
+def test_a_config_whose_get_config_lacks_fields_is_refused_naming_them(command, base, tmp_path, capsys):
+    """Finding 7: a hand-written get_config that starts from an empty ConfigDict died with a
+    KeyError traceback deep inside the run."""
+    config = tmp_path / "mine.py"
+    config.write_text("import ml_collections\n\n\ndef get_config(arg=None):\n"
+                      "    config = ml_collections.ConfigDict()\n    config.seed = 1\n    return config\n")
+    workdir = tmp_path / "run"
+    assert tinymyo([command, "--config", str(config), "--workdir", str(workdir)]) == 2
+    message = one_line_error(capsys)
+    assert "the config lacks" in message and "data" in message and base in message
+    assert not workdir.exists()
+
+
 # ---------------------------------------------------------------- findings 7, 9: checkpoint paths
 
 

@@ -36,6 +36,8 @@ from tinymyo_jax.errors import UserError
 
 # Config mappings whose keys are data, not schema: overrides may add keys to them.
 OPEN_MAPPINGS = ("data.mixture",)
+# Mappings whose entries are the user's data (mixture weights, evaluator entries), not fields.
+_DATA_MAPPINGS = (*OPEN_MAPPINGS, "evals")
 
 
 def preset_root() -> Path:
@@ -222,3 +224,27 @@ def config_from_args(args) -> ml_collections.ConfigDict | None:
         print(config.to_json_best_effort(indent=2, sort_keys=True))
         return None
     return config
+
+
+def missing_fields(config: ml_collections.ConfigDict, reference: ml_collections.ConfigDict, prefix: str = "") -> list[str]:
+    """Dotted names of `reference`'s fields that `config` lacks."""
+    missing = []
+    for key, value in reference.items():
+        name = f"{prefix}{key}"
+        if key not in config:
+            missing.append(name)
+        elif isinstance(value, ml_collections.ConfigDict) and name not in _DATA_MAPPINGS:
+            child = config[key]
+            if isinstance(child, ml_collections.ConfigDict):
+                missing += missing_fields(child, value, f"{name}.")
+    return missing
+
+
+def require_fields(config: ml_collections.ConfigDict, reference: ml_collections.ConfigDict, base: str) -> None:
+    """UserError naming the fields of `reference` that `config` lacks: a hand-written get_config
+    that starts from an empty ConfigDict would otherwise fail with a KeyError deep inside the run.
+    `base` says what to build the config on."""
+    missing = missing_fields(config, reference)
+    if missing:
+        raise UserError(f"the config lacks {len(missing)} field(s) the command reads: {', '.join(missing[:6])}"
+                        f"{' ...' if len(missing) > 6 else ''}; build it on {base} and change what differs")  # fmt: skip

@@ -20,9 +20,11 @@ import ml_collections
 import numpy as np
 
 from tinymyo_jax import storage
+from tinymyo_jax.config_files import require_fields
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.evaluate import report
 from tinymyo_jax.evaluate.classic import fit_lda, window_features
+from tinymyo_jax.evaluate.config import probe_config
 from tinymyo_jax.evaluate.data import SPLIT_KEYS, DatasetInfo, Splits, segment_means
 from tinymyo_jax.evaluate.encoders import load_initial_model, random_like
 from tinymyo_jax.evaluate.features import cached, encoder_features, rows_digest
@@ -214,9 +216,10 @@ def run_probe(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> d
     """Probe `config.init`'s encoder on `config.benchmark`; writes WORKDIR/results.json,
     report.md and plots; returns the results dict (see `report.results_record`)."""
     start = time.perf_counter()
-    workdir = storage.mkdir(workdir)
     if config.get("kind", "probe") != "probe":
         raise UserError(f"run_probe needs a probe config; this one is a {config.kind} config")
+    require_fields(config, probe_config("uci_emg"), "evaluate.config.probe_config(BENCHMARK) (as configs/probe/*.py do)")
+    workdir = storage.mkdir(workdir)
     storage.write_atomic(workdir / "config.json", config.to_json_best_effort(indent=2, sort_keys=True))
     splits = Splits(config)
     model, encoder = load_initial_model(config)

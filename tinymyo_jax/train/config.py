@@ -10,6 +10,7 @@ import math
 
 import ml_collections
 
+from tinymyo_jax.config_files import require_fields
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.config import DEFAULTS as MODEL_DEFAULTS
 from tinymyo_jax.train.config_checks import check_values
@@ -117,6 +118,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     """The checks of a pretraining config's own fields that need no model or data: one-line
     UserErrors naming the field, before anything is written or compiled. (The evaluators'
     entries are checked by train/evaluators.check_evals, which opens their datasets.)"""
+    require_fields(config, base_config(), "train.config.base_config() (as configs/pretrain/smoke.py does)")
     check_values(config)  # learning rates, mask ratio, dropout...: their ranges (train/config_checks.py)
     for name in ("total_steps", "global_batch_size", "log_every_steps", "eval_every_steps", "eval_batches",
                  "plot_every_steps"):  # fmt: skip

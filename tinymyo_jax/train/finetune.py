@@ -33,10 +33,12 @@ import optax
 from flax import nnx
 
 from tinymyo_jax import storage
+from tinymyo_jax.config_files import require_fields
 from tinymyo_jax.data.pipeline import host_rows, iterate_batches
 from tinymyo_jax.data.source import dataset_dir
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.evaluate import report
+from tinymyo_jax.evaluate.config import finetune_config
 from tinymyo_jax.evaluate.data import DatasetInfo, Splits
 from tinymyo_jax.evaluate.encoders import load_initial_model
 from tinymyo_jax.evaluate.features import normalize_input, resolve_normalization
@@ -433,6 +435,7 @@ def finetune(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> di
     workdir = storage.path(workdir)
     if config.get("kind") != "finetune":
         raise UserError("finetune needs a fine-tuning config (configs/finetune/*.py)")
+    require_fields(config, finetune_config("uci_emg"), "evaluate.config.finetune_config(BENCHMARK) (as configs/finetune/*.py do)")
     # a rerun with another init, model or data refuses here, before anything is written
     start_run(workdir, run_record(config), config.get("workdir_mode", "resume"))
     storage.write_atomic(workdir / "config.json", config.to_json_best_effort(indent=2, sort_keys=True))
