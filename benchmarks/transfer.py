@@ -256,7 +256,7 @@ def finetune_unit(args, shards, table, encoder_dir: Path, method: str, protocol:
     training rows (within participant: no other labelled data of the user exists; the monitor is
     the loss, so the kept parameters are the last to lower it) or Male15 (new user)."""
     from tinymyo_jax.train.finetune import finetune
-    from tinymyo_jax.data.subset import write_subset
+    from transfer_subset import write_subset  # benchmarks/, beside this script
     from tinymyo_jax.evaluate.config import finetune_config
     from tinymyo_jax.evaluate.transfer import TUNING
 

@@ -79,7 +79,7 @@ def test_the_installed_wheel_runs_the_demo_and_a_shipped_preset_outside_the_chec
     assert not (elsewhere / "demo" / "pretrain").exists()  # --until stops where it is told
 
     help_text = _run([tinymyo, "pretrain", "--help"], elsewhere, env)
-    assert "Presets: pretrain/smoke, pretrain/tinyissimo, pretrain/tinymyo" in " ".join(help_text.split())
+    assert "Presets: pretrain/real_small, pretrain/smoke, pretrain/tinyissimo, pretrain/tinymyo" in " ".join(help_text.split())
     _run([tinymyo, "pretrain", "--config", "pretrain/smoke:tiny", "--workdir", "smoke", "--config.total_steps=2",
           "--config.data.data_dir=demo/tfds"], elsewhere, env)
     summary = json.loads((elsewhere / "smoke" / "summary.json").read_text())

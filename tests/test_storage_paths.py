@@ -34,6 +34,12 @@ LOCAL_ONLY = {
     "export/interpreters.py": "TFLite interpreters on local scratch files",
     "export/worker.py": "the TFLite Micro worker process's local scratch files",
     "export/pipeline.py": "exports into a local folder; a gs:// --out is copied there afterwards",
+    "export/out_folder.py": "stages a local --out beside it; a gs:// --out goes through storage",
+    "export/converter_log.py": "the converter's native log, a local file (copied to a gs:// --out)",
+    "data/corpora/myo_armband.py": "the raw .dat files of a round in the local manual_dir",
+    "commands/import_torch.py": "the printed path of a local --out (a gs:// --out goes through storage)",
+    "platforms.py": "looks for accelerator device nodes on the local machine (/dev, /sys)",
+    "models/checkpoint_checks.py": "reads a local .safetensors header (callers pass storage.local_copy)",
 }
 
 

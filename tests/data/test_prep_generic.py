@@ -307,7 +307,7 @@ def test_labels_from_a_file_name_regex(tmp_path):
     "options, message",
     [
         ([], "needs --name"),
-        (["--name", "a b"], "use letters, digits"),
+        (["--name", "a b"], "use 1 to 64 letters, digits"),
         (["--name", "x", "--channels", "3-1"], "runs backwards"),
         (["--name", "x", "--channels", "0,0"], "names a channel twice"),
         (["--name", "x", "--subject-regex", "S(\\d+"], "is not a regular expression"),
