@@ -32,13 +32,13 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from real_emg import run  # benchmarks/, beside this script: the one runner of a CLI stage with its log
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "real"
@@ -72,17 +72,6 @@ def read_json(path: Path) -> dict | None:
 
 def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "tinymyo_jax.cli", *args]
-
-
-def run(command: list[str], log: Path) -> None:
-    """A CLI stage, its output to `log`; a failure stops the benchmark with the log's tail."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))}
-    with open(log, "w") as out:
-        code = subprocess.call(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
-    if code != 0:
-        tail = log.read_text().strip().splitlines()[-5:]
-        raise SystemExit(f"failed ({code}): {' '.join(command)}\n  " + "\n  ".join(tail) + f"\n  (log: {log})")
 
 
 class Timer:
