@@ -38,12 +38,12 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from real_emg import run  # benchmarks/, beside this script: the one runner of a CLI stage with its log
+from real_emg import cli, run  # benchmarks/, beside this script: the one runner of a CLI stage with its log
+
+from tinymyo_jax import storage
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "real"
-if not SHARED.is_dir():  # a worktree under /work/wt/NAME: the shared data is two levels up
-    SHARED = REPO.parent.parent / "shared" / "real"
 CORPUS = "myo_armband"
 CYCLES = (1, 2, 4)
 NEW_USER = "new_user"
@@ -60,18 +60,12 @@ def protocols_of(args: argparse.Namespace) -> list[str]:
 
 
 def write_json(path: Path, value: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(value, indent=1))
-    partial.replace(path)
+    """A unit's result, written whole or not at all (a killed run leaves no partial file)."""
+    storage.write_atomic(path, json.dumps(value, indent=1))
 
 
 def read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
-
-
-def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "tinymyo_jax.cli", *args]
 
 
 class Timer:

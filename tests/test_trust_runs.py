@@ -91,7 +91,8 @@ def test_export_refuses_an_earlier_export_and_force_replaces_only_the_exported_f
     [("--config.optimizer.lr=-0.001", "config.optimizer.lr must be >= 0"),
      ("--config.masking.ratio=1.5", "config.masking.ratio must be strictly between 0 and 1"),
      ("--config.masking.ratio=-0.5", "config.masking.ratio must be strictly between 0 and 1"),
-     ("--config.model.dropout=1.0", "config.model.dropout must be in [0, 1)")],
+     ("--config.model.dropout=1.0", "config.model.dropout must be in [0, 1)"),
+     ("--config.total_steps=0", "config.total_steps must be a whole number >= 1")],
 )  # fmt: skip
 def test_pretrain_config_values_out_of_range_are_one_line_errors(tmp_path, override, phrase, capsys):
     workdir = tmp_path / "run"

@@ -13,8 +13,8 @@ import ml_collections
 from tinymyo_jax.config_files import require_fields
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.config import DEFAULTS as MODEL_DEFAULTS
-from tinymyo_jax.train.config_checks import check_values
 from tinymyo_jax.models.objective import TARGETS
+from tinymyo_jax.train.config_checks import check_values
 
 # The corpora TinyMyo pretrains on, with the mixture weights we use by default: each corpus
 # contributes windows in proportion to its weight in every global batch.
@@ -119,16 +119,12 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     UserErrors naming the field, before anything is written or compiled. (The evaluators'
     entries are checked by train/evaluators.check_evals, which opens their datasets.)"""
     require_fields(config, base_config(), "train.config.base_config() (as configs/pretrain/smoke.py does)")
-    check_values(config)  # learning rates, mask ratio, dropout...: their ranges (train/config_checks.py)
-    for name in ("total_steps", "global_batch_size", "log_every_steps", "eval_every_steps", "eval_batches",
-                 "plot_every_steps"):  # fmt: skip
-        if int(config[name]) < 1:
-            raise UserError(f"config.{name} must be >= 1, got {config[name]}")
+    check_values(config)  # step counts, learning rates, mask ratio, dropout...: their ranges (train/config_checks.py)
     micro_batch_count(config)
     for name, weight in config.data.mixture.items():
         if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not math.isfinite(weight) or weight <= 0:
             raise UserError(f"config.data.mixture[{name!r}] = {weight!r}: weights must be > 0 (remove the entry to leave a dataset out)")
-    if config.loss.get("target", "signal") not in TARGETS:
+    if config.loss.target not in TARGETS:
         raise UserError(f"config.loss.target must be one of {TARGETS}, got {config.loss.target!r}")
     if not config.data.mixture:
         raise UserError("config.data.mixture is empty: name at least one prepared dataset")

@@ -42,6 +42,9 @@ def check_optimizer(config: ml_collections.ConfigDict) -> None:
 
 def check_values(config: ml_collections.ConfigDict) -> None:
     """Every numeric field of a pretraining config that has a range."""
+    for name in ("total_steps", "global_batch_size", "log_every_steps", "eval_every_steps", "eval_batches",
+                 "plot_every_steps"):  # fmt: skip
+        _require(config, name, lambda v: v >= 1 and v == int(v), "a whole number >= 1")
     check_optimizer(config)
     # a ratio of 0 masks no token (no masked loss), 1 leaves none visible to reconstruct from
     _require(config, "masking.ratio", lambda v: 0 < v < 1, "strictly between 0 and 1 (the fraction of tokens masked)")
