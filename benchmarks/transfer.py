@@ -49,6 +49,9 @@ CYCLES = (1, 2, 4)
 NEW_USER = "new_user"
 PROBE_L2 = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 LDA_SHRINKAGE = (1e-4, 1e-3, 1e-2, 1e-1, 0.5)
+# the MLP read-out's epoch counts (one training run gives all three; chosen on Male15)
+MLP_EPOCHS = (10, 20, 40)
+SESSION = "_session"  # suffix of the session-standardised features and their read-outs
 NUM_CLASSES = 7
 
 
@@ -229,6 +232,44 @@ def lda_accuracies(x_train, y_train, x_test, y_test, grid) -> list[float]:
     return [float(np.mean(m.predict(x_test) == y_test)) for m in fit_lda(x_train, y_train, grid)]
 
 
+def mlp_accuracies(x_train, y_train, x_test, y_test, grid) -> list[float]:
+    """Test accuracy of the one-hidden-layer read-out after each epoch count of `grid`."""
+    from tinymyo_jax.evaluate.mlp_probe import fit_mlp
+
+    return [float(np.mean(m.predict(x_test) == y_test)) for m in fit_mlp(x_train, y_train, NUM_CLASSES, grid)]
+
+
+def session_features(per_participant: dict[int, np.ndarray], table) -> dict[int, np.ndarray]:
+    """The same features, each session's (participant and round) standardised on its own
+    windows: the label-free calibration a new user's first minutes of wear allow."""
+    from tinymyo_jax.evaluate.linear import standardize_within
+
+    return {p: standardize_within(f, table.round[table.subject == p]) for p, f in per_participant.items()}
+
+
+def read_out_table(encoders: list[str]) -> dict[str, tuple[str, Callable, tuple]]:
+    """method -> (features, fit, hyperparameter grid). Raw features: the classic LDA, the logistic
+    probe and the shrinkage-LDA read-out of each encoder (docs/transfer.md "Recipe": it read the
+    rectified-target encoder better than the logistic probe). Session-standardised features
+    (SESSION): the LDA read-outs again, and the MLP read-out (new user only: `MLP_ONLY`)."""
+    table: dict[str, tuple[str, Callable, tuple]] = {"lda": ("classic", lda_accuracies, LDA_SHRINKAGE)}
+    for name in encoders:
+        table[f"probe_{name}"] = (name, probe_accuracies, PROBE_L2)
+        table[f"ldaprobe_{name}"] = (name, lda_accuracies, LDA_SHRINKAGE)
+    table[f"lda{SESSION}"] = (f"classic{SESSION}", lda_accuracies, LDA_SHRINKAGE)
+    for name in encoders:
+        table[f"ldaprobe_{name}{SESSION}"] = (f"{name}{SESSION}", lda_accuracies, LDA_SHRINKAGE)
+    for name in ["classic", *encoders]:
+        table[f"mlp_{name}{SESSION}"] = (f"{name}{SESSION}", mlp_accuracies, MLP_EPOCHS)
+    return table
+
+
+def runs_on(method: str, protocol: str) -> bool:
+    """The MLP read-out is the new user's: a few dozen labelled windows of one user (k cycles)
+    give a hidden layer nothing to learn from that LDA does not."""
+    return protocol == NEW_USER or not method.startswith("mlp_")
+
+
 # ----------------------------------------------------------------------------- fine-tuning
 
 
@@ -336,18 +377,15 @@ def main() -> None:
         encoders[f"random_s{seed}"] = (model, directory)
     features = {name: encoder_features(model, name, emg, mask, table, args, everyone) for name, (model, _) in encoders.items()}
     features["classic"] = classic_features(emg, table, everyone)
+    for name in list(features):
+        features[f"{name}{SESSION}"] = session_features(features[name], table)
     timer.add("features", time.perf_counter() - t)
 
     # --- read-outs: hyperparameters on Male15, then every published participant
     t = time.perf_counter()
     protocols = protocols_of(args)
-    read_outs: dict[str, tuple[str, Callable, tuple]] = {"lda": ("classic", lda_accuracies, LDA_SHRINKAGE)}
-    for name in encoders:
-        read_outs[f"probe_{name}"] = (name, probe_accuracies, PROBE_L2)
-        # the shrinkage-LDA read-out of the same features (docs/transfer.md "Recipe": it read the
-        # rectified-target encoder better than the logistic probe in the quick loop)
-        read_outs[f"ldaprobe_{name}"] = (name, lda_accuracies, LDA_SHRINKAGE)
-    units = [(method, protocol) for method in read_outs for protocol in protocols]
+    read_outs = read_out_table(list(encoders))
+    units = [(method, protocol) for method in read_outs for protocol in protocols if runs_on(method, protocol)]
     bar = tqdm(total=len(units) * (len(participants) + 1), desc="probes and LDA", unit="fit", dynamic_ncols=True)
     for method, protocol in units:
         source, fit, grid = read_outs[method]
@@ -456,7 +494,10 @@ def summarise(args, participants, protocols, methods, uci, checkpoint, described
     comparisons = {}
     pairs = [("probe_pretrained", "lda"), ("probe_pretrained", "probe_random_s0"), ("ldaprobe_pretrained", "lda"),
              ("ldaprobe_pretrained", "ldaprobe_random_s0"), ("finetune_pretrained", "lda"),
-             ("finetune_pretrained", "finetune_random_s0"), ("finetune_pretrained", "probe_pretrained")]  # fmt: skip
+             ("finetune_pretrained", "finetune_random_s0"), ("finetune_pretrained", "probe_pretrained"),
+             (f"ldaprobe_pretrained{SESSION}", f"lda{SESSION}"), (f"ldaprobe_pretrained{SESSION}", f"ldaprobe_random_s0{SESSION}"),
+             (f"mlp_pretrained{SESSION}", "lda"), (f"mlp_pretrained{SESSION}", f"mlp_classic{SESSION}"),
+             (f"mlp_pretrained{SESSION}", f"mlp_random_s0{SESSION}")]  # fmt: skip
     for a, b in pairs:
         for protocol in protocols:
             x, y = table.get(a, {}).get(protocol), table.get(b, {}).get(protocol)
@@ -489,6 +530,13 @@ METHOD_NAMES = {
 
 
 def method_name(method: str) -> str:
+    if method.endswith(SESSION):
+        base = method[: -len(SESSION)]
+        if base.startswith("mlp_"):
+            source = base[len("mlp_"):]
+            of = "RMS/MAV/WL/ZC/SSC" if source == "classic" else method_name(f"probe_{source}").split(", ", 1)[1]
+            return f"MLP on {of} features, session-standardised"
+        return f"{method_name(base)}, session-standardised"
     if method in METHOD_NAMES:
         return METHOD_NAMES[method]
     kind, _, seed = method.rpartition("_random_s")
@@ -581,8 +629,8 @@ def parse_args() -> argparse.Namespace:
                         help="a smoke run: tiny pretraining, 2 participants, 1-epoch fine-tunes of the first one")  # fmt: skip
     parser.add_argument("--seeds", default="0", help="random-encoder and fine-tune seeds, e.g. 0,1")
     parser.add_argument("--participants", default="", help="subject ids to evaluate (default the 17 published)")
-    parser.add_argument("--window-config", default="w1000", choices=["w1000", "w200"],
-                        help="myo_armband builder config: 1-s windows resampled to 1 kHz, or at the Myo's 200 Hz")  # fmt: skip
+    parser.add_argument("--window-config", default="w200", choices=["w200", "w1000"],
+                        help="myo_armband builder config: 1-s windows at the Myo's 200 Hz (the recipe's), or resampled to 1 kHz")  # fmt: skip
     parser.add_argument("--fusion", default="concat", choices=["concat", "mean"])
     parser.add_argument("--pooling", default="mean", choices=["mean", "max", "mean_max"])
     parser.add_argument("--input-normalization", default="checkpoint",

@@ -23,7 +23,7 @@ PARTICIPANTS = ("PreTrainingDataset/Female0", "PreTrainingDataset/Male3",
 def run_benchmark(raw: Path, workdir: Path) -> subprocess.CompletedProcess:
     command = [sys.executable, str(REPO / "benchmarks" / "transfer.py"), "--workdir", str(workdir), "--quick",
                "--myo-dir", str(raw), "--cycles", "1,4", "--no-uci",
-               "--window-config", "w200"]  # 5x fewer tokens than the default w1000  # fmt: skip
+               "--window-config", "w200"]  # the default, named: the run must not depend on it  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=900)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
@@ -52,6 +52,13 @@ def test_a_quick_transfer_run_reports_every_method_and_resumes_only_what_is_miss
             assert set(row["per_participant"]) == {"Male0", "Male1"}
             assert all(0.0 <= a <= 1.0 for a in row["per_participant"].values())
             assert row["hyperparameter"] is not None  # chosen on Male15
+    # session-standardised read-outs: the LDA ones on every protocol, the MLP on the new user only
+    for method in ("lda_session", "ldaprobe_pretrained_session"):
+        assert set(table[method]) == {"k1", "k4", "new_user"}
+    for method in ("mlp_classic_session", "mlp_pretrained_session", "mlp_random_s0_session"):
+        assert set(table[method]) == {"new_user"}
+        assert set(table[method]["new_user"]["per_participant"]) == {"Male0", "Male1"}
+        assert table[method]["new_user"]["hyperparameter"] in (10, 20, 40)
     # the classic pipeline on real recordings of one user is far above chance (1/7) with 4 cycles
     assert table["lda"]["k4"]["min"] > 0.8
     # fine-tunes: the first participant, 1 cycle, both encoders

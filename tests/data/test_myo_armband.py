@@ -87,6 +87,26 @@ def test_prepared_windows_match_an_independent_count_per_participant_round_cycle
     assert report["consistent"] and report["totals"]["windows"] == sum(expected.values())
 
 
+def test_w200_windows_are_the_raw_counts_divided_by_the_rounds_pooled_std_with_no_filter(real_subset, prepared):
+    """docs/data.md (myo_armband): no band-pass, no notch; each channel scaled by its std over
+    the whole round. Every evaluation window is checked against the raw bytes alone: it must be
+    one of its file's windows (stride 100) of int16 counts / the round's pooled std."""
+    report = json.loads(next(prepared.rglob("prep_report.json")).read_text())
+    shards = WindowShards("myo_armband", "evaluation", data_dir=prepared, config="w200", fields=("emg", "file_index"))
+    batch = shards.read_batch(np.arange(len(shards)))
+    expected = {}
+    for index in np.unique(batch["file_index"]):
+        file = Path(report["files"][int(index)]["file"])
+        file = file if file.is_absolute() else real_subset / file
+        pooled = np.concatenate([np.fromfile(f, "<i2").reshape(-1, 8) for f in sorted(file.parent.glob("classe_*.dat"))])
+        x = np.fromfile(file, "<i2").reshape(-1, 8) / pooled.astype(np.float64).std(0, ddof=1)
+        expected[int(index)] = np.stack([x[s:s + WINDOW].T for s in range(0, len(x) - WINDOW + 1, STRIDE)])
+    for emg, index in zip(batch["emg"], batch["file_index"]):
+        error = np.abs(expected[int(index)] - emg[:8].astype(np.float64)).max(axis=(1, 2))
+        assert error.min() < 1e-2  # float16 storage of values of order 1
+    assert len(expected) == 3 * 84
+
+
 def test_pretraining_participants_feed_train_and_validation_and_evaluation_participants_only_evaluation(prepared):
     subjects = {}
     for split in ("train", "validation", "evaluation"):

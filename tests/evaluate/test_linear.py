@@ -13,7 +13,7 @@ import pytest
 
 from tinymyo_jax.evaluate.config import probe_config
 from tinymyo_jax.evaluate.data import DatasetInfo
-from tinymyo_jax.evaluate.linear import Standardizer, choose, fit_logistic, fit_ridge
+from tinymyo_jax.evaluate.linear import Standardizer, choose, fit_logistic, fit_ridge, standardize_within
 from tinymyo_jax.evaluate.probe import fit_readout
 
 GRID = [1e-3, 1e-1, 10.0]
@@ -101,3 +101,15 @@ def test_regression_readout_predicts_segments_and_reports_per_sample_metrics():
     # compare the per-segment means of the prediction with the segment targets
     np.testing.assert_allclose(record["_predictions"].reshape(n, 2, 2, 2).mean(axis=2), targets, atol=0.35 * np.abs(targets).max())
     assert set(record["metrics"]) >= {"mae", "rmse", "r2", "mae_per_target", "per_subject_mae"}
+
+
+def test_standardize_within_centres_and_scales_each_group_on_its_own_rows():
+    rng = np.random.default_rng(0)
+    features = np.concatenate([rng.normal(5, 2, (40, 3)), rng.normal(-1, 0.5, (60, 3))])
+    groups = np.array(["a"] * 40 + ["b"] * 60, dtype=object)
+    out = standardize_within(features, groups)
+    for g in ("a", "b"):
+        np.testing.assert_allclose(out[groups == g].mean(0), 0, atol=1e-5)
+        np.testing.assert_allclose(out[groups == g].std(0), 1, atol=1e-5)
+    # the whole array standardised at once would leave the two groups apart
+    assert abs(out[groups == "a"].mean() - out[groups == "b"].mean()) < 1e-5

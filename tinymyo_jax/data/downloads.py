@@ -26,11 +26,15 @@ def describe(protocol: CorpusProtocol) -> str:
         f"{protocol.name}: window records for {_TASKS[protocol.task]}{classes}, prepared with "
         f"TinyMyo's protocol (tinymyo_jax.data.protocols) from the raw files in --manual_dir. "
         f"{_channels(protocol.channels)} "
-        f"(channel_mask), {rate}, band-pass "
-        f"{protocol.band[0]:g}-{protocol.band[1]:g} Hz + 50 Hz notch, z-score per recording. "
+        f"(channel_mask), {rate}, {_filters(protocol)}, z-score per recording. "
         f"Splits: {', '.join(protocol.splits)}. prep_report.json beside the shards lists every raw "
         f"file, its windows and any file skipped with the reason.\n\nDecisions:\n{corpora.get(protocol.name).all_decisions}"
     )
+
+
+def _filters(protocol: CorpusProtocol) -> str:
+    band = f"band-pass {protocol.band[0]:g}-{protocol.band[1]:g} Hz" if protocol.band else "no band-pass"
+    return f"{band} + {protocol.notch_hz:g} Hz notch" if protocol.notch_hz else f"{band}, no notch"
 
 
 def _channels(channels: int | None) -> str:

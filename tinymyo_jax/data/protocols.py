@@ -90,7 +90,8 @@ class CorpusProtocol:
     name: str
     task: Task
     fs: float | None  # the rate windows are cut at; None: the file's own rate (UCI)
-    band: tuple[float, float]
+    # None: no band-pass, the device's stream as recorded (myo_armband: measured in docs/data.md)
+    band: tuple[float, float] | None
     # Real channels per window (padded to 16 in the record); None: the files decide (users'
     # recordings), at most 16. The prepared dataset's metadata holds the count it got.
     channels: int | None

@@ -163,20 +163,21 @@ def zscore(x: np.ndarray) -> np.ndarray:
 
 
 def preprocess(
-    x: np.ndarray, fs: float, *, band: tuple[float, float], notch_hz: float | None = 50.0
+    x: np.ndarray, fs: float, *, band: tuple[float, float] | None, notch_hz: float | None = 50.0
 ) -> np.ndarray:
     """TinyMyo's per-recording chain: band-pass (order 4), then notch (Q 30), then z-score.
 
     Args:
       x: [T, C] signal in the file's units.
       fs: sampling rate in Hz.
-      band: (low, high) pass band in Hz, e.g. (20, 450) at 2 kHz or (20, 90) at 200 Hz.
+      band: (low, high) pass band in Hz, e.g. (20, 450) at 2 kHz or (20, 90) at 200 Hz; None
+        skips the band-pass.
       notch_hz: mains frequency to notch out, or None to skip the notch.
 
     Returns:
       float32 [T, C], zero mean and unit variance per channel.
     """
-    filtered = bandpass(x, fs, band[0], band[1])
+    filtered = bandpass(x, fs, band[0], band[1]) if band is not None else np.asarray(x, np.float64)
     if notch_hz is not None:
         filtered = notch(filtered, fs, notch_hz)
     return zscore(filtered)

@@ -6,6 +6,7 @@
   and l2.
 - `fit_ridge`: closed-form ridge, mean squared error + l2·‖W‖², every strength from one
   eigendecomposition of the feature covariance (float64).
+- `standardize_within`: per-group (per-session) standardisation, a label-free calibration.
 - `choose`: the strength with the best validation score; ties go to the stronger L2.
 Features are standardised with the training split's mean and std (`Standardizer`) first, so one
 L2 grid fits every encoder width and feature scale.
@@ -36,6 +37,21 @@ class Standardizer:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return ((np.asarray(x, np.float64) - self.mean) / self.std).astype(np.float32)
+
+
+def standardize_within(features: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """float32 (n, F): each group's rows standardised with that group's own mean and std.
+
+    A label-free calibration: with `groups` the recording sessions (one armband session on one
+    arm), every session's features are centred and scaled on its own windows, as the corpus
+    already scales each session's input channels (data/corpora/myo_armband.py).
+    """
+    out = np.empty(np.shape(features), np.float32)
+    groups = np.asarray(groups)
+    for group in np.unique(groups):
+        rows = groups == group
+        out[rows] = Standardizer.fit(features[rows])(features[rows])
+    return out
 
 
 @functools.partial(jax.jit, static_argnames=("num_classes", "max_iterations"))

@@ -18,7 +18,7 @@ from tinymyo_jax.data.recording import Recording
 
 NAME = "myo_armband"
 FS_HZ = 200.0
-# Window configs: "w1000" (default) 1-s windows of the filtered signal resampled to 1 kHz (the
+# Window configs: "w1000" (default) 1-s windows of the scaled signal resampled to 1 kHz (the
 # 1000-sample windows of the 1-2 kHz corpora); "w200" the same seconds at the Myo's own 200 Hz
 # (as DB5's w200). docs/data.md has the measurement that chose the default.
 W200 = WindowConfig("w200", 200, 100)
@@ -29,12 +29,23 @@ RESAMPLED_HZ = {"w200": FS_HZ, "w1000": 1000.0}
 # pick participants, rounds and cycles from it: evaluate/transfer.py).
 SPLITS: tuple[str, ...] = ("train", "validation", "evaluation")
 CLASS_NAMES = ("neutral", "radial_deviation", "wrist_flexion", "ulnar_deviation", "wrist_extension", "hand_close", "hand_open")
+# No band-pass and no notch: the armband streams band-limited 8-bit EMG, and filtering it
+# (20-90 Hz + 50 Hz notch, the 200-Hz corpora's chain) cost the classic pipeline and the
+# pretrained encoder's probe accuracy for a new user (docs/data.md, myo_armband, the table).
+BAND: tuple[float, float] | None = None
+NOTCH_HZ: float | None = None
 PRETRAINING_SUBJECTS = tuple(range(0, 22))  # Female0-9 -> 0-9, Male0-11 -> 10-21 (readers/myo_armband.py)
 
 
+def filtered(emg: np.ndarray, band: tuple[float, float] | None, notch_hz: float | None) -> np.ndarray:
+    """float64 [T, 8]: the corpus's filter chain (none by default: docs/data.md, myo_armband)."""
+    x = signal.bandpass(emg, FS_HZ, *band) if band is not None else np.asarray(emg, np.float64)
+    return signal.notch(x, FS_HZ, notch_hz) if notch_hz is not None else x
+
+
 @functools.lru_cache(maxsize=8)
-def round_scale(round_dir: str, band: tuple[float, float], notch_hz: float | None) -> np.ndarray:
-    """float64 [8]: per-channel std of the filtered signal pooled over every file of a round.
+def round_scale(round_dir: str, band: tuple[float, float] | None, notch_hz: float | None) -> np.ndarray:
+    """float64 [8]: per-channel std of the (filtered) signal pooled over every file of a round.
 
     The files are one gesture each (~5 s): z-scoring each on its own would erase what tells a
     fist from rest (every channel's RMS would be 1). A round is one continuous session of the
@@ -42,27 +53,24 @@ def round_scale(round_dir: str, band: tuple[float, float], notch_hz: float | Non
     Files that cannot be read are left out of the pool (they are skipped, and reported, when
     their own turn comes).
     """
-    filtered = []
+    pooled = []
     for file in sorted(Path(round_dir).glob("classe_*.dat")):
         try:
             raw = read_signal(file).astype(np.float64)
         except RawFileError:
             continue
         if raw.shape[0] >= 28:  # prepare.MIN_SAMPLES: the zero-phase filter's shortest input
-            x = signal.bandpass(raw, FS_HZ, *band)
-            filtered.append(signal.notch(x, FS_HZ, notch_hz) if notch_hz else x)
-    pooled = np.concatenate(filtered)
-    std = pooled.std(axis=0, ddof=1)
+            pooled.append(filtered(raw, band, notch_hz))
+    std = np.concatenate(pooled).std(axis=0, ddof=1)
     return np.where(std > 0, std, 1.0)
 
 
 def cut(protocol: CorpusProtocol, recording: Recording, config: WindowConfig, split: str | None) -> Windows:
-    """Band-pass + notch at 200 Hz, divide by the round's per-channel std (`round_scale`),
-    resample for w1000; windows that fit inside the file (one gesture), label i mod 7."""
+    """The corpus's filter chain (`filtered`), divide by the round's per-channel std
+    (`round_scale`), resample for w1000; windows that fit inside the file (one gesture), label
+    i mod 7."""
     assert split is not None and recording.labels is not None
-    x = signal.bandpass(recording.emg, recording.fs, *protocol.band)
-    if protocol.notch_hz is not None:
-        x = signal.notch(x, recording.fs, protocol.notch_hz)
+    x = filtered(recording.emg, protocol.band, protocol.notch_hz)
     round_dir = recording.meta.extra.get("round_dir")
     scale = round_scale(round_dir, protocol.band, protocol.notch_hz) if round_dir else x.std(axis=0, ddof=1)
     emg = (x / scale).astype(np.float32)
@@ -105,11 +113,14 @@ DECISIONS = """\
   field. Labels are stored for every split; pretraining ignores them.
 - Participant ids (`subject`): PreTrainingDataset Female<N> -> N, Male<N> -> 10 + N;
   EvaluationDataset Female<N> -> 100 + N, Male<N> -> 110 + N.
-- Band-pass 20-90 Hz and 50 Hz notch at 200 Hz per file (each file is one gesture, ~5 s), then
-  each channel divided by its std pooled over the whole round (a round is one session of the
-  armband on the arm): a per-file z-score would erase the amplitude that tells the gestures
-  apart (every channel's RMS would be 1).
-- Windows: 1 s, inside each file (none crosses a gesture): `w1000` (default) the filtered
+- **No band-pass and no notch** (measured below, "Filter or not"): the armband streams
+  band-limited 8-bit EMG, and the 200-Hz corpora's 20-90 Hz band-pass + 50 Hz notch cost the
+  pretrained encoder 7 points for a new user and 3 with one labelled cycle. Each channel is
+  divided by its std pooled over the whole round (a round is one session of the armband on the
+  arm): a per-file z-score would erase the amplitude that tells the gestures apart (every
+  channel's RMS would be 1). `tests/data/test_myo_armband.py` checks every evaluation window of
+  five participants against the raw int16 counts divided by that std.
+- Windows: 1 s, inside each file (none crosses a gesture): `w1000` (default) the scaled
   signal resampled to 1 kHz, 1000 samples, stride 500; `w200` at the Myo's own 200 Hz, 200
   samples, stride 100 (as DB5's w200). The default was chosen by the measurement in docs/data.md
   (myo_armband); configs/pretrain/real_small.py trains on w200 (docs/transfer.md).
@@ -122,7 +133,7 @@ one holding PreTrainingDataset/ and EvaluationDataset/) as the manual dir.
 
 CORPUS = Corpus(
     protocol=CorpusProtocol(
-        name=NAME, task="classification", fs=FS_HZ, band=(20.0, 90.0), channels=8,
+        name=NAME, task="classification", fs=FS_HZ, band=BAND, notch_hz=NOTCH_HZ, channels=8,
         configs=(W1000, W200), splits=SPLITS, cut=cut, assign=assign, class_names=CLASS_NAMES,
     ),
     dataset_id=8, reader="tinymyo_jax.data.readers.myo_armband", decisions=DECISIONS,
