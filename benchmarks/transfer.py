@@ -588,13 +588,21 @@ def report_markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+# the new-user panel's methods (each participant a point per method; all of them are in report.md)
+NEW_USER_PLOTTED = ("lda", "ldaprobe_pretrained", f"mlp_classic{SESSION}", f"mlp_random_s0{SESSION}",
+                    f"mlp_pretrained{SESSION}", "finetune_pretrained")  # fmt: skip
+
+
 def plot(results: dict, path: Path) -> None:
+    """Left: accuracy vs labelled cycles, one line per method (mean ± std over participants).
+    Right: new-user accuracy per participant (sorted by the classic pipeline's) for the methods
+    of NEW_USER_PLOTTED, so a reader sees who gains and who does not."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(15, 6.5))
     cycles = [p for p in results["protocols"] if p != NEW_USER]
     for method, by_protocol in results["results"].items():
         xs = [int(p[1:]) for p in cycles if p in by_protocol]
@@ -603,17 +611,19 @@ def plot(results: dict, path: Path) -> None:
             stds = [100 * by_protocol[f"k{x}"]["std"] for x in xs]
             left.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=method_name(method))
     left.set(xlabel="labelled cycles of training0", ylabel="accuracy (%)", title="within participant", xticks=[1, 2, 4])
-    left.legend(fontsize=7)
-    new_user = {m: r[NEW_USER] for m, r in results["results"].items() if NEW_USER in r}
+    left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
+    new_user = {m: results["results"][m][NEW_USER] for m in NEW_USER_PLOTTED if NEW_USER in results["results"].get(m, {})}
     if new_user:
-        people = list(next(iter(new_user.values()))["per_participant"])
-        width = 0.8 / len(new_user)
+        first = next(iter(new_user.values()))["per_participant"]
+        people = sorted(first, key=first.get)
         for i, (method, r) in enumerate(new_user.items()):
-            right.bar(np.arange(len(people)) + i * width, [100 * r["per_participant"].get(p, np.nan) for p in people],
-                      width, label=method_name(method))  # fmt: skip
-        right.set_xticks(np.arange(len(people)) + 0.4, people, rotation=60, fontsize=7)
+            ys = [100 * r["per_participant"].get(p, np.nan) for p in people]
+            right.plot(np.arange(len(people)) + (i - len(new_user) / 2) * 0.08, ys, "o", markersize=5,
+                       label=f"{method_name(method)}: mean {100 * r['mean']:.1f}")  # fmt: skip
+        right.set_xticks(np.arange(len(people)), people, rotation=60, fontsize=7)
         right.set(ylabel="accuracy (%)", title="new user (leave one participant out)")
-        right.legend(fontsize=7)
+        right.grid(axis="y", alpha=0.3)
+        right.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -639,13 +649,15 @@ def parse_args() -> argparse.Namespace:
                              "none, minmax_channel, window_scale: models/normalization.py)")  # fmt: skip
     parser.add_argument("--cycles", default="1,2,4", help="within-participant labelled cycles")
     parser.add_argument("--no-new-user", dest="new_user", action="store_false", help="skip the leave-one-participant-out protocol")
-    parser.add_argument("--finetune-protocols", default="k1", help="protocols fine-tuned (comma list of k1,k2,k4,new_user; '' none)")
+    parser.add_argument("--finetune-protocols", default="k1,k4",
+                        help="protocols fine-tuned (comma list of k1,k2,k4,new_user; '' none). Default: the few-label "
+                             "protocol where pretraining must pay, and the published one")  # fmt: skip
     parser.add_argument("--finetune-epochs", type=int, default=30, help="within-participant fine-tune epochs")
     parser.add_argument("--finetune-epochs-new-user", type=int, default=2, help="new-user fine-tune epochs")
     parser.add_argument("--finetune-batch", type=int, default=16)
-    parser.add_argument("--finetune-participants", type=int, default=8,
-                        help="fine-tune only the first N participants (0: all 17, ~70 min of fine-tunes on this "
-                             "machine; 8 fits the 2-hour budget, docs/transfer.md)")  # fmt: skip
+    parser.add_argument("--finetune-participants", type=int, default=0,
+                        help="fine-tune only the first N participants in id order (0, the default: all 17; on w200 "
+                             "windows the k1 and k4 fine-tunes of two encoders took ~67 min here, docs/transfer.md)")  # fmt: skip
     parser.add_argument("--no-uci", dest="uci", action="store_false", help="skip the real UCI subset probe")
     parser.add_argument("--myo-dir", type=Path, default=SHARED / "myo_armband")
     parser.add_argument("--uci-dir", type=Path, default=SHARED / "uci_emg")

@@ -23,7 +23,8 @@ PARTICIPANTS = ("PreTrainingDataset/Female0", "PreTrainingDataset/Male3",
 def run_benchmark(raw: Path, workdir: Path) -> subprocess.CompletedProcess:
     command = [sys.executable, str(REPO / "benchmarks" / "transfer.py"), "--workdir", str(workdir), "--quick",
                "--myo-dir", str(raw), "--cycles", "1,4", "--no-uci",
-               "--window-config", "w200"]  # the default, named: the run must not depend on it  # fmt: skip
+               "--window-config", "w200",  # the default, named: the run must not depend on it
+               "--finetune-protocols", "k1"]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=900)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
