@@ -123,10 +123,10 @@ def raw_uci_windows(root: Path, splits: tuple[str, ...], stride: int, channels: 
     (same preprocessing, 1000 samples) but at `stride`: (n, channels, 1000) in the prepared units."""
     import numpy as np
 
-    from tinymyo_jax.data import prepare, protocols
+    from tinymyo_jax.data import corpora, prepare, protocols
     from tinymyo_jax.export.windows import ExportWindows
 
-    protocol = protocols.get("uci_emg")
+    protocol = corpora.protocol("uci_emg")
     root = prepare.resolve_root(root, "uci_emg")
     config = protocols.WindowConfig(f"w1000s{stride}", protocols.W1000.window, stride)
     jobs, _ = prepare.plan(protocol, root)
