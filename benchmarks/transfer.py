@@ -251,7 +251,7 @@ def read_out_table(encoders: list[str]) -> dict[str, tuple[str, Callable, tuple]
     """method -> (features, fit, hyperparameter grid). Raw features: the classic LDA, the logistic
     probe and the shrinkage-LDA read-out of each encoder (docs/transfer.md "Recipe": it read the
     rectified-target encoder better than the logistic probe). Session-standardised features
-    (SESSION): the LDA read-outs again, and the MLP read-out (new user only: `MLP_ONLY`)."""
+    (SESSION): the LDA read-outs again, and the MLP read-out (new user only: `runs_on`)."""
     table: dict[str, tuple[str, Callable, tuple]] = {"lda": ("classic", lda_accuracies, LDA_SHRINKAGE)}
     for name in encoders:
         table[f"probe_{name}"] = (name, probe_accuracies, PROBE_L2)
@@ -529,13 +529,19 @@ METHOD_NAMES = {
 }
 
 
+def features_name(source: str) -> str:
+    """Whose features: "classic", "pretrained" or "random_s<seed>"."""
+    if source == "classic":
+        return "RMS/MAV/WL/ZC/SSC"
+    seed = source.rpartition("random_s")[2]
+    return f"random encoder (seed {seed})" if source.startswith("random_s") else f"{source} encoder"
+
+
 def method_name(method: str) -> str:
     if method.endswith(SESSION):
         base = method[: -len(SESSION)]
         if base.startswith("mlp_"):
-            source = base[len("mlp_"):]
-            of = "RMS/MAV/WL/ZC/SSC" if source == "classic" else method_name(f"probe_{source}").split(", ", 1)[1]
-            return f"MLP on {of} features, session-standardised"
+            return f"MLP on {features_name(base[len('mlp_'):])} features, session-standardised"
         return f"{method_name(base)}, session-standardised"
     if method in METHOD_NAMES:
         return METHOD_NAMES[method]

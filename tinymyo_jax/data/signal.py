@@ -162,6 +162,13 @@ def zscore(x: np.ndarray) -> np.ndarray:
     return ((signal - mean) / std).astype(np.float32)
 
 
+def filters(x: np.ndarray, fs: float, *, band: tuple[float, float] | None, notch_hz: float | None) -> np.ndarray:
+    """float64 [T, C]: the band-pass (order 4; None skips it), then the notch (Q 30; None skips
+    it) of `preprocess`, without its z-score (for corpora that scale otherwise: myo_armband)."""
+    filtered = bandpass(x, fs, band[0], band[1]) if band is not None else np.asarray(x, np.float64)
+    return notch(filtered, fs, notch_hz) if notch_hz is not None else filtered
+
+
 def preprocess(
     x: np.ndarray, fs: float, *, band: tuple[float, float] | None, notch_hz: float | None = 50.0
 ) -> np.ndarray:
@@ -177,10 +184,7 @@ def preprocess(
     Returns:
       float32 [T, C], zero mean and unit variance per channel.
     """
-    filtered = bandpass(x, fs, band[0], band[1]) if band is not None else np.asarray(x, np.float64)
-    if notch_hz is not None:
-        filtered = notch(filtered, fs, notch_hz)
-    return zscore(filtered)
+    return zscore(filters(x, fs, band=band, notch_hz=notch_hz))
 
 
 # ----------------------------------------------------------------------------- windowing

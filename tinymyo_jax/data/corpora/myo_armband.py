@@ -37,12 +37,6 @@ NOTCH_HZ: float | None = None
 PRETRAINING_SUBJECTS = tuple(range(0, 22))  # Female0-9 -> 0-9, Male0-11 -> 10-21 (readers/myo_armband.py)
 
 
-def filtered(emg: np.ndarray, band: tuple[float, float] | None, notch_hz: float | None) -> np.ndarray:
-    """float64 [T, 8]: the corpus's filter chain (none by default: docs/data.md, myo_armband)."""
-    x = signal.bandpass(emg, FS_HZ, *band) if band is not None else np.asarray(emg, np.float64)
-    return signal.notch(x, FS_HZ, notch_hz) if notch_hz is not None else x
-
-
 @functools.lru_cache(maxsize=8)
 def round_scale(round_dir: str, band: tuple[float, float] | None, notch_hz: float | None) -> np.ndarray:
     """float64 [8]: per-channel std of the (filtered) signal pooled over every file of a round.
@@ -60,17 +54,17 @@ def round_scale(round_dir: str, band: tuple[float, float] | None, notch_hz: floa
         except RawFileError:
             continue
         if raw.shape[0] >= 28:  # prepare.MIN_SAMPLES: the zero-phase filter's shortest input
-            pooled.append(filtered(raw, band, notch_hz))
+            pooled.append(signal.filters(raw, FS_HZ, band=band, notch_hz=notch_hz))
     std = np.concatenate(pooled).std(axis=0, ddof=1)
     return np.where(std > 0, std, 1.0)
 
 
 def cut(protocol: CorpusProtocol, recording: Recording, config: WindowConfig, split: str | None) -> Windows:
-    """The corpus's filter chain (`filtered`), divide by the round's per-channel std
+    """The corpus's filters (none: BAND, NOTCH_HZ), divide by the round's per-channel std
     (`round_scale`), resample for w1000; windows that fit inside the file (one gesture), label
     i mod 7."""
     assert split is not None and recording.labels is not None
-    x = filtered(recording.emg, protocol.band, protocol.notch_hz)
+    x = signal.filters(recording.emg, recording.fs, band=protocol.band, notch_hz=protocol.notch_hz)
     round_dir = recording.meta.extra.get("round_dir")
     scale = round_scale(round_dir, protocol.band, protocol.notch_hz) if round_dir else x.std(axis=0, ddof=1)
     emg = (x / scale).astype(np.float32)
