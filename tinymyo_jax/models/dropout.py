@@ -126,7 +126,7 @@ def _hashed_once(keep: jax.Array, key: jax.Array) -> jax.Array:
     once and read back. Its predicate comes from the key, so XLA cannot fold it; both branches
     return the mask. One window's MLP and projection masks, 0.9 MB per block, stay for the
     backward. Not used for the attention weights' mask: storing its 1.9 MB per block was slower
-    than recomputing it (docs/pretrain.md, "Where the train step's time goes").
+    than recomputing it (docs/pretrain.md, "Cheaper dropout masks").
     """
     if jax.default_backend() != "cpu":
         return keep
