@@ -55,6 +55,25 @@ def test_neighbouring_elements_are_uncorrelated_along_every_axis(axis):
     assert abs(corr) < 5 / math.sqrt(here.size)
 
 
+def test_rows_of_one_call_are_independent_streams_at_every_small_shift():
+    """Each row (sample) draws its own stream: row r's words are uncorrelated with row r+1's at the
+    same element and a few elements either side (a row stream that were a shifted copy of its
+    neighbour, as a start linear in the row would give, fails here)."""
+    words = np.asarray(random_words(jax.random.key(8), (4, 200_000), rows=jnp.arange(10, 14))).astype(np.float64)
+    for shift in range(-3, 4):
+        for r in range(3):
+            a = words[r, max(0, shift):words.shape[1] + min(0, shift)]
+            b = words[r + 1, max(0, -shift):words.shape[1] - max(0, shift)]
+            assert abs(np.corrcoef(a, b)[0, 1]) < 5 / math.sqrt(a.size), (r, shift)
+
+
+def test_the_words_of_one_row_are_all_distinct():
+    """A row's words are a bijection of distinct counters (odd Weyl step, bijective finaliser), so
+    one window's attention weights (1.92M elements) never repeat a word within a sample."""
+    words = np.asarray(random_words(jax.random.key(9), (1, *SHAPE), rows=jnp.array([3])))
+    assert np.unique(words).size == words.size
+
+
 def test_every_bit_of_the_words_is_fair():
     words = np.asarray(random_words(jax.random.key(4), (1 << 20,)))
     bits = (words[:, None] >> np.arange(32, dtype=np.uint32)) & 1

@@ -3,12 +3,22 @@
 Why not `jax.random.bernoulli` (what `nnx.Dropout` uses): on XLA:CPU, threefry draws cost
 about 5 ns per value; attention dropout alone draws 3 x 800 x 800 values per layer per window,
 which made it a quarter of the pretraining step (docs/pretrain.md). Here one threefry draw
-per call yields two 32-bit seeds, and each element's random word is a keyed hash of its
-index: two rounds of the MurmurHash3 finaliser (a bijection on 32-bit words with full
-avalanche), with the seeds mixed in before each round. That is a few vectorised integer ops
-per element (0.3 ms instead of 10.5 ms for one block's attention-dropout words, docs/model.md)
-and needs no state, so a mask is a pure function of (key, shape): the same key gives the same
-mask on any backend and in the backward pass.
+per call yields two 32-bit seeds, and each row of a mask (one sample) is a SplitMix32-style
+stream: the element's flat index times an odd constant (a Weyl sequence, distinct for up to
+2**32 elements), combined by XOR with a start drawn for the row, then one round of the
+MurmurHash3 finaliser (a bijection on 32-bit words with full avalanche). The row's start is a
+two-round hash of (seeds, row), computed once per row, not per element. That is one round of
+a few vectorised integer ops per element (it was two rounds, the start folded into the
+second, until 2026-12-07: docs/pretrain.md) and needs no state, so a mask is a pure function
+of (key, shape, rows): the same key gives the same mask on any backend and in the backward pass.
+
+Words within a row are all distinct (distinct counters through a bijection). Rows, and keys,
+differ by their start, which enters by XOR: two rows share a word only at pseudo-random pairs
+of positions, about as often as independent random words would. (Added instead, a start would
+make one row's stream a shifted copy of another's whenever the two starts fell within n Weyl
+steps of each other: probability about 2n/2**32 for rows of n elements.) The keep decision
+compares the whole 32-bit word with round(rate * 2**32), so the keep probability is 1 - rate to
+within 2**-32, as before.
 
 Masks are keyed per sample: the row counter of a mask is the sample's *global* index in the
 training batch when the caller passes `DropoutStream(key, rows)` as `rngs` (the train step
@@ -17,7 +27,8 @@ devices, and gradient accumulation gives exactly the whole batch's gradient
 (tests/train/test_accumulation.py). A plain `nnx.Rngs` counts rows from 0 in each call.
 
 The statistics a dropout mask needs (keep rate, no correlation between neighbours, none
-between masks of different keys) are tested in tests/model/test_dropout.py; this is not a
+between the rows of one call at small shifts, none between masks of different keys, distinct
+words within a row) are tested in tests/model/test_dropout.py; this is not a
 cryptographic generator and is not used for anything else.
 """
 
@@ -45,9 +56,10 @@ def random_words(
 ) -> jax.Array:
     """uint32 words, one per element of `shape`, a pure function of (key, shape, rows).
 
-    The counter is (row, flat index over the other axes), where row is the index along axis 0,
-    or `rows[i]` for slice i when `rows` (shape[0],) is given (global sample indices). Shapes
-    with more than 2**32 elements in all are fine as long as each leading slice has fewer.
+    word = fmix32((column · golden) XOR start(key, row)), where row is the index along axis 0,
+    or `rows[i]` for slice i when `rows` (shape[0],) is given (global sample indices), and
+    column is the flat index over the other axes. Shapes with more than 2**32 elements in all
+    are fine as long as each leading slice has fewer.
     columns: the flat index over the other axes given explicitly, an integer array of
     shape[1:] (a block of a larger array passes its elements' indices in the whole, so the
     block gets exactly the whole's words: encoder.attend's query blocks do).
@@ -61,14 +73,16 @@ def random_words(
         raise ValueError(f"dropout shape {shape} has a slice of 2**32 or more elements")
     seeds = jax.random.bits(key, (2,), jnp.uint32)
     if rows is None:
-        row = jax.lax.broadcasted_iota(jnp.uint32, shape_2d, 0)
+        row = jnp.arange(shape_2d[0], dtype=jnp.uint32)
     else:
-        row = jnp.broadcast_to(jnp.asarray(rows).astype(jnp.uint32).reshape(shape_2d[0], 1), shape_2d)
+        row = jnp.asarray(rows).astype(jnp.uint32).reshape(shape_2d[0])
+    # One start per row (shape_2d[0] words): both rounds of the row hash are paid per row only.
+    start = _fmix32(_fmix32(row * _ROW_SPREAD + seeds[1]) ^ seeds[0])
     if columns is None:
         col = jax.lax.broadcasted_iota(jnp.uint32, shape_2d, 1)
     else:
         col = jnp.broadcast_to(jnp.asarray(columns).astype(jnp.uint32).reshape(1, shape_2d[1]), shape_2d)
-    words = _fmix32(_fmix32(col * _GOLDEN + seeds[0]) ^ (row * _ROW_SPREAD + seeds[1]))
+    words = _fmix32((col * _GOLDEN) ^ start[:, None])
     return words.reshape(shape)
 
 
@@ -98,7 +112,28 @@ def dropout(
     shared = {axis % x.ndim for axis in broadcast_dims}
     mask_shape = tuple(1 if axis in shared else d for axis, d in enumerate(x.shape))
     keep = keep_mask(key, mask_shape, rate, rows)
+    if not shared:
+        keep = _hashed_once(keep, key)
     return jnp.where(keep, x * jnp.asarray(1.0 / (1.0 - rate), x.dtype), jnp.zeros((), x.dtype))
+
+
+def _hashed_once(keep: jax.Array, key: jax.Array) -> jax.Array:
+    """`keep` unchanged; on XLA:CPU computed into a buffer of its own, one byte per element.
+
+    Why: XLA:CPU fuses the hash into every consumer of the mask, so the forward and each fusion
+    of the backward that reads it (the MLP's hidden mask is read by up to four) recompute it.
+    A conditional is a fusion boundary (as in encoder.materialise_cotangent): the mask is hashed
+    once and read back. Its predicate comes from the key, so XLA cannot fold it; both branches
+    return the mask. One window's MLP and projection masks, 0.9 MB per block, stay for the
+    backward. Not used for the attention weights' mask: storing its 1.9 MB per block was slower
+    than recomputing it (docs/pretrain.md, "Cheaper dropout masks").
+    """
+    if jax.default_backend() != "cpu":
+        return keep
+    seeds = jax.random.bits(key, (2,), jnp.uint32)
+    one = jnp.ones((), jnp.uint8)
+    as_bytes = jax.lax.cond(seeds[0] >= seeds[1], lambda m: m, lambda m: m ^ one ^ one, keep.astype(jnp.uint8))
+    return as_bytes.astype(bool)
 
 
 class DropoutStream:

@@ -130,7 +130,7 @@ def attend(
     def sample_block(operands):
         qs, ks, vs, bias_s, rows_s = operands
         if queries_per_block == tokens:
-            return _attention_block(qs, ks, vs, bias_s, dropout_rate, dropout_key, rows_s, jnp.uint32(0), tokens)
+            return _attention_block(qs, ks, vs, bias_s, dropout_rate, dropout_key, rows_s, None, tokens)
         # (nq, b, H, qb, hd): one query block per step, keys and values of the samples shared
         q_blocks = qs.reshape(*qs.shape[:2], tokens // queries_per_block, queries_per_block, head_dim)
         q_blocks = q_blocks.transpose(2, 0, 1, 3, 4)
@@ -161,7 +161,7 @@ def _attention_block(q, k, v, bias, dropout_rate: float, dropout_key, rows, firs
     - the keep mask is the hash-based one of `models/dropout.py`, not threefry, keyed by the
       global sample (`rows`) and the element's flat index in the whole (H, N, N) weights, so a
       block draws exactly its part of the unblocked mask (`first_query`: its first query of
-      `total_queries`);
+      `total_queries`; None when the block holds every query);
     - the max is a stop-gradient shift: the result does not depend on it.
     """
     logits = (q @ k.swapaxes(-1, -2)).astype(jnp.float32)
@@ -172,7 +172,10 @@ def _attention_block(q, k, v, bias, dropout_rate: float, dropout_key, rows, firs
     if dropout_rate > 0.0:
         heads, queries, keys = unnormalised.shape[1:]
         index = lambda axis: jax.lax.broadcasted_iota(jnp.uint32, (heads, queries, keys), axis)
-        columns = (index(0) * jnp.uint32(total_queries) + index(1) + first_query) * jnp.uint32(keys) + index(2)
+        # The whole of each sample's weights (first_query None): the flat index over (H, N, N) is
+        # what keep_mask counts anyway, without the index arithmetic per element.
+        columns = None if first_query is None else (
+            (index(0) * jnp.uint32(total_queries) + index(1) + first_query) * jnp.uint32(keys) + index(2))
         keep = keep_mask(dropout_key, unnormalised.shape, dropout_rate, rows, columns)
         unnormalised = jnp.where(keep, unnormalised, 0.0)
         denominator = denominator * (1.0 - dropout_rate)
