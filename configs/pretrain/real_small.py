@@ -28,8 +28,8 @@ an earlier preparation). Its encoder through benchmarks/transfer.py (17 publishe
 participants; docs/transfer.md has the tables): one labelled cycle 95.9 % with the LDA read-out
 (classic pipeline 91.9 %, a random encoder 67.5 %); a new user 84.6 % with the MLP read-out of
 session-standardised features (classic LDA 74.3 %, the random encoder 77.3 %); with
-config.seed=1 the same recipe gave 93.6 % and 82.6 %, with config.seed=2 96.4 % and 83.1 %
-(three-seed means 95.3 % and 83.4 %; four cycles: docs/transfer.md). Since the
+config.seed=1 the same recipe gave 93.6 % and 82.6 %, with seed 2 96.4 % and 83.1 %, with
+seed 3 93.8 % and 83.7 % (four-seed means 94.9 % and 83.5 %; docs/transfer.md). Since the
 `myo_armband` corpus stopped band-passing its windows (docs/data.md, "Filter or not"), this
 config trains on unfiltered windows.
 
