@@ -29,6 +29,7 @@ Lobov et al., Sensors 2018 (CC BY 4.0). Neither is copied into the repository.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -313,9 +314,6 @@ def finetune_unit(args, shards, table, encoder_dir: Path, method: str, protocol:
     config.data.batch_size = 64
     config.probe.l2_grid = list(PROBE_L2)
     start = time.perf_counter()
-    import contextlib
-    import io
-
     log = args.workdir / "logs" / "finetune" / f"{method}-{unit}-s{seed}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out, contextlib.redirect_stdout(out):

@@ -94,12 +94,14 @@ def test_w200_windows_are_the_raw_counts_divided_by_the_rounds_pooled_std_with_n
     report = json.loads(next(prepared.rglob("prep_report.json")).read_text())
     shards = WindowShards("myo_armband", "evaluation", data_dir=prepared, config="w200", fields=("emg", "file_index"))
     batch = shards.read_batch(np.arange(len(shards)))
-    expected = {}
+    expected, round_std = {}, {}
     for index in np.unique(batch["file_index"]):
         file = Path(report["files"][int(index)]["file"])
         file = file if file.is_absolute() else real_subset / file
-        pooled = np.concatenate([np.fromfile(f, "<i2").reshape(-1, 8) for f in sorted(file.parent.glob("classe_*.dat"))])
-        x = np.fromfile(file, "<i2").reshape(-1, 8) / pooled.astype(np.float64).std(0, ddof=1)
+        if file.parent not in round_std:
+            pooled = np.concatenate([np.fromfile(f, "<i2").reshape(-1, 8) for f in sorted(file.parent.glob("classe_*.dat"))])
+            round_std[file.parent] = pooled.astype(np.float64).std(0, ddof=1)
+        x = np.fromfile(file, "<i2").reshape(-1, 8) / round_std[file.parent]
         expected[int(index)] = np.stack([x[s:s + WINDOW].T for s in range(0, len(x) - WINDOW + 1, STRIDE)])
     for emg, index in zip(batch["emg"], batch["file_index"]):
         error = np.abs(expected[int(index)] - emg[:8].astype(np.float64)).max(axis=(1, 2))
