@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinymyo_jax.evaluate.classic import channel_features, fit_lda, window_features
+from tinymyo_jax.evaluate.classic import LOG_FLOOR, channel_features, fit_lda, log_amplitude, window_features
 
 X = np.array([1.0, -2.0, 3.0, 3.0, -1.0])
 
@@ -34,6 +34,24 @@ def test_window_features_are_feature_major_per_segment():
     expected = np.array([[single[i], (2 if i < 3 else 1) * single[i]] for i in range(5)]).reshape(-1)
     np.testing.assert_allclose(features[0, 0], expected)
     np.testing.assert_allclose(features[0, 1], expected)
+
+
+def test_log_amplitude_logs_rms_mav_wl_and_keeps_the_counts():
+    emg = np.stack([X, 3 * X])[None]  # (N=1, C=2, W=5): channel 1 is channel 0 at 3x the gain
+    features = window_features(emg)[:, 0]
+    logged = log_amplitude(features, channels=2)
+    np.testing.assert_allclose(logged[..., :6], np.log1p(features[..., :6] / LOG_FLOOR))
+    np.testing.assert_array_equal(logged[..., 6:], features[..., 6:])  # ZC, SSC: counts, gain-free
+    # a gain is (almost exactly, far above the floor) an offset of log 3 on every amplitude feature
+    np.testing.assert_allclose(logged[0, 1:6:2] - logged[0, 0:6:2], np.log(3.0), atol=1e-3)
+    # a dead channel's zeros stay zeros
+    dead = window_features(emg, channel_mask=np.array([[True, False]]))[:, 0]
+    assert np.all(log_amplitude(dead, channels=2)[0, 1::2] == 0.0)
+
+
+def test_log_amplitude_refuses_vectors_of_another_channel_count():
+    with pytest.raises(ValueError, match="expected 15 features of 3 channels, got 10"):
+        log_amplitude(np.ones((4, 10)), channels=3)
 
 
 def test_lda_matches_the_hand_computed_discriminant():

@@ -26,6 +26,10 @@ from typing import Sequence
 import numpy as np
 
 FEATURE_NAMES = ("rms", "mav", "wl", "zc", "ssc")
+AMPLITUDE_FEATURES = 3  # RMS, MAV, WL scale with the signal's gain; ZC and SSC count events
+# log1p(a / LOG_FLOOR): ≈ log(a) + const for every amplitude above the floor (prepared z-score
+# units: a resting channel's RMS is ~0.05-0.2), and 0 for a dead channel's zeros
+LOG_FLOOR = 1e-3
 
 
 def channel_features(x: np.ndarray, *, zc_threshold: float = 0.0, ssc_threshold: float = 0.0) -> np.ndarray:
@@ -59,6 +63,23 @@ def window_features(
     if channel_mask is not None:
         per = per * np.asarray(channel_mask, bool).reshape(n, c, 1, 1)
     return per.transpose(0, 2, 3, 1).reshape(n, segments, 5 * c)  # (N, S, 5, C) -> feature-major
+
+
+def log_amplitude(features: np.ndarray, channels: int) -> np.ndarray:
+    """Feature-major vectors (..., 5·C) of `window_features` with RMS, MAV and WL in log space.
+
+    Why: a muscle's contraction level, the armband's fit and the skin all multiply a channel's
+    amplitude; in log space a gain is an offset, which the shared LDA covariance and a
+    session's standardisation absorb, and classes become closer to the Gaussians LDA assumes.
+    On the Myo armband corpus (docs/transfer.md, "A stronger classic baseline") it lifts the
+    pipeline from 91.9 to 94.4 % with one labelled cycle and from 99.0 to 99.3 % with four.
+    """
+    features = np.asarray(features, np.float64)
+    if features.shape[-1] != len(FEATURE_NAMES) * channels:
+        raise ValueError(f"expected {len(FEATURE_NAMES) * channels} features of {channels} channels, got {features.shape[-1]}")
+    cut = AMPLITUDE_FEATURES * channels
+    amplitude = np.log1p(np.maximum(features[..., :cut], 0.0) / LOG_FLOOR)
+    return np.concatenate([amplitude, features[..., cut:]], axis=-1)
 
 
 @dataclasses.dataclass(frozen=True)
