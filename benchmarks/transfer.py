@@ -91,9 +91,11 @@ def prepare(args: argparse.Namespace) -> None:
     if not (args.data_dir / CORPUS / args.window_config).is_dir():
         run(cli("prep", CORPUS, "--manual_dir", str(args.myo_dir), "--data_dir", str(args.data_dir), "--config",
                 args.window_config, "--no-progress"), args.workdir / "logs" / "prep_myo_armband.log")  # fmt: skip
-    if args.uci and not (args.data_dir / "uci_emg").is_dir():
-        run(cli("prep", "uci_emg", "--manual_dir", str(args.uci_dir), "--data_dir", str(args.data_dir), "--no-progress"),
-            args.workdir / "logs" / "prep_uci_emg.log")  # fmt: skip
+    # the UCI windows at the benchmark's window config too: w200 is the Myo's 200 Hz, the rate
+    # the recipe's encoder is pretrained at (docs/transfer.md, "The UCI probe at 200 Hz")
+    if args.uci and not (args.data_dir / "uci_emg" / args.window_config).is_dir():
+        run(cli("prep", "uci_emg", "--manual_dir", str(args.uci_dir), "--data_dir", str(args.data_dir), "--config",
+                args.window_config, "--no-progress"), args.workdir / "logs" / f"prep_uci_emg_{args.window_config}.log")  # fmt: skip
 
 
 def pretrain(args: argparse.Namespace) -> Path:
@@ -197,6 +199,14 @@ def classic_features(emg: np.ndarray, table, participants: list[int]) -> dict[in
     return {p: window_features(emg[table.subject == p].astype(np.float32))[:, 0] for p in participants}
 
 
+def log_classic_features(classic: dict[int, np.ndarray], channels: int) -> dict[int, np.ndarray]:
+    """The classic features with RMS/MAV/WL in log space (`evaluate/classic.log_amplitude`): the
+    stronger hand-made baseline an encoder must beat too (docs/transfer.md)."""
+    from tinymyo_jax.evaluate.classic import log_amplitude
+
+    return {p: log_amplitude(f, channels) for p, f in classic.items()}
+
+
 # ----------------------------------------------------------------------------- read-outs
 
 
@@ -253,14 +263,16 @@ def read_out_table(encoders: list[str]) -> dict[str, tuple[str, Callable, tuple]
     probe and the shrinkage-LDA read-out of each encoder (docs/transfer.md "Recipe": it read the
     rectified-target encoder better than the logistic probe). Session-standardised features
     (SESSION): the LDA read-outs again, and the MLP read-out (new user only: `runs_on`)."""
-    table: dict[str, tuple[str, Callable, tuple]] = {"lda": ("classic", lda_accuracies, LDA_SHRINKAGE)}
+    table: dict[str, tuple[str, Callable, tuple]] = {"lda": ("classic", lda_accuracies, LDA_SHRINKAGE),
+                                                     "lda_log": ("logclassic", lda_accuracies, LDA_SHRINKAGE)}
     for name in encoders:
         table[f"probe_{name}"] = (name, probe_accuracies, PROBE_L2)
         table[f"ldaprobe_{name}"] = (name, lda_accuracies, LDA_SHRINKAGE)
     table[f"lda{SESSION}"] = (f"classic{SESSION}", lda_accuracies, LDA_SHRINKAGE)
+    table[f"lda_log{SESSION}"] = (f"logclassic{SESSION}", lda_accuracies, LDA_SHRINKAGE)
     for name in encoders:
         table[f"ldaprobe_{name}{SESSION}"] = (f"{name}{SESSION}", lda_accuracies, LDA_SHRINKAGE)
-    for name in ["classic", *encoders]:
+    for name in ["classic", "logclassic", *encoders]:
         table[f"mlp_{name}{SESSION}"] = (f"{name}{SESSION}", mlp_accuracies, MLP_EPOCHS)
     return table
 
@@ -375,6 +387,7 @@ def main() -> None:
         encoders[f"random_s{seed}"] = (model, directory)
     features = {name: encoder_features(model, name, emg, mask, table, args, everyone) for name, (model, _) in encoders.items()}
     features["classic"] = classic_features(emg, table, everyone)
+    features["logclassic"] = log_classic_features(features["classic"], emg.shape[1])
     for name in list(features):
         features[f"{name}{SESSION}"] = session_features(features[name], table)
     timer.add("features", time.perf_counter() - t)
@@ -443,8 +456,10 @@ def main() -> None:
 
 def uci_probe(args: argparse.Namespace, checkpoint: Path) -> dict:
     """The pretrained encoder's probe on the real UCI subset, its random encoder and the classic
-    pipeline (run_probe on configs/probe/uci_emg.py), cached in WORKDIR/uci/results.json."""
-    cached = read_json(args.workdir / "uci" / "summary.json")
+    pipeline (run_probe on configs/probe/uci_emg.py) on UCI windows of the benchmark's window
+    config, cached in WORKDIR/uci/<window config>/summary.json."""
+    folder = args.workdir / "uci" / args.window_config
+    cached = read_json(folder / "summary.json")
     if cached is not None:
         return cached
     from tinymyo_jax.evaluate.config import probe_config
@@ -456,13 +471,14 @@ def uci_probe(args: argparse.Namespace, checkpoint: Path) -> dict:
         config.init = str(checkpoint)
         config.seed = seed
         config.data.data_dir = str(args.data_dir)
+        config.data.builder_config = args.window_config
         config.features.fusion, config.features.pooling = args.fusion, args.pooling
         config.data.input_normalization = args.input_normalization
-        results = run_probe(config, args.workdir / "uci" / f"s{seed}")
+        results = run_probe(config, folder / f"s{seed}")
         methods = {results["main"]: results["details"], **results["baselines"]}
         rows[f"s{seed}"] = {name: float(record["metrics"]["accuracy"]) for name, record in methods.items()}
-    summary = {"accuracy": rows, "seeds": list(args.seeds)}
-    write_json(args.workdir / "uci" / "summary.json", summary)
+    summary = {"accuracy": rows, "seeds": list(args.seeds), "window_config": args.window_config}
+    write_json(folder / "summary.json", summary)
     return summary
 
 
@@ -495,7 +511,9 @@ def summarise(args, participants, protocols, methods, uci, checkpoint, described
              ("finetune_pretrained", "finetune_random_s0"), ("finetune_pretrained", "probe_pretrained"),
              (f"ldaprobe_pretrained{SESSION}", f"lda{SESSION}"), (f"ldaprobe_pretrained{SESSION}", f"ldaprobe_random_s0{SESSION}"),
              (f"mlp_pretrained{SESSION}", "lda"), (f"mlp_pretrained{SESSION}", f"mlp_classic{SESSION}"),
-             (f"mlp_pretrained{SESSION}", f"mlp_random_s0{SESSION}")]  # fmt: skip
+             (f"mlp_pretrained{SESSION}", f"mlp_random_s0{SESSION}"),
+             ("ldaprobe_pretrained", "lda_log"), (f"ldaprobe_pretrained{SESSION}", f"lda_log{SESSION}"),
+             ("finetune_pretrained", "lda_log"), (f"mlp_pretrained{SESSION}", f"mlp_logclassic{SESSION}")]  # fmt: skip
     for a, b in pairs:
         for protocol in protocols:
             x, y = table.get(a, {}).get(protocol), table.get(b, {}).get(protocol)
@@ -521,6 +539,7 @@ def summarise(args, participants, protocols, methods, uci, checkpoint, described
 
 METHOD_NAMES = {
     "lda": "classic RMS/MAV/WL/ZC/SSC + LDA",
+    "lda_log": "classic features, RMS/MAV/WL in log space, + LDA",
     "probe_pretrained": "probe, pretrained encoder",
     "ldaprobe_pretrained": "LDA on the pretrained encoder's features",
     "finetune_pretrained": "fine-tune, pretrained encoder",
@@ -528,9 +547,11 @@ METHOD_NAMES = {
 
 
 def features_name(source: str) -> str:
-    """Whose features: "classic", "pretrained" or "random_s<seed>"."""
+    """Whose features: "classic", "logclassic", "pretrained" or "random_s<seed>"."""
     if source == "classic":
         return "RMS/MAV/WL/ZC/SSC"
+    if source == "logclassic":
+        return "log RMS/MAV/WL, ZC, SSC"
     seed = source.rpartition("random_s")[2]
     return f"random encoder (seed {seed})" if source.startswith("random_s") else f"{source} encoder"
 
@@ -581,7 +602,8 @@ def report_markdown(results: dict) -> str:
         for name, c in results["comparisons"].items():
             lines.append(f"| {name} | {c['wins']} | {c['ties']} | {c['losses']} | {100 * c['mean_difference']:+.1f} |")
     if results.get("uci"):
-        lines += ["", "Real UCI subset (test split, 2 subjects; accuracy per seed of the random encoder):", "",
+        lines += ["", f"Real UCI subset ({results['uci'].get('window_config', 'w1000')} windows, test split, 2 subjects; "
+                  "accuracy per seed of the random encoder):", "",
                   "| method | " + " | ".join(results["uci"]["accuracy"]) + " |", "|---|" + "---|" * len(results["uci"]["accuracy"])]
         names = list(dict.fromkeys(m for row in results["uci"]["accuracy"].values() for m in row))
         for m in names:
@@ -593,8 +615,8 @@ def report_markdown(results: dict) -> str:
 
 
 # the new-user panel's methods (each participant a point per method; all of them are in report.md)
-NEW_USER_PLOTTED = ("lda", "ldaprobe_pretrained", f"mlp_classic{SESSION}", f"mlp_random_s0{SESSION}",
-                    f"mlp_pretrained{SESSION}", "finetune_pretrained")  # fmt: skip
+NEW_USER_PLOTTED = ("lda", "ldaprobe_pretrained", f"mlp_classic{SESSION}", f"mlp_logclassic{SESSION}",
+                    f"mlp_random_s0{SESSION}", f"mlp_pretrained{SESSION}", "finetune_pretrained")  # fmt: skip
 
 
 def plot(results: dict, path: Path) -> None:

@@ -47,16 +47,16 @@ def test_a_quick_transfer_run_reports_every_method_and_resumes_only_what_is_miss
     assert Path(results["checkpoint"]).is_dir() and results["checkpoint"].startswith(str(workdir / "pretrain"))
     assert results["protocols"] == ["k1", "k4", "new_user"] and results["participants"] == 2
     table = results["results"]
-    for method in ("lda", "probe_pretrained", "probe_random_s0"):
+    for method in ("lda", "lda_log", "probe_pretrained", "probe_random_s0"):
         for protocol in results["protocols"]:
             row = table[method][protocol]
             assert set(row["per_participant"]) == {"Male0", "Male1"}
             assert all(0.0 <= a <= 1.0 for a in row["per_participant"].values())
             assert row["hyperparameter"] is not None  # chosen on Male15
     # session-standardised read-outs: the LDA ones on every protocol, the MLP on the new user only
-    for method in ("lda_session", "ldaprobe_pretrained_session"):
+    for method in ("lda_session", "lda_log_session", "ldaprobe_pretrained_session"):
         assert set(table[method]) == {"k1", "k4", "new_user"}
-    for method in ("mlp_classic_session", "mlp_pretrained_session", "mlp_random_s0_session"):
+    for method in ("mlp_classic_session", "mlp_logclassic_session", "mlp_pretrained_session", "mlp_random_s0_session"):
         assert set(table[method]) == {"new_user"}
         assert set(table[method]["new_user"]["per_participant"]) == {"Male0", "Male1"}
         assert table[method]["new_user"]["hyperparameter"] in (10, 20, 40)
@@ -66,6 +66,7 @@ def test_a_quick_transfer_run_reports_every_method_and_resumes_only_what_is_miss
     for method in ("finetune_pretrained", "finetune_random_s0"):
         assert set(table[method]["k1"]["per_participant"]) == {"Male0"}
     assert "probe_pretrained vs lda (k1)" in results["comparisons"]
+    assert "ldaprobe_pretrained vs lda_log (k4)" in results["comparisons"]
     report = (workdir / "report.md").read_text()
     lda = table["lda"]["k4"]
     assert f"{100 * lda['mean']:.1f} ± {100 * lda['std']:.1f}" in report
