@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import scipy.signal
 import pytest
 
 from tests.conftest import REPO
@@ -103,3 +104,46 @@ def test_probe_of_random_encoder_and_classic_pipeline_well_above_chance(prepared
     random_encoder = results["metrics"]["accuracy"]
     classic = results["baselines"]["classic_lda"]["metrics"]["accuracy"]
     assert classic >= 0.85 and random_encoder >= 0.80, (classic, random_encoder)
+
+
+@pytest.fixture(scope="module")
+def prepared_w200(real_uci, tmp_path_factory) -> Path:
+    data_dir = tmp_path_factory.mktemp("real_uci_w200") / "tfds"
+    assert tinymyo(["prep", "uci_emg", "--config", "w200", "--manual_dir", str(real_uci), "--data_dir", str(data_dir),
+                    "--no-progress"]) == 0  # fmt: skip
+    return data_dir
+
+
+def test_w200_windows_are_the_same_runs_at_the_myos_200_hz(real_uci, prepared_w200):
+    """w200: each file resampled by 1/5 (scipy's resample_poly, here computed independently),
+    the class of row 5·i for sample i, then TinyMyo's chain at 200 Hz and windows of 200
+    samples, stride 100, inside runs of one class 1..6 (counted with plain numpy)."""
+    report = json.loads((prepared_w200 / "uci_emg" / "w200" / "1.0.0" / "prep_report.json").read_text())
+    assert report["config"] == {"name": "w200", "window": 200, "stride": 100}
+    file_index = {entry["file"]: entry["index"] for entry in report["files"]}
+    expected: dict[str, set] = {s: set() for s in SPLITS}
+    labels: dict[str, Counter] = {s: Counter() for s in SPLITS}
+    checked = None
+    for path in sorted((real_uci / "EMG_data_for_gestures-master").glob("*/*.txt")):
+        time_ms, emg, classes = uci_rows(path)
+        assert np.median(np.diff(time_ms)) == 1.0  # the 1-kHz rows the 1/5 ratio assumes
+        classes = classes[np.arange(-(-classes.size // 5)) * 5]
+        split, index = _split(int(path.parent.name)), file_index[path.relative_to(real_uci).as_posix()]
+        edges = np.flatnonzero(np.diff(classes)) + 1
+        for begin, end in zip(np.r_[0, edges], np.r_[edges, classes.size]):
+            if 1 <= classes[begin] <= 6:
+                starts = range(begin, end - 200 + 1, 100)
+                expected[split].update((index, 0, int(s)) for s in starts)
+                labels[split][int(classes[begin]) - 1] += len(starts)
+        if checked is None and split == "test":
+            checked = (index, reference_preprocess(scipy.signal.resample_poly(emg, 1, 5, axis=0), 200.0, (20.0, 90.0)))
+    for split in SPLITS:
+        records = read_split("uci_emg", split, prepared_w200, config="w200")
+        stored = list(zip(records["file_index"].tolist(), records["recording"].tolist(), records["start"].tolist()))
+        assert set(stored) == expected[split] and len(stored) == len(expected[split]), split
+        assert Counter(records["label"].tolist()) == labels[split], split
+    index, z = checked
+    mine = [(key, r) for key, r in by_key(read_split("uci_emg", "test", prepared_w200, config="w200")).items() if key[0] == index]
+    assert len(mine) >= 12
+    for (_, _, start), record in mine:
+        assert_emg_matches(record["emg"], window(z, start, 200), 8)

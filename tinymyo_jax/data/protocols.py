@@ -14,6 +14,7 @@ file -> split rule, its constants) are in its module `tinymyo_jax/data/corpora/<
 | emg2pose    | pretraining    | 2000     | 20-450    | 1000 / 500                  | -                          | subject (held out)            |
 | epn612      | 6 gestures     | 200      | 20-90     | 1000, one per trial         | gestureName                | EPN's own (datasets.md §8.2)  |
 | uci_emg     | 6 gestures     | file's   | 20-90     | 1000 / 500 inside class runs| class - 1 (majority)       | subject 1-24 / 25-30 / 31-36  |
+|             |                | w200: 200|           | 200 / 100 inside class runs |                            |                               |
 
 All: 50 Hz notch (Q 30), per-channel z-score over the recording (the trial for EPN-612), both
 after the zero-phase band-pass, exactly `signal.preprocess`. Every decision on a conflict between

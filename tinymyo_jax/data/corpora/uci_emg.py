@@ -9,7 +9,7 @@ import numpy as np
 
 from tinymyo_jax.data import signal
 from tinymyo_jax.data.corpora import Corpus, Downstream
-from tinymyo_jax.data.protocols import SPLITS, CorpusProtocol, W1000, WindowConfig, Windows, assign_by
+from tinymyo_jax.data.protocols import SPLITS, CorpusProtocol, W1000, WindowConfig, Windows, assign_by, at_rate
 from tinymyo_jax.data.recording import Recording
 
 NAME = "uci_emg"
@@ -17,6 +17,11 @@ CLASSES = 6  # classes 1..6 -> labels 0..5
 SUBJECT_SPLITS: tuple[tuple[range, str], ...] = (
     (range(1, 25), "train"), (range(25, 31), "validation"), (range(31, 37), "test"),
 )  # fmt: skip
+# Window configs: "w1000" (default) 1000 rows of the file (~1 s at its 1-kHz time column);
+# "w200" the same second at 200 Hz, the Myo's own update rate (the file holds each device value
+# for ~5 rows), as `myo_armband/w200`: the windows an encoder pretrained on that corpus reads.
+W200 = WindowConfig("w200", 200, 100)
+RATE_HZ: dict[str, float | None] = {"w1000": None, "w200": 200.0}  # None: the file's own rate
 
 
 def cut(protocol: CorpusProtocol, recording: Recording, config: WindowConfig, split: str | None) -> Windows:
@@ -26,7 +31,7 @@ def cut(protocol: CorpusProtocol, recording: Recording, config: WindowConfig, sp
     if recording.labels is None:
         raise ValueError(f"{recording.meta.file}: UCI recordings carry the class column")
     assert split is not None
-    emg, recording = protocol.preprocess(recording)
+    emg, recording = protocol.preprocess(at_rate(recording, RATE_HZ[config.name]))
     classes = recording.labels
     edges = np.flatnonzero(np.diff(classes)) + 1
     run_starts = np.concatenate([[0], edges])
@@ -77,6 +82,9 @@ DECISIONS = """\
   palm, done by few subjects) windows are dropped and counted in the report; class 0
   (unmarked) rows give no windows.
 - Split by subject: 1-24 train, 25-30 validation, 31-36 test.
+- Config w200: the recording resampled to 200 Hz (the Myo's update rate; polyphase, labels at
+  the nearest earlier row) before the same band-pass and z-score, 200-sample windows, stride 100:
+  the same seconds as w1000, at the rate of `myo_armband/w200`.
 """
 
 INSTRUCTIONS = """\
@@ -88,7 +96,7 @@ manual dir, giving EMG_data_for_gestures-master/<NN>/<series>_raw_data_*.txt, NN
 CORPUS = Corpus(
     protocol=CorpusProtocol(
         name=NAME, task="classification", fs=None, band=(20.0, 90.0), channels=8,
-        configs=(W1000,), splits=SPLITS, cut=cut, assign=assign,
+        configs=(W1000, W200), splits=SPLITS, cut=cut, assign=assign,
         class_names=("hand_at_rest", "fist", "wrist_flexion", "wrist_extension", "radial_deviation", "ulnar_deviation"),
     ),
     dataset_id=6, reader="tinymyo_jax.data.readers.uci_emg", synth="tinymyo_jax.data.synth.uci",
