@@ -619,25 +619,41 @@ NEW_USER_PLOTTED = ("lda", "ldaprobe_pretrained", f"mlp_classic{SESSION}", f"mlp
                     f"mlp_random_s0{SESSION}", f"mlp_pretrained{SESSION}", "finetune_pretrained")  # fmt: skip
 
 
+def line_style(method: str) -> str:
+    """Solid: the pretrained encoder's methods; dotted: a random encoder's; dashed: hand-made features."""
+    if "random" in method:
+        return ":"
+    return "-" if "pretrained" in method else "--"
+
+
 def plot(results: dict, path: Path) -> None:
-    """Left: accuracy vs labelled cycles, one line per method (mean ± std over participants).
-    Right: new-user accuracy per participant (sorted by the classic pipeline's) for the methods
-    of NEW_USER_PLOTTED, so a reader sees who gains and who does not."""
+    """Left: accuracy vs labelled cycles, one line per method (mean ± std over participants);
+    middle: the same, the methods above 88 % with one cycle only, so the close ones can be told
+    apart. Right: new-user accuracy per participant (sorted by the classic pipeline's) for the
+    methods of NEW_USER_PLOTTED, so a reader sees who gains and who does not."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(15, 6.5))
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(21, 7), gridspec_kw={"width_ratios": [1, 1, 1.2]})
+    colours = plt.get_cmap("tab20").colors
     cycles = [p for p in results["protocols"] if p != NEW_USER]
-    for method, by_protocol in results["results"].items():
+    for i, (method, by_protocol) in enumerate(results["results"].items()):
         xs = [int(p[1:]) for p in cycles if p in by_protocol]
-        if xs:
-            means = [100 * by_protocol[f"k{x}"]["mean"] for x in xs]
-            stds = [100 * by_protocol[f"k{x}"]["std"] for x in xs]
-            left.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=method_name(method))
-    left.set(xlabel="labelled cycles of training0", ylabel="accuracy (%)", title="within participant", xticks=[1, 2, 4])
+        if not xs:
+            continue
+        means = [100 * by_protocol[f"k{x}"]["mean"] for x in xs]
+        stds = [100 * by_protocol[f"k{x}"]["std"] for x in xs]
+        style = {"color": colours[i % len(colours)], "linestyle": line_style(method), "marker": "o"}
+        left.errorbar(xs, means, yerr=stds, capsize=3, label=method_name(method), **style)
+        if means[0] >= 88.0:
+            middle.plot(xs, means, label=f"{method_name(method)}: {' / '.join(f'{m:.1f}' for m in means)}", **style)
+    for axis, title in ((left, "within participant (mean ± std)"), (middle, "within participant, the top methods (mean)")):
+        axis.set(xlabel="labelled cycles of training0", ylabel="accuracy (%)", title=title, xticks=[1, 2, 4])
+        axis.grid(alpha=0.3)
     left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
+    middle.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=1)
     new_user = {m: results["results"][m][NEW_USER] for m in NEW_USER_PLOTTED if NEW_USER in results["results"].get(m, {})}
     if new_user:
         first = next(iter(new_user.values()))["per_participant"]
