@@ -26,7 +26,13 @@ def _setup(target: str):
     return config, model_config, graphdef, params, batch
 
 
-@pytest.mark.parametrize("target,transform", [("signal", lambda x: x), ("rectified", jnp.abs)])
+def _log_rms(x):  # per 20-sample patch (the tiny config's patch size), spelled out in numpy
+    patches = np.asarray(x).reshape(*x.shape[:2], -1, 20)
+    rms = np.sqrt((patches**2).mean(-1, keepdims=True))
+    return jnp.asarray(np.broadcast_to(np.log(rms + 0.02), patches.shape).reshape(x.shape))
+
+
+@pytest.mark.parametrize("target,transform", [("signal", lambda x: x), ("rectified", jnp.abs), ("log_rms", _log_rms)])
 def test_training_loss_is_scored_against_the_target(target, transform):
     config, model_config, graphdef, params, batch = _setup(target)
     _, metrics = reconstruction_gradients(graphdef, model_config, config)(params, batch, jnp.asarray(0))

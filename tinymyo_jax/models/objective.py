@@ -15,8 +15,15 @@ VISIBLE_WEIGHT = 0.1
 # samples (the reference); "rectified" their absolute values, whose conditional mean is the
 # local amplitude envelope. On 200-Hz Myo EMG the samples of a hidden 100-ms patch are close to
 # unpredictable (the model sat on the predict-zero loss for 500 steps) while the envelope is
-# not, and encoders trained on it transfer (docs/transfer.md "Recipe").
-TARGETS: tuple[str, ...] = ("signal", "rectified")
+# not, and encoders trained on it transfer (docs/transfer.md "Recipe"). "log_rectified"
+# log(|x| + LOG_EPS) and "log_rms" log(patch RMS + LOG_EPS) (every sample of a patch carries its
+# patch's value) put the envelope in log space, where a gain change is an offset: the log of the
+# amplitude is what makes the classic features strong (docs/transfer.md, "Beating the log
+# features").
+TARGETS: tuple[str, ...] = ("signal", "rectified", "log_rectified", "log_rms")
+# The floor under the logs, in the units of the normalised input (window_scale: the window's
+# max |x| is 1): a silent stretch reconstructs log(0.02) = -3.9 instead of -inf.
+LOG_EPS = 0.02
 
 
 def sample_patch_mask(
@@ -46,13 +53,21 @@ def sample_patch_mask(
     return ranks < counts
 
 
-def reconstruction_target(x: jax.Array, target: str) -> jax.Array:
-    """What the model reconstructs from the normalised input x (B, C, T): x ("signal") or |x|
-    ("rectified")."""
+def reconstruction_target(x: jax.Array, target: str, patch_size: int) -> jax.Array:
+    """What the model reconstructs from the normalised input x (B, C, T), T a multiple of
+    patch_size: x ("signal"), |x| ("rectified"), log(|x| + LOG_EPS) ("log_rectified"), or
+    log(RMS + LOG_EPS) of each patch of patch_size samples, repeated over its samples ("log_rms")."""
     if target == "signal":
         return x
     if target == "rectified":
         return jnp.abs(x)
+    if target == "log_rectified":
+        return jnp.log(jnp.abs(x) + LOG_EPS)
+    if target == "log_rms":
+        b, c, t = x.shape
+        patches = x.reshape(b, c, t // patch_size, patch_size)
+        rms = jnp.sqrt(jnp.mean(jnp.square(patches), axis=-1, keepdims=True))
+        return jnp.broadcast_to(jnp.log(rms + LOG_EPS), patches.shape).reshape(b, c, t)
     raise ValueError(f"loss target must be one of {TARGETS}, got {target!r}")
 
 
