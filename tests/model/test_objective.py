@@ -131,3 +131,17 @@ def test_log_targets_are_the_log_of_the_rectified_samples_and_of_each_patchs_rms
 def test_an_unknown_reconstruction_target_names_the_choices():
     with pytest.raises(ValueError, match="log_rms"):
         reconstruction_target(jnp.zeros((1, 1, 4)), "log_envelope", patch_size=4)
+
+
+def test_channel_masks_hide_whole_real_channels_and_time_masks_whole_patch_columns():
+    channel_mask = jnp.asarray([[True] * 8 + [False] * 8] * 3)  # 8 real rows of 16, as the Myo windows
+    by_channel = np.asarray(sample_patch_mask(jax.random.key(0), 3, 16, 10, 0.75, channel_mask, "channel")).reshape(3, 16, 10)
+    for row in by_channel:
+        assert set(row.all(1).nonzero()[0]) == set(row.any(1).nonzero()[0])  # a channel is hidden whole or not at all
+        assert row[:8].all(1).sum() == 6 and not row[8:].any()  # int(0.75 · 8) real channels, no padding
+    assert (by_channel[0] != by_channel[1]).any()
+    by_time = np.asarray(sample_patch_mask(jax.random.key(0), 3, 16, 10, 0.75, channel_mask, "time")).reshape(3, 16, 10)
+    for row in by_time:
+        assert (row[:8] == row[0]).all() and row[0].sum() == 7 and not row[8:].any()  # int(0.75 · 10) columns on every real channel
+    with pytest.raises(ValueError, match="channel"):
+        sample_patch_mask(jax.random.key(0), 3, 16, 10, 0.75, channel_mask, "blocks")

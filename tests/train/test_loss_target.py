@@ -58,3 +58,17 @@ def test_validation_returns_the_rectified_target_for_its_baselines():
 def test_an_unknown_target_is_a_config_error():
     with pytest.raises(UserError, match="config.loss.target must be one of"):
         check_config(load_config("configs/pretrain/real_small.py:tiny", ["loss.target=envelope"]))
+
+
+def test_an_unknown_mask_pattern_is_a_config_error():
+    with pytest.raises(UserError, match="config.masking.pattern must be one of"):
+        check_config(load_config("configs/pretrain/real_small.py:tiny", ["masking.pattern=blocks"]))
+
+
+def test_the_trainer_draws_its_masks_with_the_configured_pattern():
+    config, model_config, _, _, batch = _setup("log_rms")
+    config.masking.pattern = "channel"
+    _, channel_mask, token_mask, _ = prepare_batch(batch, step_keys(config.seed, jnp.asarray(0))[0], model_config, config)
+    tokens = np.asarray(token_mask).reshape(4, 16, -1)
+    np.testing.assert_array_equal(tokens.all(2), tokens.any(2))  # whole channels
+    np.testing.assert_array_equal(tokens.all(2).sum(1), 4)  # int(0.5 · 8 real channels)

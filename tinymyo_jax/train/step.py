@@ -63,7 +63,8 @@ def prepare_batch(batch: Batch, mask_key: jax.Array, model_config: ModelConfig, 
     x = normalize(batch["emg"].astype(jnp.float32), model_config.normalization, channel_mask)
     b, c, t = x.shape
     patches = t // model_config.patch_size
-    token_mask = sample_patch_mask(mask_key, b, c, patches, config.masking.ratio, channel_mask)
+    pattern = config.masking.get("pattern", "random")  # configs saved before the field: random patches
+    token_mask = sample_patch_mask(mask_key, b, c, patches, config.masking.ratio, channel_mask, pattern)
     sample_mask = token_mask_to_sample_mask(token_mask, c, model_config.patch_size)
     return x, channel_mask, token_mask, sample_mask
 
