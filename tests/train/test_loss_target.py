@@ -3,6 +3,8 @@ against |x| (the amplitude envelope's samples) in training and validation alike.
 
 from __future__ import annotations
 
+import json
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -72,3 +74,17 @@ def test_the_trainer_draws_its_masks_with_the_configured_pattern():
     tokens = np.asarray(token_mask).reshape(4, 16, -1)
     np.testing.assert_array_equal(tokens.all(2), tokens.any(2))  # whole channels
     np.testing.assert_array_equal(tokens.all(2).sum(1), 4)  # int(0.5 · 8 real channels)
+
+
+def test_a_run_recorded_before_the_mask_pattern_existed_resumes_under_the_default_pattern(tmp_path):
+    from tinymyo_jax.train.run_record import PRETRAINING_FIELDS, training_settings
+    from tinymyo_jax.train.workdir import RECORD_FILE, start_run
+
+    config = load_config("configs/pretrain/real_small.py:tiny")
+    old = training_settings(config, PRETRAINING_FIELDS)
+    assert old["training"]["masking"] == {"ratio": config.masking.ratio}  # what records held before the field
+    (tmp_path / RECORD_FILE).write_text(json.dumps(old))
+    start_run(tmp_path, training_settings(config, PRETRAINING_FIELDS), "resume")  # resumes
+    config.masking.pattern = "channel"
+    with pytest.raises(UserError, match="masking.pattern"):
+        start_run(tmp_path, training_settings(config, PRETRAINING_FIELDS), "resume")
