@@ -9,8 +9,10 @@ import pytest
 
 from tinymyo_jax.models.normalization import minmax_normalize
 from tinymyo_jax.models.objective import (
+    LOG_EPS,
     patches_to_signal,
     reconstruction_loss,
+    reconstruction_target,
     sample_patch_mask,
     smooth_l1,
     token_mask_to_sample_mask,
@@ -108,3 +110,38 @@ def test_loss_ignores_padded_channels_when_a_channel_mask_is_given():
     error = np.abs(prediction - target)
     elementwise = np.where(error < 1, 0.5 * error**2, error - 0.5)
     np.testing.assert_allclose(float(base["masked_loss"]), elementwise[mask & keep].mean(), rtol=1e-6)
+
+
+def test_log_targets_are_the_log_of_the_rectified_samples_and_of_each_patchs_rms():
+    # one channel, two patches of 4 samples: RMS 0.5 (|x| = 0.5 everywhere) and RMS 0
+    x = jnp.asarray([[[0.5, -0.5, 0.5, -0.5, 0.0, 0.0, 0.0, 0.0]]])
+    log_rectified = np.asarray(reconstruction_target(x, "log_rectified", patch_size=4))
+    np.testing.assert_allclose(log_rectified[0, 0], np.log(np.abs(np.asarray(x[0, 0])) + LOG_EPS), rtol=1e-6)
+    np.testing.assert_allclose(log_rectified[0, 0, 4], np.log(0.02), rtol=1e-6)  # silence sits on the floor
+    # a patch with samples 3, 4 (RMS sqrt(12.5)) next to the first: every sample carries its patch's value
+    y = jnp.asarray([[[3.0, -4.0, 3.0, -4.0, 0.5, -0.5, 0.5, -0.5]]])
+    log_rms = np.asarray(reconstruction_target(y, "log_rms", patch_size=4))
+    np.testing.assert_allclose(log_rms[0, 0, :4], np.log(np.sqrt(12.5) + 0.02), rtol=1e-6)
+    np.testing.assert_allclose(log_rms[0, 0, 4:], np.log(0.5 + 0.02), rtol=1e-6)
+    # a gain change is an offset of the log-RMS target, up to the floor (which shrinks with the gain)
+    louder = np.asarray(reconstruction_target(100 * y, "log_rms", patch_size=4)) - np.log(100)
+    np.testing.assert_allclose(louder[0, 0, 4:], np.log(0.5 + LOG_EPS / 100), rtol=1e-6)
+
+
+def test_an_unknown_reconstruction_target_names_the_choices():
+    with pytest.raises(ValueError, match="log_rms"):
+        reconstruction_target(jnp.zeros((1, 1, 4)), "log_envelope", patch_size=4)
+
+
+def test_channel_masks_hide_whole_real_channels_and_time_masks_whole_patch_columns():
+    channel_mask = jnp.asarray([[True] * 8 + [False] * 8] * 3)  # 8 real rows of 16, as the Myo windows
+    by_channel = np.asarray(sample_patch_mask(jax.random.key(0), 3, 16, 10, 0.75, channel_mask, "channel")).reshape(3, 16, 10)
+    for row in by_channel:
+        assert set(row.all(1).nonzero()[0]) == set(row.any(1).nonzero()[0])  # a channel is hidden whole or not at all
+        assert row[:8].all(1).sum() == 6 and not row[8:].any()  # int(0.75 · 8) real channels, no padding
+    assert (by_channel[0] != by_channel[1]).any()
+    by_time = np.asarray(sample_patch_mask(jax.random.key(0), 3, 16, 10, 0.75, channel_mask, "time")).reshape(3, 16, 10)
+    for row in by_time:
+        assert (row[:8] == row[0]).all() and row[0].sum() == 7 and not row[8:].any()  # int(0.75 · 10) columns on every real channel
+    with pytest.raises(ValueError, match="channel"):
+        sample_patch_mask(jax.random.key(0), 3, 16, 10, 0.75, channel_mask, "blocks")

@@ -3,6 +3,8 @@ against |x| (the amplitude envelope's samples) in training and validation alike.
 
 from __future__ import annotations
 
+import json
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -26,7 +28,13 @@ def _setup(target: str):
     return config, model_config, graphdef, params, batch
 
 
-@pytest.mark.parametrize("target,transform", [("signal", lambda x: x), ("rectified", jnp.abs)])
+def _log_rms(x):  # per 20-sample patch (the tiny config's patch size), spelled out in numpy
+    patches = np.asarray(x).reshape(*x.shape[:2], -1, 20)
+    rms = np.sqrt((patches**2).mean(-1, keepdims=True))
+    return jnp.asarray(np.broadcast_to(np.log(rms + 0.02), patches.shape).reshape(x.shape))
+
+
+@pytest.mark.parametrize("target,transform", [("signal", lambda x: x), ("rectified", jnp.abs), ("log_rms", _log_rms)])
 def test_training_loss_is_scored_against_the_target(target, transform):
     config, model_config, graphdef, params, batch = _setup(target)
     _, metrics = reconstruction_gradients(graphdef, model_config, config)(params, batch, jnp.asarray(0))
@@ -52,3 +60,31 @@ def test_validation_returns_the_rectified_target_for_its_baselines():
 def test_an_unknown_target_is_a_config_error():
     with pytest.raises(UserError, match="config.loss.target must be one of"):
         check_config(load_config("configs/pretrain/real_small.py:tiny", ["loss.target=envelope"]))
+
+
+def test_an_unknown_mask_pattern_is_a_config_error():
+    with pytest.raises(UserError, match="config.masking.pattern must be one of"):
+        check_config(load_config("configs/pretrain/real_small.py:tiny", ["masking.pattern=blocks"]))
+
+
+def test_the_trainer_draws_its_masks_with_the_configured_pattern():
+    config, model_config, _, _, batch = _setup("log_rms")
+    config.masking.pattern = "channel"
+    _, channel_mask, token_mask, _ = prepare_batch(batch, step_keys(config.seed, jnp.asarray(0))[0], model_config, config)
+    tokens = np.asarray(token_mask).reshape(4, 16, -1)
+    np.testing.assert_array_equal(tokens.all(2), tokens.any(2))  # whole channels
+    np.testing.assert_array_equal(tokens.all(2).sum(1), 4)  # int(0.5 · 8 real channels)
+
+
+def test_a_run_recorded_before_the_mask_pattern_existed_resumes_under_the_default_pattern(tmp_path):
+    from tinymyo_jax.train.run_record import PRETRAINING_FIELDS, training_settings
+    from tinymyo_jax.train.workdir import RECORD_FILE, start_run
+
+    config = load_config("configs/pretrain/real_small.py:tiny")
+    old = training_settings(config, PRETRAINING_FIELDS)
+    assert old["training"]["masking"] == {"ratio": config.masking.ratio}  # what records held before the field
+    (tmp_path / RECORD_FILE).write_text(json.dumps(old))
+    start_run(tmp_path, training_settings(config, PRETRAINING_FIELDS), "resume")  # resumes
+    config.masking.pattern = "channel"
+    with pytest.raises(UserError, match="masking.pattern"):
+        start_run(tmp_path, training_settings(config, PRETRAINING_FIELDS), "resume")

@@ -15,8 +15,31 @@ VISIBLE_WEIGHT = 0.1
 # samples (the reference); "rectified" their absolute values, whose conditional mean is the
 # local amplitude envelope. On 200-Hz Myo EMG the samples of a hidden 100-ms patch are close to
 # unpredictable (the model sat on the predict-zero loss for 500 steps) while the envelope is
-# not, and encoders trained on it transfer (docs/transfer.md "Recipe").
-TARGETS: tuple[str, ...] = ("signal", "rectified")
+# not, and encoders trained on it transfer (docs/transfer.md "Recipe"). "log_rectified"
+# log(|x| + LOG_EPS) and "log_rms" log(patch RMS + LOG_EPS) (every sample of a patch carries its
+# patch's value) put the envelope in log space, where a gain change is an offset: the log of the
+# amplitude is what makes the classic features strong (docs/transfer.md, "Beating the log
+# features").
+TARGETS: tuple[str, ...] = ("signal", "rectified", "log_rectified", "log_rms")
+# The floor under the logs, in the units of the normalised input (window_scale: the window's
+# max |x| is 1): a silent stretch reconstructs log(0.02) = -3.9 instead of -inf.
+LOG_EPS = 0.02
+
+
+# Which tokens a mask hides together (config.masking.pattern): "random" patches anywhere (the
+# reference), "channel" whole channels (every patch of the chosen channels: the model must infer
+# a muscle's activity from the others), "time" whole patch columns (the same patches of every
+# channel: it must infer a stretch of time from its neighbours).
+MASK_PATTERNS: tuple[str, ...] = ("random", "channel", "time")
+
+
+def _lowest_ranks(key: jax.Array, valid: jax.Array, ratio: float) -> jax.Array:
+    """(B, N) bool: per row, the int(ratio · n_valid) valid units with the lowest uniform scores."""
+    scores = jnp.where(valid, jax.random.uniform(key, valid.shape), 2.0)  # invalid units sort last, never chosen
+    # floor in float64-free arithmetic: counts are integers < 2^24, exact in float32
+    counts = jnp.floor(ratio * valid.sum(axis=1, keepdims=True).astype(jnp.float32)).astype(jnp.int32)
+    ranks = jnp.argsort(jnp.argsort(scores, axis=1), axis=1)
+    return ranks < counts
 
 
 def sample_patch_mask(
@@ -26,33 +49,42 @@ def sample_patch_mask(
     patches_per_channel: int,
     ratio: float,
     channel_mask: jax.Array | None = None,
+    pattern: str = "random",
 ) -> jax.Array:
-    """(B, C·P) bool token mask with exactly int(ratio · n_valid) True per sample.
+    """(B, C·P) bool channel-major token mask; `pattern` (MASK_PATTERNS) says what is drawn.
 
-    n_valid = C·P, or (real channels)·P when channel_mask (B, C) is given, in which case only
-    tokens of real channels are masked. Drawn on device from `key`: the same key gives the same
-    mask, and a training step uses fold_in(key, step).
+    "random": exactly int(ratio · n_valid) tokens per sample, n_valid = C·P, or (real
+    channels)·P when channel_mask (B, C) is given, in which case only tokens of real channels are
+    masked. "channel": int(ratio · real channels) whole channels. "time": int(ratio · P) patch
+    positions, hidden on every real channel. Drawn on device from `key`: the same key gives the
+    same mask, and a training step uses fold_in(key, step).
     """
-    tokens = num_channels * patches_per_channel
-    scores = jax.random.uniform(key, (batch, tokens))
-    if channel_mask is None:
-        counts = jnp.full((batch, 1), int(ratio * tokens))
-    else:
-        valid = jnp.repeat(channel_mask, patches_per_channel, axis=1)
-        scores = jnp.where(valid, scores, 2.0)  # padded tokens sort last, never masked
-        # floor in float64-free arithmetic: counts are integers < 2^24, exact in float32
-        counts = jnp.floor(ratio * valid.sum(axis=1, keepdims=True).astype(jnp.float32)).astype(jnp.int32)
-    ranks = jnp.argsort(jnp.argsort(scores, axis=1), axis=1)
-    return ranks < counts
+    real = jnp.ones((batch, num_channels), bool) if channel_mask is None else channel_mask.astype(bool)
+    if pattern == "random":
+        return _lowest_ranks(key, jnp.repeat(real, patches_per_channel, axis=1), ratio)
+    if pattern == "channel":
+        return jnp.repeat(_lowest_ranks(key, real, ratio), patches_per_channel, axis=1)
+    if pattern == "time":
+        columns = _lowest_ranks(key, jnp.ones((batch, patches_per_channel), bool), ratio)
+        return jnp.tile(columns, (1, num_channels)) & jnp.repeat(real, patches_per_channel, axis=1)
+    raise ValueError(f"mask pattern must be one of {MASK_PATTERNS}, got {pattern!r}")
 
 
-def reconstruction_target(x: jax.Array, target: str) -> jax.Array:
-    """What the model reconstructs from the normalised input x (B, C, T): x ("signal") or |x|
-    ("rectified")."""
+def reconstruction_target(x: jax.Array, target: str, patch_size: int) -> jax.Array:
+    """What the model reconstructs from the normalised input x (B, C, T), T a multiple of
+    patch_size: x ("signal"), |x| ("rectified"), log(|x| + LOG_EPS) ("log_rectified"), or
+    log(RMS + LOG_EPS) of each patch of patch_size samples, repeated over its samples ("log_rms")."""
     if target == "signal":
         return x
     if target == "rectified":
         return jnp.abs(x)
+    if target == "log_rectified":
+        return jnp.log(jnp.abs(x) + LOG_EPS)
+    if target == "log_rms":
+        b, c, t = x.shape
+        patches = x.reshape(b, c, t // patch_size, patch_size)
+        rms = jnp.sqrt(jnp.mean(jnp.square(patches), axis=-1, keepdims=True))
+        return jnp.broadcast_to(jnp.log(rms + LOG_EPS), patches.shape).reshape(b, c, t)
     raise ValueError(f"loss target must be one of {TARGETS}, got {target!r}")
 
 

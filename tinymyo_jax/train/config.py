@@ -13,7 +13,7 @@ import ml_collections
 from tinymyo_jax.config_files import require_fields
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.config import DEFAULTS as MODEL_DEFAULTS
-from tinymyo_jax.models.objective import TARGETS
+from tinymyo_jax.models.objective import MASK_PATTERNS, TARGETS
 from tinymyo_jax.train.config_checks import check_values
 
 # The corpora TinyMyo pretrains on, with the mixture weights we use by default: each corpus
@@ -62,10 +62,14 @@ def base_config() -> ml_collections.ConfigDict:
 
     config.masking = ml_collections.ConfigDict()
     config.masking.ratio = 0.5
+    # what one mask hides together (models/objective.py MASK_PATTERNS): random patches (the
+    # reference) | channel (whole channels) | time (the same patches on every channel)
+    config.masking.pattern = "random"
     config.loss = ml_collections.ConfigDict()
     config.loss.visible_weight = 0.1
     # signal (the reference: the normalised samples) | rectified (|samples|: the local amplitude
-    # envelope, models/objective.py; the real_small recipe's choice, docs/transfer.md "Recipe")
+    # envelope, models/objective.py; the real_small recipe's choice, docs/transfer.md "Recipe") |
+    # log_rectified (log(|samples| + 0.02)) | log_rms (log(patch RMS + 0.02) on each patch's samples)
     config.loss.target = "signal"
 
     config.optimizer = ml_collections.ConfigDict()
@@ -126,6 +130,8 @@ def check_config(config: ml_collections.ConfigDict) -> None:
             raise UserError(f"config.data.mixture[{name!r}] = {weight!r}: weights must be > 0 (remove the entry to leave a dataset out)")
     if config.loss.target not in TARGETS:
         raise UserError(f"config.loss.target must be one of {TARGETS}, got {config.loss.target!r}")
+    if config.masking.pattern not in MASK_PATTERNS:
+        raise UserError(f"config.masking.pattern must be one of {MASK_PATTERNS}, got {config.masking.pattern!r}")
     if not config.data.mixture:
         raise UserError("config.data.mixture is empty: name at least one prepared dataset")
 

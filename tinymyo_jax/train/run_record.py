@@ -27,6 +27,12 @@ FINETUNING_FIELDS = ("optimizer", "loss", "finetune.epochs", "finetune.batch_siz
                      "finetune.head_coordinates", "early_stopping")  # fmt: skip
 
 
+# Fields added after runs were recorded, at the value that reproduces those runs: a record leaves
+# such a field out while it holds that value, so a workdir recorded before the field existed
+# still resumes (and one started with another value is refused, naming it).
+LATER_DEFAULTS = {"masking.pattern": "random"}
+
+
 def _value(config: ml_collections.ConfigDict, dotted: str) -> Any:
     node: Any = config
     for part in dotted.split("."):
@@ -37,5 +43,11 @@ def _value(config: ml_collections.ConfigDict, dotted: str) -> Any:
 
 
 def training_settings(config: ml_collections.ConfigDict, fields: tuple[str, ...]) -> dict[str, Any]:
-    """{"training": {field: value}} for the record; nested sections stay nested dicts."""
-    return {"training": {field: _value(config, field) for field in fields}}
+    """{"training": {field: value}} for the record; nested sections stay nested dicts, without
+    the LATER_DEFAULTS entries that hold their default."""
+    training = {field: _value(config, field) for field in fields}
+    for dotted, default in LATER_DEFAULTS.items():
+        section, _, key = dotted.rpartition(".")
+        if isinstance(training.get(section), dict) and training[section].get(key) == default:
+            del training[section][key]
+    return {"training": training}

@@ -63,7 +63,8 @@ def prepare_batch(batch: Batch, mask_key: jax.Array, model_config: ModelConfig, 
     x = normalize(batch["emg"].astype(jnp.float32), model_config.normalization, channel_mask)
     b, c, t = x.shape
     patches = t // model_config.patch_size
-    token_mask = sample_patch_mask(mask_key, b, c, patches, config.masking.ratio, channel_mask)
+    pattern = config.masking.get("pattern", "random")  # configs saved before the field: random patches
+    token_mask = sample_patch_mask(mask_key, b, c, patches, config.masking.ratio, channel_mask, pattern)
     sample_mask = token_mask_to_sample_mask(token_mask, c, model_config.patch_size)
     return x, channel_mask, token_mask, sample_mask
 
@@ -107,7 +108,7 @@ def make_gradient_fn(
     def gradients(params, batch: Batch, step: jax.Array):
         mask_key, dropout_key = step_keys(config.seed, step)
         x, channel_mask, token_mask, sample_mask = prepare_batch(batch, mask_key, model_config, config)
-        target = reconstruction_target(x, loss_target)
+        target = reconstruction_target(x, loss_target, model_config.patch_size)
         num_channels = x.shape[1]
         # Global element counts: every micro-batch's sums are normalised by them, so the
         # accumulated gradient is exactly the gradient of the whole batch's loss.
@@ -186,8 +187,9 @@ def make_train_step(
 def make_eval_step(graphdef: nnx.GraphDef, model_config: ModelConfig, config: ml_collections.ConfigDict):
     """Loss terms of one validation batch, masked with a fixed key so evaluations compare.
 
-    Returns (terms, reconstruction, sample mask, target): the target (the input, or |input|
-    under loss.target="rectified") is what the no-model baselines are scored against."""
+    Returns (terms, reconstruction, sample mask, target): the target (the input, or its
+    transform under loss.target, objective.reconstruction_target) is what the no-model baselines
+    are scored against."""
     loss_target = config.loss.get("target", "signal")
 
     def eval_step(params, batch: Batch, batch_index: jax.Array):
@@ -196,7 +198,7 @@ def make_eval_step(graphdef: nnx.GraphDef, model_config: ModelConfig, config: ml
         model = nnx.merge(graphdef, params)
         patches = model(x, token_mask=token_mask, channel_mask=channel_mask)
         reconstruction = patches_to_signal(patches, x.shape[1])
-        target = reconstruction_target(x, loss_target)
+        target = reconstruction_target(x, loss_target, model_config.patch_size)
         return reconstruction_loss_terms(reconstruction, target, sample_mask, channel_mask), reconstruction, sample_mask, target
 
     return eval_step
