@@ -199,14 +199,6 @@ def classic_features(emg: np.ndarray, table, participants: list[int]) -> dict[in
     return {p: window_features(emg[table.subject == p].astype(np.float32))[:, 0] for p in participants}
 
 
-def log_classic_features(classic: dict[int, np.ndarray], channels: int) -> dict[int, np.ndarray]:
-    """The classic features with RMS/MAV/WL in log space (`evaluate/classic.log_amplitude`): the
-    stronger hand-made baseline an encoder must beat too (docs/transfer.md)."""
-    from tinymyo_jax.evaluate.classic import log_amplitude
-
-    return {p: log_amplitude(f, channels) for p, f in classic.items()}
-
-
 # ----------------------------------------------------------------------------- read-outs
 
 
@@ -359,6 +351,7 @@ def main() -> None:
 
     jax.config.update("jax_compilation_cache_dir", str(args.workdir / "jax_cache"))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+    from tinymyo_jax.evaluate.classic import log_amplitude
     from tinymyo_jax.evaluate.encoders import load_initial_model, random_like
     from tinymyo_jax.models.checkpoint import save_model_checkpoint
 
@@ -387,7 +380,8 @@ def main() -> None:
         encoders[f"random_s{seed}"] = (model, directory)
     features = {name: encoder_features(model, name, emg, mask, table, args, everyone) for name, (model, _) in encoders.items()}
     features["classic"] = classic_features(emg, table, everyone)
-    features["logclassic"] = log_classic_features(features["classic"], emg.shape[1])
+    # the classic features with RMS/MAV/WL in log space: the stronger hand-made baseline (docs/transfer.md)
+    features["logclassic"] = {p: log_amplitude(f, emg.shape[1]) for p, f in features["classic"].items()}
     for name in list(features):
         features[f"{name}{SESSION}"] = session_features(features[name], table)
     timer.add("features", time.perf_counter() - t)
