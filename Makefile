@@ -9,6 +9,13 @@ DEMO_DIR ?= runs/demo
 # TPU chips jax would still try it and print libtpu's initialisation errors. The demo runs on the
 # CPU this venv's jax serves; `make demo DEMO_PLATFORMS=` lets jax choose (e.g. on a TPU VM).
 DEMO_PLATFORMS ?= cpu
+# The suite runs in two pytest-xdist workers: most tests spend their time in one Python thread
+# (tracing, compiling, small tiny-model ops), so two workers use both cores of the CI machine
+# (2 cores: 899 s against 1,164 s serially, both under the same other load; README). Whole files
+# go to a worker (--dist loadfile), so a module's session fixtures are built once: every test of
+# the int8 export (~90 s to build) is in tests/export/test_int8_classifier.py. (xdist's loadgroup
+# does not group under pytest 9.2.) `make test TEST_WORKERS=0` runs the suite in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: demo test venv clean
 
@@ -24,7 +31,7 @@ demo: $(STAMP)
 	JAX_PLATFORMS=$(DEMO_PLATFORMS) $(VENV)/bin/tinymyo demo --workdir $(DEMO_DIR)
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

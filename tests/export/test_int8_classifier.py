@@ -17,6 +17,7 @@ from tinymyo_jax.export.windows import ExportWindows, load_windows
 from tinymyo_jax.models.checkpoint import load_model_checkpoint
 
 from .conftest import CHANNELS, SAMPLES, UCI, held_out_windows
+from .test_c_sources import check_generated_sources, needs_gxx
 
 pytestmark = pytest.mark.slow
 
@@ -137,3 +138,12 @@ def test_export_for_demo_returns_the_report(trained_classifier, gesture_data_dir
     assert report["int8"]["calibration"]["windows"] == len(windows) - held_out
     assert report["quality"]["int8_tflm"]["windows"] == held_out
     assert "int8:" in format_report(report)
+
+
+@needs_gxx
+def test_int8_sources_and_the_mcu_example_compile(int8_export, tmp_path):
+    """The export's C++ sources (int8) compile with the MCU example against the stub TFLM headers."""
+    out, _ = int8_export
+    check_generated_sources(out, tmp_path)
+    header = (out / "model_data.h").read_text()
+    assert "constexpr bool kModelIsInt8 = true;" in header and "kTensorArenaBytes" in header
