@@ -11,7 +11,7 @@ DEMO_DIR ?= runs/demo
 DEMO_PLATFORMS ?= cpu
 # The suite runs in two pytest-xdist workers: most tests spend their time in one Python thread
 # (tracing, compiling, small tiny-model ops), so two workers use both cores of the CI machine
-# (2 cores: 899 s against 1,164 s serially, both under the same other load; README). Whole files
+# (2 cores: 874 s against 1,164 s in one process, both beside other jobs; README). Whole files
 # go to a worker (--dist loadfile), so a module's session fixtures are built once: every test of
 # the int8 export (~90 s to build) is in tests/export/test_int8_classifier.py. (xdist's loadgroup
 # does not group under pytest 9.2.) `make test TEST_WORKERS=0` runs the suite in one process.

@@ -22,9 +22,9 @@ from tinymyo_jax.train.metrics import measure_matmul_flops
 REFERENCE_SCRIPT = Path(__file__).with_name("reference_torch.py")
 
 
-def matmul_rates(dtype=jnp.float32, sizes: tuple[int, ...] = (1024, 2048)) -> list[float]:
+def matmul_rates(dtype=jnp.float32, sizes: tuple[int, ...] = (1024, 2048), result_dtype=None) -> list[float]:
     """Dense matmul FLOP/s at each size: the median of at least a second of products."""
-    return [measure_matmul_flops(size, dtype=dtype, min_seconds=1.0) for size in sizes]
+    return [measure_matmul_flops(size, dtype=dtype, min_seconds=1.0, result_dtype=result_dtype) for size in sizes]
 
 
 def peak_rss_mib() -> float:

@@ -15,6 +15,7 @@ alternating with ours, and the ratio is reported.
 
   .venv/bin/python benchmarks/train_step.py --torch-python /path/to/torch-venv/bin/python
   .venv/bin/python benchmarks/train_step.py --batch 512 --micro-batch 0 --dtype bfloat16   # GPU
+  .venv/bin/python benchmarks/train_step.py --matmul-dtype bfloat16   # bf16 products, f32 results
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=16)
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    parser.add_argument("--matmul-dtype", default="float32", choices=["float32", "bfloat16"],
+                        help="config.matmul_dtype: bfloat16 = the Linear layers' products from bf16 operands into "
+                             "f32 results, the rest float32 (models/matmul.py); the matmul rate is then measured "
+                             "for that form too")  # fmt: skip
     parser.add_argument("--steps", type=int, default=3, help="timed steps of ours per round")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of ours and the reference")
     parser.add_argument("--reference-steps", type=int, default=2, help="timed reference steps per round")
@@ -64,6 +69,7 @@ def main() -> None:
     config.global_batch_size = args.batch
     config.micro_batch_size = args.micro_batch
     config.compute_dtype = args.dtype
+    config.matmul_dtype = args.matmul_dtype
     config.total_steps = 1000
     # the XLA:CPU tricks (models/encoder.materialise_cotangent), as the CPU configs set them
     config.xla_cpu_tricks = jax.default_backend() == "cpu" and not args.no_cpu_tricks
@@ -91,6 +97,9 @@ def main() -> None:
     matmul_dtype = jnp.bfloat16 if args.dtype == "bfloat16" else jnp.float32
     matmul_sizes = (1024, 2048) if jax.default_backend() == "cpu" else (4096, 8192)
     matmul = matmul_rates(matmul_dtype, matmul_sizes)
+    # the bf16-operand, f32-result kernel the Linear layers use with --matmul-dtype bfloat16
+    mixed = args.matmul_dtype == "bfloat16"
+    mixed_matmul = matmul_rates(jnp.bfloat16, matmul_sizes, result_dtype=jnp.float32) if mixed else []
     start = time.perf_counter()
     compiled = step.lower(state, batch, health).compile()
     compile_s = time.perf_counter() - start
@@ -109,6 +118,8 @@ def main() -> None:
         if measured:
             reference.append(measured)
         matmul += matmul_rates(matmul_dtype, matmul_sizes)
+        if mixed:
+            mixed_matmul += matmul_rates(jnp.bfloat16, matmul_sizes, result_dtype=jnp.float32)
     seconds = statistics.median(times)
     step_flops = 3 * forward_flops(model_config, args.channels, args.samples)["total"] * args.batch
     model_flops_per_s = step_flops / seconds
@@ -125,6 +136,7 @@ def main() -> None:
         "batch": args.batch,
         "micro_batch": args.micro_batch or args.batch,
         "dtype": args.dtype,
+        "matmul_dtype": args.matmul_dtype,
         "xla_cpu_tricks": bool(config.xla_cpu_tricks),
         "dropout": {k: float(config.model[k]) for k in ("dropout", "attention_dropout", "drop_path")},
         "device": kind,
@@ -145,6 +157,9 @@ def main() -> None:
         "matmul_gflop_per_s_all": [r / 1e9 for r in matmul],
         "measured_matmul_gflop_per_s": best_matmul / 1e9,
         "fraction_of_measured_matmul": model_flops_per_s / best_matmul,
+        # with --matmul-dtype bfloat16: the same against the bf16-operand, f32-result kernel's rate
+        "measured_bf16_f32_matmul_gflop_per_s": max(mixed_matmul) / 1e9 if mixed else None,
+        "fraction_of_measured_bf16_f32_matmul": model_flops_per_s / max(mixed_matmul) if mixed else None,
         "mfu_vs_datasheet_peak": model_flops_per_s / peak if peak else None,
         "xla_temp_mib": memory.temp_size_in_bytes / 2**20 if memory is not None else None,
         "peak_rss_mib": peak_rss_mib(),

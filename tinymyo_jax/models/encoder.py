@@ -19,6 +19,7 @@ from flax import nnx
 from tinymyo_jax.models.attention_backend import backend_facts, explicit_attention_chunks, select_attention
 from tinymyo_jax.models.config import CHANNEL_EMBEDDING_ROWS, ModelConfig
 from tinymyo_jax.models.dropout import Dropout, keep_mask, rows_of
+from tinymyo_jax.models.matmul import product_for
 from tinymyo_jax.models.rope import apply_rotary, rope_tables_for
 
 
@@ -59,6 +60,7 @@ class Attention(nnx.Module):
         self.qkv = _linear(config.embed_dim, 3 * config.embed_dim, rngs, use_bias=config.qkv_bias)
         self.proj = _linear(config.embed_dim, config.embed_dim, rngs, scale=1.0 / math.sqrt(2.0 * (layer_index + 1)))
         self.proj_drop = Dropout(config.dropout)
+        self.matmul_dtype = "float32"  # of q·kᵀ and weights·v; models/matmul.set_matmul_dtype sets it
 
     def __call__(self, x: jax.Array, rope: tuple | None, key_mask: jax.Array | None, rngs: nnx.Rngs | None) -> jax.Array:
         batch, tokens, dim = x.shape
@@ -66,7 +68,8 @@ class Attention(nnx.Module):
         q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]  # (B, N, H, hd)
         if rope is not None:
             q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
-        out = attend(q, k, v, key_mask, self.attention_dropout if rngs is not None else 0.0, rngs)
+        out = attend(q, k, v, key_mask, self.attention_dropout if rngs is not None else 0.0, rngs,
+                     matmul_dtype=self.matmul_dtype)  # fmt: skip
         out = self.proj(out.reshape(batch, tokens, dim))
         return self.proj_drop(out, rngs)
 
@@ -86,6 +89,7 @@ def attend(
     rngs: nnx.Rngs | None,
     *,
     chunks: tuple[int, int] | None = None,
+    matmul_dtype: str = "float32",
 ) -> jax.Array:
     """Scaled dot-product attention, (B, N, heads, hd) in and out; key_mask (B, N) True = attend.
 
@@ -101,6 +105,9 @@ def attend(
     of the whole (softmax rows are independent; a block's dropout words are the whole's, keyed
     by global sample and element index), so the result does not depend on the blocking beyond
     float rounding (tests/model/test_attention_chunks.py).
+
+    matmul_dtype "bfloat16": the explicit form's two products from bf16 operands into f32
+    (models/matmul.py); the fused API keeps its own.
     """
     implementation = select_attention(backend_facts(), dtype=q.dtype, head_dim=q.shape[-1], tokens=q.shape[1],
                                       dropout_rate=dropout_rate, has_key_mask=key_mask is not None)
@@ -126,17 +133,19 @@ def attend(
     rows = rows_of(rngs) if dropout_rate > 0.0 else None
     if dropout_key is not None and rows is None:
         rows = jnp.arange(batch, dtype=jnp.uint32)  # what keep_mask counts without rows
+    product = product_for(matmul_dtype)
 
     def sample_block(operands):
         qs, ks, vs, bias_s, rows_s = operands
         if queries_per_block == tokens:
-            return _attention_block(qs, ks, vs, bias_s, dropout_rate, dropout_key, rows_s, None, tokens)
+            return _attention_block(qs, ks, vs, bias_s, dropout_rate, dropout_key, rows_s, None, tokens, product)
         # (nq, b, H, qb, hd): one query block per step, keys and values of the samples shared
         q_blocks = qs.reshape(*qs.shape[:2], tokens // queries_per_block, queries_per_block, head_dim)
         q_blocks = q_blocks.transpose(2, 0, 1, 3, 4)
         firsts = jnp.arange(0, tokens, queries_per_block, dtype=jnp.uint32)
         out = jax.lax.map(
-            lambda block: _attention_block(block[0], ks, vs, bias_s, dropout_rate, dropout_key, rows_s, block[1], tokens),
+            lambda block: _attention_block(block[0], ks, vs, bias_s, dropout_rate, dropout_key, rows_s, block[1], tokens,
+                                           product),
             (q_blocks, firsts),
         )
         return out.transpose(1, 2, 0, 3, 4).reshape(*qs.shape[:3], vs.shape[-1])
@@ -151,7 +160,8 @@ def attend(
     return out.transpose(0, 2, 1, 3)
 
 
-def _attention_block(q, k, v, bias, dropout_rate: float, dropout_key, rows, first_query, total_queries: int) -> jax.Array:
+def _attention_block(q, k, v, bias, dropout_rate: float, dropout_key, rows, first_query, total_queries: int,
+                     product=jnp.matmul) -> jax.Array:  # fmt: skip
     """Attention of a block of queries: q (b, H, n, hd), k and v (b, H, N, hd) -> (b, H, n, hd).
 
     Arranged for XLA:CPU (measured in docs/model.md):
@@ -164,7 +174,7 @@ def _attention_block(q, k, v, bias, dropout_rate: float, dropout_key, rows, firs
       `total_queries`; None when the block holds every query);
     - the max is a stop-gradient shift: the result does not depend on it.
     """
-    logits = (q @ k.swapaxes(-1, -2)).astype(jnp.float32)
+    logits = product(q, k.swapaxes(-1, -2)).astype(jnp.float32)
     if bias is not None:
         logits = logits + bias
     unnormalised = jnp.exp(logits - jax.lax.stop_gradient(logits.max(axis=-1, keepdims=True)))
@@ -179,7 +189,7 @@ def _attention_block(q, k, v, bias, dropout_rate: float, dropout_key, rows, firs
         keep = keep_mask(dropout_key, unnormalised.shape, dropout_rate, rows, columns)
         unnormalised = jnp.where(keep, unnormalised, 0.0)
         denominator = denominator * (1.0 - dropout_rate)
-    out = (unnormalised.astype(v.dtype) @ v).astype(jnp.float32) / denominator
+    out = product(unnormalised.astype(v.dtype), v).astype(jnp.float32) / denominator
     return out.astype(q.dtype)
 
 

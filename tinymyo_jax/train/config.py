@@ -13,6 +13,7 @@ import ml_collections
 from tinymyo_jax.config_files import require_fields
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.config import DEFAULTS as MODEL_DEFAULTS
+from tinymyo_jax.models.matmul import MATMUL_DTYPES
 from tinymyo_jax.models.objective import MASK_PATTERNS, TARGETS
 from tinymyo_jax.train.config_checks import check_values
 
@@ -85,6 +86,9 @@ def base_config() -> ml_collections.ConfigDict:
     config.global_batch_size = 512
     config.micro_batch_size = 0  # > 0: accumulate gradients over micro-batches of this size
     config.compute_dtype = "float32"  # or bfloat16 (fp32 master weights, fp32 loss)
+    # or bfloat16: the Linear layers multiply bf16 operands into f32 results, everything else
+    # stays float32 (models/matmul.py); on CPUs with AMX the fast bf16 form (docs/pretrain.md)
+    config.matmul_dtype = "float32"
     # XLA:CPU speed-ups, off for accelerators; the CPU configs (smoke, runlocal, benchmarks) set
     # it: `materialise_cotangent` between encoder blocks (models/encoder.py, docs/pretrain.md)
     config.xla_cpu_tricks = False
@@ -130,6 +134,8 @@ def check_config(config: ml_collections.ConfigDict) -> None:
             raise UserError(f"config.data.mixture[{name!r}] = {weight!r}: weights must be > 0 (remove the entry to leave a dataset out)")
     if config.loss.target not in TARGETS:
         raise UserError(f"config.loss.target must be one of {TARGETS}, got {config.loss.target!r}")
+    if config.matmul_dtype not in MATMUL_DTYPES:
+        raise UserError(f"config.matmul_dtype must be one of {MATMUL_DTYPES}, got {config.matmul_dtype!r}")
     if config.masking.pattern not in MASK_PATTERNS:
         raise UserError(f"config.masking.pattern must be one of {MASK_PATTERNS}, got {config.masking.pattern!r}")
     if not config.data.mixture:

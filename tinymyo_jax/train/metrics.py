@@ -33,12 +33,15 @@ PEAK_FLOPS_BY_KIND = {
 }
 
 
-def measure_matmul_flops(size: int = 1024, repeats: int = 5, dtype=jnp.float32, min_seconds: float = 0.0) -> float:
+def measure_matmul_flops(size: int = 1024, repeats: int = 5, dtype=jnp.float32, min_seconds: float = 0.0,
+                         result_dtype=None) -> float:  # fmt: skip
     """Dense matmul FLOP/s of the default device: the median of at least `repeats` timed
-    products (more until `min_seconds` have been spent), after a warm-up."""
+    products (more until `min_seconds` have been spent), after a warm-up. Operands in `dtype`,
+    the result in `result_dtype` (default `dtype`): bf16 operands with an f32 result are a
+    different, on AMX CPUs much faster, kernel than bf16 -> bf16 (docs/pretrain.md)."""
     a = jax.random.normal(jax.random.key(0), (size, size), dtype)
     b = jax.random.normal(jax.random.key(1), (size, size), dtype)
-    matmul = jax.jit(lambda a, b: a @ b)
+    matmul = jax.jit(lambda a, b: jnp.matmul(a, b, preferred_element_type=result_dtype))
     matmul(a, b).block_until_ready()
     times = []
     while len(times) < repeats or sum(times) < min_seconds:

@@ -21,8 +21,8 @@ from typing import Any
 
 import ml_collections
 
-PRETRAINING_FIELDS = ("optimizer", "total_steps", "masking", "loss", "compute_dtype", "data.train_split",
-                      "data.use_channel_mask")  # fmt: skip
+PRETRAINING_FIELDS = ("optimizer", "total_steps", "masking", "loss", "compute_dtype", "matmul_dtype",
+                      "data.train_split", "data.use_channel_mask")  # fmt: skip
 FINETUNING_FIELDS = ("optimizer", "loss", "finetune.epochs", "finetune.batch_size", "finetune.head_init",
                      "finetune.head_coordinates", "early_stopping")  # fmt: skip
 
@@ -30,7 +30,7 @@ FINETUNING_FIELDS = ("optimizer", "loss", "finetune.epochs", "finetune.batch_siz
 # Fields added after runs were recorded, at the value that reproduces those runs: a record leaves
 # such a field out while it holds that value, so a workdir recorded before the field existed
 # still resumes (and one started with another value is refused, naming it).
-LATER_DEFAULTS = {"masking.pattern": "random"}
+LATER_DEFAULTS = {"masking.pattern": "random", "matmul_dtype": "float32"}
 
 
 def _value(config: ml_collections.ConfigDict, dotted: str) -> Any:
@@ -48,6 +48,8 @@ def training_settings(config: ml_collections.ConfigDict, fields: tuple[str, ...]
     training = {field: _value(config, field) for field in fields}
     for dotted, default in LATER_DEFAULTS.items():
         section, _, key = dotted.rpartition(".")
-        if isinstance(training.get(section), dict) and training[section].get(key) == default:
+        if not section and training.get(key, default) == default:
+            training.pop(key, None)
+        elif isinstance(training.get(section), dict) and training[section].get(key) == default:
             del training[section][key]
     return {"training": training}

@@ -27,6 +27,7 @@ from flax import nnx
 
 from tinymyo_jax.models.config import ModelConfig
 from tinymyo_jax.models.dropout import DropoutStream
+from tinymyo_jax.models.matmul import set_matmul_dtype
 from tinymyo_jax.models.normalization import normalize
 from tinymyo_jax.models.objective import (
     combine_loss_terms,
@@ -104,6 +105,7 @@ def make_gradient_fn(
     micro_batches = micro_batch_count(config)
     xla_cpu_tricks = bool(config.get("xla_cpu_tricks", False))
     loss_target = config.loss.get("target", "signal")  # configs saved before the field: the signal
+    matmul_dtype = config.get("matmul_dtype", "float32")  # configs saved before the field: float32
 
     def gradients(params, batch: Batch, step: jax.Array):
         mask_key, dropout_key = step_keys(config.seed, step)
@@ -118,6 +120,8 @@ def make_gradient_fn(
         def loss_fn(params, inputs):
             xb, tb, tokens, samples, channels, rows = inputs
             model = nnx.merge(graphdef, jax.tree.map(lambda p: p.astype(compute_dtype), params))
+            if matmul_dtype != "float32":
+                set_matmul_dtype(model, matmul_dtype)
             patches = model(xb.astype(compute_dtype), token_mask=tokens, channel_mask=channels,
                             rngs=DropoutStream(dropout_key, rows), materialise_cotangents=xla_cpu_tricks)
             terms = reconstruction_loss_terms(patches_to_signal(patches, num_channels), tb, samples, channels)
