@@ -20,57 +20,29 @@ import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
-from flax import nnx
 
 from same_run import load_average, matmul_rates
 from tinymyo_jax.models.summary import forward_flops
-from tinymyo_jax.models.tinymyo import TinyMyo
-from tinymyo_jax.train import mesh as mesh_lib
-from tinymyo_jax.train.config import base_config
-from tinymyo_jax.train.loop import initial_health
-from tinymyo_jax.train.optimizer import learning_rate_schedule, make_optimizer
-from tinymyo_jax.train.pretrain import model_config_from, sharded_train_step
-from tinymyo_jax.train.step import init_state
+from trainer_step import add_shape_arguments, step_config, trainer_step
 
 DTYPES = ("float32", "bfloat16")
 
 
 def compiled_step(matmul_dtype: str, args: argparse.Namespace) -> dict:
     """The trainer's step for `matmul_dtype`, compiled and run once: its state and batch."""
-    config = base_config()
-    config.global_batch_size, config.micro_batch_size = args.batch, args.micro_batch
-    config.total_steps = 1000
-    config.xla_cpu_tricks = jax.default_backend() == "cpu"  # as the CPU configs set it
+    config = step_config(args)
     config.matmul_dtype = matmul_dtype
-    model_config = model_config_from(config)
-    graphdef, params = nnx.split(TinyMyo(model_config, rngs=nnx.Rngs(params=0)))
-    params = nnx.to_pure_dict(params)
-    optimizer = make_optimizer(config)
-    mesh = mesh_lib.make_mesh(1)
-    abstract_state = jax.eval_shape(lambda p: init_state(p, optimizer), params)
-    state_sharding = mesh_lib.state_shardings(abstract_state, mesh, config.mesh.fsdp_min_params)
-    state = jax.device_put(init_state(params, optimizer), state_sharding)
-    step = sharded_train_step(config, mesh, graphdef, model_config, optimizer, learning_rate_schedule(config), state_sharding)
-    rng = np.random.default_rng(0)
-    data = mesh_lib.batch_sharding(mesh)
-    batch = {"emg": jax.device_put(rng.normal(size=(args.batch, args.channels, args.samples)).astype(np.float16), data),
-             "channel_mask": jax.device_put(np.ones((args.batch, args.channels), bool), data)}  # fmt: skip
-    health = initial_health()
+    run = trainer_step(config, args)
     start = time.perf_counter()
-    compiled = step.lower(state, batch, health).compile()
-    compile_s = time.perf_counter() - start
-    state, metrics, health = compiled(state, batch, health)
-    return {"compiled": compiled, "state": state, "batch": batch, "health": health, "model_config": model_config,
-            "compile_s": compile_s, "first_loss": float(metrics["loss"]), "times": []}  # fmt: skip
+    run["compiled"] = run["step"].lower(run["state"], run["batch"], run["health"]).compile()
+    run["compile_s"] = time.perf_counter() - start
+    run["state"], metrics, run["health"] = run["compiled"](run["state"], run["batch"], run["health"])
+    return {**run, "first_loss": float(metrics["loss"]), "times": []}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--micro-batch", type=int, default=1, help="gradient-accumulation micro-batch (0 = whole batch)")
-    parser.add_argument("--channels", type=int, default=16)
-    parser.add_argument("--samples", type=int, default=1000)
+    add_shape_arguments(parser)
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds, one step of each dtype per round")
     args = parser.parse_args()
 

@@ -29,27 +29,16 @@ import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
-from flax import nnx
 
 from same_run import load_average, matmul_rates, peak_rss_mib, reference_pytorch
 from tinymyo_jax.models.summary import forward_flops
-from tinymyo_jax.models.tinymyo import TinyMyo
-from tinymyo_jax.train import mesh as mesh_lib
-from tinymyo_jax.train.config import base_config
 from tinymyo_jax.train.metrics import PEAK_FLOPS_BY_KIND
-from tinymyo_jax.train.optimizer import learning_rate_schedule, make_optimizer
-from tinymyo_jax.train.loop import initial_health
-from tinymyo_jax.train.pretrain import model_config_from, sharded_train_step
-from tinymyo_jax.train.step import init_state
+from trainer_step import add_shape_arguments, step_config, trainer_step
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--micro-batch", type=int, default=1, help="gradient-accumulation micro-batch (0 = whole batch)")
-    parser.add_argument("--channels", type=int, default=16)
-    parser.add_argument("--samples", type=int, default=1000)
+    add_shape_arguments(parser)
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--matmul-dtype", default="float32", choices=["float32", "bfloat16"],
                         help="config.matmul_dtype: bfloat16 = the Linear layers' products from bf16 operands into "
@@ -65,35 +54,15 @@ def main() -> None:
     parser.add_argument("--no-cpu-tricks", action="store_true", help="config.xla_cpu_tricks off on CPU (on by default there)")
     args = parser.parse_args()
 
-    config = base_config()
-    config.global_batch_size = args.batch
-    config.micro_batch_size = args.micro_batch
+    config = step_config(args, cpu_tricks=not args.no_cpu_tricks)
     config.compute_dtype = args.dtype
     config.matmul_dtype = args.matmul_dtype
-    config.total_steps = 1000
-    # the XLA:CPU tricks (models/encoder.materialise_cotangent), as the CPU configs set them
-    config.xla_cpu_tricks = jax.default_backend() == "cpu" and not args.no_cpu_tricks
     if args.no_dropout:
         config.model.dropout = config.model.attention_dropout = config.model.drop_path = 0.0
     if args.attention_dropout is not None:
         config.model.attention_dropout = args.attention_dropout
-    model_config = model_config_from(config)
-    graphdef, params = nnx.split(TinyMyo(model_config, rngs=nnx.Rngs(params=0)))
-    params = nnx.to_pure_dict(params)
-    optimizer = make_optimizer(config)
-    mesh = mesh_lib.make_mesh(1)
-    data = mesh_lib.batch_sharding(mesh)
-    abstract_state = jax.eval_shape(lambda p: init_state(p, optimizer), params)
-    state_sharding = mesh_lib.state_shardings(abstract_state, mesh, config.mesh.fsdp_min_params)
-    state = jax.device_put(init_state(params, optimizer), state_sharding)
-    health = initial_health()
-    # the trainer's own jitted step (train/loop.py): shardings, donation, the non-finite record
-    step = sharded_train_step(config, mesh, graphdef, model_config, optimizer, learning_rate_schedule(config), state_sharding)
-    rng = np.random.default_rng(0)
-    batch = {
-        "emg": jax.device_put(rng.normal(size=(args.batch, args.channels, args.samples)).astype(np.float16), data),
-        "channel_mask": jax.device_put(np.ones((args.batch, args.channels), bool), data),
-    }
+    built = trainer_step(config, args)
+    step, state, batch, health, model_config = (built[k] for k in ("step", "state", "batch", "health", "model_config"))
     matmul_dtype = jnp.bfloat16 if args.dtype == "bfloat16" else jnp.float32
     matmul_sizes = (1024, 2048) if jax.default_backend() == "cpu" else (4096, 8192)
     matmul = matmul_rates(matmul_dtype, matmul_sizes)
