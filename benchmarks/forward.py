@@ -11,6 +11,7 @@ ratio ours / reference. The two are timed in alternating rounds, so both see the
 
   .venv/bin/python benchmarks/forward.py --torch-python /path/to/torch-venv/bin/python
   .venv/bin/python benchmarks/forward.py --batch-sizes 1 8 64 --rounds 3 --dtype bfloat16
+  .venv/bin/python benchmarks/forward.py --matmul-dtypes float32 bfloat16   # bf16 products, f32 results
 
 `--micro-batches 1` also runs each batch as sequential micro-batches (`map_over_batch`), the
 workaround from before attention ran in cache-sized blocks (encoder.attend).
@@ -28,17 +29,20 @@ import time
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from same_run import load_average, matmul_rates, peak_rss_mib, reference_pytorch
 from tinymyo_jax.models.config import preset
+from tinymyo_jax.models.matmul import MATMUL_DTYPES, set_matmul_dtype
 from tinymyo_jax.models.summary import forward_flops
 from tinymyo_jax.models.tinymyo import build_model, map_over_batch
 
 
-def compile_forward(batch: int, channels: int, samples: int, rope: str, dtype: str, micro_batch: int | None):
+def compile_forward(batch: int, channels: int, samples: int, rope: str, dtype: str, micro_batch: int | None,
+                    matmul_dtype: str = "float32"):  # fmt: skip
     """(timed call, its arguments, XLA's temporary bytes) of the jitted forward."""
-    model = build_model(preset("tinymyo", rope=rope))
+    model = set_matmul_dtype(build_model(preset("tinymyo", rope=rope)), matmul_dtype)
     graphdef, state = nnx.split(model)
     state = jax.tree.map(lambda a: a.astype(dtype), state)
     forward = jax.jit(lambda s, x: map_over_batch(lambda xb: nnx.merge(graphdef, s)(xb), x, micro_batch=micro_batch))
@@ -79,6 +83,9 @@ def main() -> None:
         "--micro-batches", type=int, nargs="+", default=[0],
         help="also run each batch as sequential micro-batches of this size (0 = whole batch at once)",
     )
+    parser.add_argument("--matmul-dtypes", nargs="+", default=["float32"], choices=MATMUL_DTYPES,
+                        help="run the model with each matmul_dtype (models/matmul.py: bfloat16 = bf16 operands, f32 "
+                             "results); bfloat16 rows report their largest difference from float32's outputs")  # fmt: skip
     args = parser.parse_args()
     config = preset("tinymyo", rope=args.rope)
     gflop = forward_flops(config, args.channels, args.samples)["total"] / 1e9
@@ -86,29 +93,34 @@ def main() -> None:
     matmul = matmul_rates(matmul_dtype)
     results = []
     for batch in args.batch_sizes:
-        variants = [m or None for m in sorted(set(args.micro_batches)) if not (m and m >= batch)]
-        runs = {m: compile_forward(batch, args.channels, args.samples, args.rope, args.dtype, m) for m in variants}
-        times = {m: [] for m in variants}
+        micro = [m or None for m in sorted(set(args.micro_batches)) if not (m and m >= batch)]
+        variants = [(m, md) for m in micro for md in dict.fromkeys(args.matmul_dtypes)]
+        runs = {v: compile_forward(batch, args.channels, args.samples, args.rope, args.dtype, *v) for v in variants}
+        outputs = {v: np.asarray(compiled(*arguments), np.float64) for v, (compiled, arguments, _, _) in runs.items()}
+        times = {v: [] for v in variants}
         reference = []
         for _ in range(args.rounds):
-            for m, (compiled, arguments, _, _) in runs.items():
-                times[m] += time_calls(compiled, arguments, args.repeats)
+            for v, (compiled, arguments, _, _) in runs.items():
+                times[v] += time_calls(compiled, arguments, args.repeats)
             measured = reference_pytorch(args.torch_python, "forward", batch=batch, repeats=args.repeats,
                                          channels=args.channels, samples=args.samples, threads=args.torch_threads)
             if measured:
                 reference.append(measured)
         reference_rate = statistics.median(r["windows_per_s"] for r in reference) if reference else None
-        for m, (_, _, compile_s, temp_mib) in runs.items():
-            seconds = statistics.median(times[m])
+        for (m, md), (_, _, compile_s, temp_mib) in runs.items():
+            seconds = statistics.median(times[(m, md)])
+            plain = outputs.get((m, "float32"))
             results.append({
                 "batch": batch,
                 "micro_batch": m,
+                "matmul_dtype": md,
+                "max_abs_diff_from_float32": float(np.abs(outputs[(m, md)] - plain).max()) if plain is not None else None,
                 "windows_per_s": batch / seconds,
                 "ms_per_batch": 1e3 * seconds,
                 "gflop_per_s": gflop * batch / seconds,
                 "xla_temp_mib": temp_mib,
                 "compile_s": compile_s,
-                "timed_calls": len(times[m]),
+                "timed_calls": len(times[(m, md)]),
                 "reference_pytorch_windows_per_s": reference_rate,
                 "reference_pytorch_all_windows_per_s": [r["windows_per_s"] for r in reference],
                 "reference_pytorch_peak_rss_mib": max((r["peak_rss_mib"] for r in reference), default=None),
