@@ -14,10 +14,13 @@ from flax import nnx
 
 from tinymyo_jax.config_files import load_config
 from tinymyo_jax.errors import UserError
+from tinymyo_jax.evaluate.config import finetune_config
+from tinymyo_jax.models.config import ModelConfig
 from tinymyo_jax.models.encoder import Attention
 from tinymyo_jax.models.matmul import bf16_matmul, bf16_product, set_matmul_dtype
-from tinymyo_jax.models.tinymyo import TinyMyo
+from tinymyo_jax.models.tinymyo import TinyMyo, build_model
 from tinymyo_jax.train.config import base_config, check_config
+from tinymyo_jax.train.finetune import check_finetune_config, supervised_gradients
 from tinymyo_jax.train.pretrain import model_config_from
 from tinymyo_jax.train.run_record import PRETRAINING_FIELDS, training_settings
 from tinymyo_jax.train.step import make_gradient_fn
@@ -119,3 +122,29 @@ def test_a_run_recorded_before_matmul_dtype_existed_resumes_in_float32_and_refus
     config.matmul_dtype = "bfloat16"
     with pytest.raises(UserError, match="matmul_dtype"):
         start_run(tmp_path, training_settings(config, PRETRAINING_FIELDS), "resume")
+
+
+def test_the_finetuning_gradient_with_bf16_products_is_close_to_the_float32_one():
+    model_config = ModelConfig(embed_dim=32, depth=2, num_heads=2, head="classification", num_outputs=3, num_channels=4,
+                               dropout=0.0, attention_dropout=0.0, drop_path=0.0)  # fmt: skip
+    graphdef, params = nnx.split(build_model(model_config))
+    rng = np.random.default_rng(2)
+    batch = {"emg": jnp.asarray(rng.normal(size=(4, 4, 200)), jnp.float32), "channel_mask": jnp.ones((4, 4), bool),
+             "label": jnp.asarray([0, 1, 2, 1])}  # fmt: skip
+    grads = {}
+    for matmul_dtype in ("float32", "bfloat16"):
+        config = finetune_config("uci_emg")
+        config.matmul_dtype = matmul_dtype
+        gradient_fn = jax.jit(supervised_gradients(graphdef, config, 3))
+        grads[matmul_dtype], _ = gradient_fn(nnx.to_pure_dict(params), batch, jnp.asarray(0))
+    flat32 = np.concatenate([np.ravel(g) for g in jax.tree.leaves(grads["float32"])])
+    flat16 = np.concatenate([np.ravel(g) for g in jax.tree.leaves(grads["bfloat16"])])
+    relative = np.linalg.norm(flat16 - flat32) / np.linalg.norm(flat32)
+    assert 1e-5 < relative < 5e-2, relative
+
+
+def test_an_unknown_matmul_dtype_in_a_finetuning_config_is_a_one_line_config_error():
+    config = finetune_config("uci_emg")
+    config.matmul_dtype = "float16"
+    with pytest.raises(UserError, match="config.matmul_dtype must be one of"):
+        check_finetune_config(config)

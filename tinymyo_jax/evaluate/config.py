@@ -200,6 +200,8 @@ def finetune_config(name: str, arg: str | None = None) -> ml_collections.ConfigD
     config.log_every_steps = 10
     # XLA:CPU speed-ups of the train step (train/config.py); the CPU variants below set it
     config.xla_cpu_tricks = False
+    # "bfloat16": the model's products from bf16 operands into f32 results (models/matmul.py)
+    config.matmul_dtype = "float32"
     if arg in ("runlocal", "tiny"):
         _shrink(config, arg)
     return config

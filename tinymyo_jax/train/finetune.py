@@ -46,6 +46,7 @@ from tinymyo_jax.evaluate.metrics import HIGHER_IS_BETTER, classification_metric
 from tinymyo_jax.evaluate.probe import baselines, encoder_probe
 from tinymyo_jax.models.checkpoint import params_of, save_model_checkpoint, set_params
 from tinymyo_jax.models.config import ModelConfig, from_run_config
+from tinymyo_jax.models.matmul import MATMUL_DTYPES, set_matmul_dtype
 from tinymyo_jax.models.tinymyo import TinyMyo
 from tinymyo_jax.train import mesh as mesh_lib
 from tinymyo_jax.train.loop import TrainLoop
@@ -214,12 +215,15 @@ def supervised_gradients(graphdef, config, num_outputs: int, to_model: Callable[
     (gradients, {"loss"}) of the batch's mean loss, dropout keyed by fold_in(key(seed), step);
     `to_model` maps the trained parameters to the model's (HeadCoordinates.to_model)."""
     xla_cpu_tricks = bool(config.get("xla_cpu_tricks", False))
+    matmul_dtype = config.get("matmul_dtype", "float32")  # configs saved before the field: float32
 
     def gradients(params, batch, step):
         key = jax.random.fold_in(jax.random.key(config.seed), step)
 
         def loss_fn(params):
             model = nnx.merge(graphdef, to_model(params))
+            if matmul_dtype != "float32":
+                set_matmul_dtype(model, matmul_dtype)
             _, losses = _outputs_and_losses(model, batch, config, num_outputs, rngs=nnx.Rngs(dropout=key),
                                             materialise_cotangents=xla_cpu_tricks)  # fmt: skip
             return losses.mean()
@@ -429,13 +433,20 @@ def training_record(config: ml_collections.ConfigDict, early: dict, order: Train
     }  # fmt: skip
 
 
+def check_finetune_config(config: ml_collections.ConfigDict) -> None:
+    """One-line UserErrors for a config that is not a fine-tuning one, or whose fields are not."""
+    if config.get("kind") != "finetune":
+        raise UserError("finetune needs a fine-tuning config (configs/finetune/*.py)")
+    require_fields(config, finetune_config("uci_emg"), "evaluate.config.finetune_config(BENCHMARK) (as configs/finetune/*.py do)")
+    if config.matmul_dtype not in MATMUL_DTYPES:
+        raise UserError(f"config.matmul_dtype must be one of {MATMUL_DTYPES}, got {config.matmul_dtype!r}")
+
+
 def finetune(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> dict:
     """Fine-tune (or resume) in `workdir`; returns the results dict written to results.json."""
     start_time = time.perf_counter()
     workdir = storage.path(workdir)
-    if config.get("kind") != "finetune":
-        raise UserError("finetune needs a fine-tuning config (configs/finetune/*.py)")
-    require_fields(config, finetune_config("uci_emg"), "evaluate.config.finetune_config(BENCHMARK) (as configs/finetune/*.py do)")
+    check_finetune_config(config)
     # a rerun with another init, model or data refuses here, before anything is written
     start_run(workdir, run_record(config), config.get("workdir_mode", "resume"))
     storage.write_atomic(workdir / "config.json", config.to_json_best_effort(indent=2, sort_keys=True))

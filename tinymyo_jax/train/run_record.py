@@ -24,7 +24,7 @@ import ml_collections
 PRETRAINING_FIELDS = ("optimizer", "total_steps", "masking", "loss", "compute_dtype", "matmul_dtype",
                       "data.train_split", "data.use_channel_mask")  # fmt: skip
 FINETUNING_FIELDS = ("optimizer", "loss", "finetune.epochs", "finetune.batch_size", "finetune.head_init",
-                     "finetune.head_coordinates", "early_stopping")  # fmt: skip
+                     "finetune.head_coordinates", "early_stopping", "matmul_dtype")  # fmt: skip
 
 
 # Fields added after runs were recorded, at the value that reproduces those runs: a record leaves
