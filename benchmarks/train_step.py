@@ -41,7 +41,7 @@ def main() -> None:
     add_shape_arguments(parser)
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--matmul-dtype", default="float32", choices=["float32", "bfloat16"],
-                        help="config.matmul_dtype: bfloat16 = the Linear layers' products from bf16 operands into "
+                        help="config.matmul_dtype: bfloat16 = the model's products from bf16 operands into "
                              "f32 results, the rest float32 (models/matmul.py); the matmul rate is then measured "
                              "for that form too")  # fmt: skip
     parser.add_argument("--steps", type=int, default=3, help="timed steps of ours per round")
@@ -66,7 +66,7 @@ def main() -> None:
     matmul_dtype = jnp.bfloat16 if args.dtype == "bfloat16" else jnp.float32
     matmul_sizes = (1024, 2048) if jax.default_backend() == "cpu" else (4096, 8192)
     matmul = matmul_rates(matmul_dtype, matmul_sizes)
-    # the bf16-operand, f32-result kernel the Linear layers use with --matmul-dtype bfloat16
+    # the bf16-operand, f32-result kernel the model's products use with --matmul-dtype bfloat16
     mixed = args.matmul_dtype == "bfloat16"
     mixed_matmul = matmul_rates(jnp.bfloat16, matmul_sizes, result_dtype=jnp.float32) if mixed else []
     start = time.perf_counter()

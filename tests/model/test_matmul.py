@@ -17,7 +17,7 @@ from tinymyo_jax.errors import UserError
 from tinymyo_jax.evaluate.config import finetune_config
 from tinymyo_jax.models.config import ModelConfig
 from tinymyo_jax.models.encoder import Attention
-from tinymyo_jax.models.matmul import bf16_matmul, bf16_product, set_matmul_dtype
+from tinymyo_jax.models.matmul import bf16_matmul, set_matmul_dtype
 from tinymyo_jax.models.tinymyo import TinyMyo, build_model
 from tinymyo_jax.train.config import base_config, check_config
 from tinymyo_jax.train.finetune import check_finetune_config, supervised_gradients
@@ -37,7 +37,7 @@ def test_the_product_and_its_gradients_are_those_of_the_bf16_rounded_operands_in
     x = rng.normal(size=(2, 5, 48)).astype(np.float32)
     kernel = rng.normal(size=(48, 24)).astype(np.float32)
     cotangent = rng.normal(size=(2, 5, 24)).astype(np.float32)
-    out, pullback = jax.vjp(bf16_product, jnp.asarray(x), jnp.asarray(kernel))
+    out, pullback = jax.vjp(bf16_matmul, jnp.asarray(x), jnp.asarray(kernel))
     dx, dk = pullback(jnp.asarray(cotangent))
     assert out.dtype == dx.dtype == dk.dtype == jnp.float32
     xr, kr, gr = _bf16(x), _bf16(kernel), _bf16(cotangent)

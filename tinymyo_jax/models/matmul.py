@@ -22,45 +22,19 @@ from flax import nnx
 MATMUL_DTYPES: tuple[str, ...] = ("float32", "bfloat16")
 
 
-def _contract_last_with_first(a: jax.Array, b: jax.Array) -> jax.Array:
-    return jax.lax.dot_general(a, b, (((a.ndim - 1,), (0,)), ((), ())), preferred_element_type=jnp.float32)
-
-
-@jax.custom_vjp
-def bf16_product(x: jax.Array, kernel: jax.Array) -> jax.Array:
-    """x (..., K) @ kernel (K, N) with bf16 operands and an f32 result."""
-    return _contract_last_with_first(x.astype(jnp.bfloat16), kernel.astype(jnp.bfloat16))
-
-
-def _forward(x, kernel):
-    x16, k16 = x.astype(jnp.bfloat16), kernel.astype(jnp.bfloat16)
-    # zero-size stand-ins carry the primal dtypes (a residual must be an array)
-    return _contract_last_with_first(x16, k16), (x16, k16, jnp.zeros((0,), x.dtype), jnp.zeros((0,), kernel.dtype))
-
-
-def _backward(saved, cotangent):
-    x16, k16, x_like, k_like = saved
-    g16 = cotangent.astype(jnp.bfloat16)
-    dx = _contract_last_with_first(g16, k16.T)
-    dk = jax.lax.dot_general(x16.reshape(-1, x16.shape[-1]), g16.reshape(-1, g16.shape[-1]), (((0,), (0,)), ((), ())),
-                             preferred_element_type=jnp.float32)  # fmt: skip
-    return dx.astype(x_like.dtype), dk.astype(k_like.dtype)
-
-
-bf16_product.defvjp(_forward, _backward)
-
-
 @jax.custom_vjp
 def bf16_matmul(a: jax.Array, b: jax.Array) -> jax.Array:
-    """Batched a (..., n, k) @ b (..., k, m), the same leading dims, bf16 operands, f32 result."""
+    """a (..., n, k) @ b with bf16 operands and an f32 result; b is a kernel (k, m) shared by
+    every leading index of a (a Linear layer) or (..., k, m) with a's leading dims (attention)."""
     return jnp.matmul(a.astype(jnp.bfloat16), b.astype(jnp.bfloat16), preferred_element_type=jnp.float32)
 
 
 def _matmul_forward(a, b):
-    if a.shape[:-2] != b.shape[:-2]:
-        raise ValueError(f"bf16_matmul needs the same batch dims, got {a.shape} and {b.shape}")
+    if b.ndim != 2 and a.shape[:-2] != b.shape[:-2]:
+        raise ValueError(f"bf16_matmul needs a 2-D kernel or a's batch dims, got {a.shape} and {b.shape}")
     a16, b16 = a.astype(jnp.bfloat16), b.astype(jnp.bfloat16)
     out = jnp.matmul(a16, b16, preferred_element_type=jnp.float32)
+    # zero-size stand-ins carry the primal dtypes (a residual must be an array)
     return out, (a16, b16, jnp.zeros((0,), a.dtype), jnp.zeros((0,), b.dtype))
 
 
@@ -68,7 +42,11 @@ def _matmul_backward(saved, cotangent):
     a16, b16, a_like, b_like = saved
     g16 = cotangent.astype(jnp.bfloat16)
     da = jnp.matmul(g16, b16.swapaxes(-1, -2), preferred_element_type=jnp.float32)
-    db = jnp.matmul(a16.swapaxes(-1, -2), g16, preferred_element_type=jnp.float32)
+    if b16.ndim == 2:  # a shared kernel: its gradient sums over every leading index of a
+        db = jax.lax.dot_general(a16.reshape(-1, a16.shape[-1]), g16.reshape(-1, g16.shape[-1]),
+                                 (((0,), (0,)), ((), ())), preferred_element_type=jnp.float32)  # fmt: skip
+    else:
+        db = jnp.matmul(a16.swapaxes(-1, -2), g16, preferred_element_type=jnp.float32)
     return da.astype(a_like.dtype), db.astype(b_like.dtype)
 
 
@@ -88,7 +66,7 @@ def bf16_dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_elem
     (lhs_contract, rhs_contract), batch = dimension_numbers
     if tuple(lhs_contract) != (lhs.ndim - 1,) or tuple(rhs_contract) != (0,) or any(batch):
         raise ValueError(f"bf16_dot_general supports Linear's contraction only, got {dimension_numbers}")
-    return bf16_product(lhs, rhs)
+    return bf16_matmul(lhs, rhs)
 
 
 def set_matmul_dtype(model: nnx.Module, matmul_dtype: str) -> nnx.Module:

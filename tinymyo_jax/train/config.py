@@ -86,8 +86,9 @@ def base_config() -> ml_collections.ConfigDict:
     config.global_batch_size = 512
     config.micro_batch_size = 0  # > 0: accumulate gradients over micro-batches of this size
     config.compute_dtype = "float32"  # or bfloat16 (fp32 master weights, fp32 loss)
-    # or bfloat16: the Linear layers multiply bf16 operands into f32 results, everything else
-    # stays float32 (models/matmul.py); on CPUs with AMX the fast bf16 form (docs/pretrain.md)
+    # or bfloat16: the model's products (Linear layers, attention) multiply bf16 operands into
+    # f32 results, everything else stays float32 (models/matmul.py); on CPUs with AMX the fast
+    # bf16 form (docs/pretrain.md)
     config.matmul_dtype = "float32"
     # XLA:CPU speed-ups, off for accelerators; the CPU configs (smoke, runlocal, benchmarks) set
     # it: `materialise_cotangent` between encoder blocks (models/encoder.py, docs/pretrain.md)
