@@ -120,7 +120,9 @@ def test_a_deterministic_forward_in_sample_groups_equals_the_whole_batch(monkeyp
     for group in (2, 1):
         np.testing.assert_allclose(results[group][0], results[4][0], rtol=1e-5, atol=1e-5)
         for grouped, whole in zip(results[group][1], results[4][1]):
-            np.testing.assert_allclose(grouped, whole, rtol=1e-5, atol=1e-5)
+            # float32 sums in another order: an error of a few ulps of the gradient's largest
+            # entries (up to ~40 here) can land on a small one (1.4e-5 on the AMD EPYC CI host)
+            np.testing.assert_allclose(grouped, whole, rtol=1e-5, atol=max(1e-5, 1e-6 * float(np.abs(whole).max())))
 
 
 def test_the_cpu_forward_groups_samples_by_activation_size():
