@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, real_dir
+from tinymyo_jax.models.checkpoint import load_model_checkpoint
 
 PARTICIPANTS = ("PreTrainingDataset/Female0", "PreTrainingDataset/Male3",
                 "EvaluationDataset/Male0", "EvaluationDataset/Male1", "EvaluationDataset/Male15")  # fmt: skip
@@ -45,6 +46,8 @@ def test_a_quick_transfer_run_reports_every_method_and_resumes_only_what_is_miss
 
     results = json.loads((workdir / "results.json").read_text())
     assert Path(results["checkpoint"]).is_dir() and results["checkpoint"].startswith(str(workdir / "pretrain"))
+    # the checkpoint knows the rate of the windows it learnt from: myo_armband/w200's 200 Hz
+    assert load_model_checkpoint(results["checkpoint"]).config.input_rate_hz == 200.0
     assert results["protocols"] == ["k1", "k4", "new_user"] and results["participants"] == 2
     table = results["results"]
     for method in ("lda", "lda_log", "probe_pretrained", "probe_random_s0"):

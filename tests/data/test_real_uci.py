@@ -119,7 +119,9 @@ def test_w200_windows_are_the_same_runs_at_the_myos_200_hz(real_uci, prepared_w2
     the class of row 5·i for sample i, then TinyMyo's chain at 200 Hz and windows of 200
     samples, stride 100, inside runs of one class 1..6 (counted with plain numpy)."""
     report = json.loads((prepared_w200 / "uci_emg" / "w200" / "1.0.0" / "prep_report.json").read_text())
-    assert report["config"] == {"name": "w200", "window": 200, "stride": 100}
+    assert report["config"] == {"name": "w200", "window": 200, "stride": 100, "rate_hz": 200.0}
+    # the windows' rate travels with the data (pretraining records it in its checkpoint)
+    assert json.loads((prepared_w200 / "uci_emg" / "w200" / "1.0.0" / "metadata.json").read_text())["fs"] == 200.0
     file_index = {entry["file"]: entry["index"] for entry in report["files"]}
     expected: dict[str, set] = {s: set() for s in SPLITS}
     labels: dict[str, Counter] = {s: Counter() for s in SPLITS}

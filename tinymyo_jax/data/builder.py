@@ -106,7 +106,8 @@ class EmgBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         cls.BUILDER_CONFIGS = [
             WindowBuilderConfig(
                 name=c.name, window=c.window, stride=c.stride,
-                description=f"window {c.window} samples, stride {c.stride}" + (f" at {protocol.fs:g} Hz" if protocol.fs else ""),
+                description=f"window {c.window} samples, stride {c.stride}" + (
+                    f" at {protocols.window_rate(protocol, c):g} Hz" if protocols.window_rate(protocol, c) else ""),
             )
             for c in protocol.configs
         ]  # fmt: skip
@@ -161,7 +162,7 @@ class EmgBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         self.report = report
         # The real channel count travels with the data: TFDS writes this as metadata.json
         # beside dataset_info.json once preparation returns (source.prepared_channels reads it).
-        self.info.metadata.update(prepared_metadata(self.protocol, report))
+        self.info.metadata.update(prepared_metadata(self.protocol, self.window_config, report))
         if self.print_summary:
             print(prepare.summary(report))
 
@@ -211,13 +212,14 @@ def _beam_split(name: str, config_name: str | protocols.WindowConfig, root: str,
     return prepare_split()
 
 
-def prepared_metadata(protocol: CorpusProtocol, report: dict[str, Any]) -> dict[str, Any]:
+def prepared_metadata(protocol: CorpusProtocol, config: protocols.WindowConfig, report: dict[str, Any]) -> dict[str, Any]:
     """What a prepared dataset's metadata.json holds: the corpus, its real channels per window
-    (the first rows of `emg`; the rest are padding), their names when known, the rate (Hz, None:
-    each file's own), and the regression targets' names."""
+    (the first rows of `emg`; the rest are padding), their names when known, the windows' rate
+    (Hz, None: each file's own; `protocols.window_rate`), and the regression targets' names."""
     return {
         "corpus": protocol.name, "channels": int(report["channels"]), "channel_names": report.get("channel_names"),
-        "fs": protocol.fs, "target_names": list(protocol.target_names) if protocol.target_names else None,
+        "fs": protocols.window_rate(protocol, config),
+        "target_names": list(protocol.target_names) if protocol.target_names else None,
     }  # fmt: skip
 
 

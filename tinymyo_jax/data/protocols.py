@@ -47,11 +47,22 @@ Task = Literal["pretraining", "classification", "regression"]
 
 @dataclasses.dataclass(frozen=True)
 class WindowConfig:
-    """A window length and stride in samples at the protocol's rate; `name` is the TFDS config."""
+    """A window length and stride in samples at the windows' rate; `name` is the TFDS config.
+
+    rate_hz: the rate the config resamples its windows to (the Myo corpora's w200 / w1000);
+    None: the protocol's `fs` (`window_rate`).
+    """
 
     name: str
     window: int
     stride: int
+    rate_hz: float | None = None
+
+
+def window_rate(protocol: CorpusProtocol, config: WindowConfig) -> float | None:
+    """The sampling rate (Hz) of the windows `config` cuts under `protocol`; None when it is each
+    file's own (a corpus without one fixed rate)."""
+    return config.rate_hz if config.rate_hz is not None else protocol.fs
 
 
 # The pretraining window (and several downstream corpora's): 1000 samples, stride 500.

@@ -92,3 +92,26 @@ def params_hash(params) -> str:
         digest.update(f"{jax.tree_util.keystr(path)}|{array.shape}|{array.dtype}|".encode())
         digest.update(array.tobytes())
     return digest.hexdigest()[:16]
+
+
+def rate_mismatch(model_config: ModelConfig, data_rate_hz: float | None, dataset: str) -> str | None:
+    """A one-line warning when the encoder learnt from windows at another sampling rate than the
+    dataset's (both known, more than 1 % apart), else None. The model runs at any rate, but its
+    patches of patch_size samples then span another duration than in training, and its features
+    describe another time scale: the real UCI probe of the 200-Hz recipe encoder was 39 points
+    above a random encoder's on 200-Hz windows and 3 points above on 1-kHz ones (docs/transfer.md,
+    "The UCI probe at 200 Hz")."""
+    trained = model_config.input_rate_hz
+    if trained is None or data_rate_hz is None or abs(trained - data_rate_hz) <= 0.01 * trained:
+        return None
+    patch = model_config.patch_size
+    return (f"the encoder learnt from windows at {trained:g} Hz, {dataset} holds windows at {data_rate_hz:g} Hz: its "
+            f"{patch}-sample patches span {1e3 * patch / data_rate_hz:g} ms here against {1e3 * patch / trained:g} ms in "
+            f"training. Prepare the data at {trained:g} Hz where its corpus offers that rate (e.g. `tinymyo prep NAME "
+            f"--config w200` for 200 Hz) to read it at the time scale the encoder knows.")  # fmt: skip
+
+
+def encoder_warnings(encoder: dict, dataset: str, data_rate_hz: float | None) -> list[str]:
+    """What a downstream report warns about the evaluated encoder (`describe`'s dict) on this data."""
+    note = rate_mismatch(ModelConfig.from_json(encoder["model_config"]), data_rate_hz, dataset)
+    return [note] if note else []

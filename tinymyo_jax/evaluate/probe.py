@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 
 import jax.numpy as jnp
@@ -26,7 +27,7 @@ from tinymyo_jax.evaluate import report
 from tinymyo_jax.evaluate.classic import fit_lda, window_features
 from tinymyo_jax.evaluate.config import probe_config
 from tinymyo_jax.evaluate.data import SPLIT_KEYS, DatasetInfo, Splits, segment_means
-from tinymyo_jax.evaluate.encoders import load_initial_model, random_like
+from tinymyo_jax.evaluate.encoders import encoder_warnings, load_initial_model, random_like
 from tinymyo_jax.evaluate.features import cached, encoder_features, rows_digest
 from tinymyo_jax.evaluate.linear import Standardizer, choose, fit_logistic, fit_ridge
 from tinymyo_jax.evaluate.metrics import classification_metrics, regression_metrics, score
@@ -225,6 +226,8 @@ def run_probe(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> d
     model, encoder = load_initial_model(config)
     print(f"probe {config.benchmark}: encoder {encoder['source']} (hash {encoder['checkpoint_hash']}), "
           f"splits {splits.info.split_sizes}, {splits.info.channels} channels x {splits.info.window} samples", flush=True)
+    for warning in encoder_warnings(encoder, splits.info.name, splits.info.fs):
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     name = "random_encoder_probe" if encoder["init"] == "random" else "probe"
     methods = {name: encoder_probe(model, encoder, splits, config, workdir, "init" if name == "probe" else "random")}
     methods.update(baselines(model, encoder, splits, config, workdir))

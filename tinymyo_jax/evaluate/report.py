@@ -23,6 +23,7 @@ import numpy as np
 
 from tinymyo_jax import storage
 from tinymyo_jax.evaluate.data import DatasetInfo
+from tinymyo_jax.evaluate.encoders import encoder_warnings
 
 TITLES = {
     "probe": "linear probe, evaluated encoder",
@@ -52,7 +53,9 @@ def results_record(kind: str, config: ml_collections.ConfigDict, encoder: dict, 
             "dataset": info.name, "directory": str(info.directory), "fingerprint": info.fingerprint[:16],
             "window": info.window, "channels": info.channels, "num_classes": info.num_classes,
             "class_names": list(info.class_names), "target_names": list(info.target_names), "split_sizes": info.split_sizes,
+            "rate_hz": info.fs,
         },  # fmt: skip
+        "warnings": encoder_warnings(encoder, info.name, info.fs),
         "wall_time_s": wall_time_s,
         "environment": {"backend": jax.default_backend(), "devices": jax.device_count(), "jax": jax.__version__},
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -151,6 +154,7 @@ def report_markdown(results: dict) -> str:
         lines.append(f"- fine-tuning: {training['steps']} steps ({training['epochs_run']:.1f} epochs), best validation "
                      f"{training['monitor']} {training['best_value']:.4f} at step {training['best_step']}"
                      f"{', stopped early' if training['stopped_early'] else ''}")  # fmt: skip
+    lines.extend(f"- **warning**: {warning}" for warning in results.get("warnings", []))
     lines.append(f"- wall time {results['wall_time_s']:.1f} s on {results['environment']['backend']} "
                  f"x{results['environment']['devices']}")  # fmt: skip
     methods = {results["main"]: results["details"], **results["baselines"]}

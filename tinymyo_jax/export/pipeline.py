@@ -288,6 +288,8 @@ def _report_header(run: _Run, model: Any, output: str, forms: dict[str, Any], *,
             "channel_mask": f"absent: the export computes its {run.input_shape[1]} real channels only",
             "input_normalization": f"{config.normalization} (models/normalization.py), applied to the prepared "
                                    "windows before the model input, not in the graph",
+            # the device must feed windows at the rate the weights learnt from (None: unknown)
+            "input_rate_hz": config.input_rate_hz,
         },  # fmt: skip
         "evaluation": {"source": run.evaluation.source, "windows": len(run.evaluation)},
     }

@@ -40,6 +40,12 @@ class ModelConfig:
         module's computation: stored here so probe, fine-tune and export apply the same one.
         Pretraining sets it from config.data.normalization; reference imports from what the
         reference trained on (models/torch_io.infer_config); "none" = the input as given.
+    input_rate_hz: the sampling rate (Hz) of the windows the weights were trained on; None:
+        unknown (reference imports, checkpoints from before the field, data of mixed rates).
+        Like normalization not part of the computation: a patch of patch_size samples spans
+        patch_size / rate seconds, so probe and fine-tune say when they feed another rate
+        (evaluate/encoders.rate_mismatch). Pretraining sets it from its mixture's prepared
+        windows, fine-tuning from its benchmark's.
     channel_embedding: "none" (the reference: tokens carry no channel identity) or "learned": a
         learned vector per channel index (CHANNEL_EMBEDDING_ROWS rows) added to every token of
         that channel after mask-token substitution, so patch and mask tokens know their channel
@@ -64,6 +70,7 @@ class ModelConfig:
     rope_base: float = 10_000.0
     channel_embedding: str = "none"
     normalization: str = "none"
+    input_rate_hz: float | None = None
     layer_norm_eps: float = 1e-5  # PyTorch's LayerNorm default; flax's is 1e-6
     head: HeadKind = "reconstruction"
     num_outputs: int = 0  # classes (classification) or target dimensions (regression)
@@ -81,6 +88,8 @@ class ModelConfig:
             problems.append(f"channel_embedding must be one of {CHANNEL_EMBEDDINGS}, got {self.channel_embedding!r}")
         if self.normalization not in NORMALIZATIONS:
             problems.append(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
+        if self.input_rate_hz is not None and not 0 < self.input_rate_hz < float("inf"):
+            problems.append(f"input_rate_hz must be a positive rate in Hz or None, got {self.input_rate_hz!r}")
         if self.head not in HEAD_KINDS:
             problems.append(f"head must be one of {HEAD_KINDS}, got {self.head!r}")
         if self.fusion not in FUSIONS:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import sys
 import time
 from typing import Any, Callable
 
@@ -40,7 +41,7 @@ from tinymyo_jax.errors import UserError
 from tinymyo_jax.evaluate import report
 from tinymyo_jax.evaluate.config import finetune_config
 from tinymyo_jax.evaluate.data import DatasetInfo, Splits
-from tinymyo_jax.evaluate.encoders import load_initial_model
+from tinymyo_jax.evaluate.encoders import encoder_warnings, load_initial_model
 from tinymyo_jax.evaluate.features import normalize_input, resolve_normalization
 from tinymyo_jax.evaluate.metrics import HIGHER_IS_BETTER, classification_metrics, regression_metrics
 from tinymyo_jax.evaluate.probe import baselines, encoder_probe
@@ -74,6 +75,7 @@ def finetune_model_config(initial: ModelConfig, config: ml_collections.ConfigDic
         reg_target_len=info.window,
         # the fine-tuned checkpoint records the input normalisation it was trained on (export applies it)
         normalization=resolve_normalization(config.data.input_normalization, initial),
+        input_rate_hz=info.fs,  # and the rate of the windows it was fine-tuned on
     )  # fmt: skip
 
 
@@ -461,6 +463,8 @@ def finetune(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> di
     model, initial, encoder = build_finetune_model(config, info)
     print(f"finetune {config.benchmark}: encoder {encoder['source']} (hash {encoder['checkpoint_hash']}), "
           f"splits {info.split_sizes}, {order.steps_per_epoch} steps/epoch, up to {total_steps} steps", flush=True)
+    for warning in encoder_warnings(encoder, info.name, info.fs):
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     graphdef, params = nnx.split(model)
     params = nnx.to_pure_dict(params)
     num_outputs = model.config.num_outputs

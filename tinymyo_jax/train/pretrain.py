@@ -21,7 +21,7 @@ from flax import nnx
 
 from tinymyo_jax import storage
 from tinymyo_jax.data.pipeline import HostBatchReader, iterate_batches, make_order
-from tinymyo_jax.data.source import dataset_dir, dataset_key
+from tinymyo_jax.data.source import dataset_dir, dataset_key, prepared_metadata
 from tinymyo_jax.errors import UserError
 from tinymyo_jax.models.checkpoint import load_model_checkpoint, params_of, set_params
 from tinymyo_jax.models.config import ModelConfig, from_run_config
@@ -69,6 +69,16 @@ def model_config_from(config: ml_collections.ConfigDict) -> ModelConfig:
         raise UserError(f"config: {err}") from err
 
 
+def mixture_rate(config: ml_collections.ConfigDict) -> float | None:
+    """The sampling rate (Hz) of the windows of every dataset in the mixture, as their
+    preparation recorded it; None when one is unknown (each file's own rate) or they differ."""
+    rates = set()
+    for name in config.data.mixture:
+        dataset, builder_config = dataset_key(name)
+        rates.add(prepared_metadata(dataset_dir(dataset, config.data.data_dir or None, builder_config)).get("fs"))
+    return rates.pop() if len(rates) == 1 else None
+
+
 def run_record(config: ml_collections.ConfigDict, model_config: ModelConfig) -> dict:
     """What a pretraining workdir is started with (train/workdir.py): a rerun must match."""
     data = {}
@@ -76,7 +86,11 @@ def run_record(config: ml_collections.ConfigDict, model_config: ModelConfig) -> 
         dataset, builder_config = dataset_key(name)
         directory = dataset_dir(dataset, config.data.data_dir or None, builder_config)
         data[name] = {"weight": float(weight), "fingerprint": dataset_fingerprint(directory)}
-    return {"init": config.init_from, "model": json.loads(model_config.to_json()), "data": data,
+    model = json.loads(model_config.to_json())
+    # the windows' rate follows from the data, which the fingerprints pin already; left out, a
+    # workdir recorded before the field existed still resumes
+    model.pop("input_rate_hz", None)
+    return {"init": config.init_from, "model": model, "data": data,
             "seed": config.seed, "global_batch_size": config.global_batch_size,
             **training_settings(config, PRETRAINING_FIELDS)}  # optimizer, schedule, masking, loss
 
@@ -109,7 +123,8 @@ def pretrain(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> di
     # every check that needs no compilation, before anything in the workdir is written
     check_config(config)
     check_evals(config)
-    model_config = model_config_from(config)
+    # the checkpoint records the rate of the windows it learnt from (probe and fine-tune compare)
+    model_config = model_config_from(config).replace(input_rate_hz=mixture_rate(config))
     start_run(workdir, run_record(config, model_config), config.workdir_mode, is_main=is_main)
     if is_main:
         storage.write_atomic(workdir / "config.json", config.to_json_best_effort(indent=2, sort_keys=True))

@@ -21,9 +21,8 @@ FS_HZ = 200.0
 # Window configs: "w1000" (default) 1-s windows of the scaled signal resampled to 1 kHz (the
 # 1000-sample windows of the 1-2 kHz corpora); "w200" the same seconds at the Myo's own 200 Hz
 # (as DB5's w200). docs/data.md has the measurement that chose the default.
-W200 = WindowConfig("w200", 200, 100)
-W1000 = WindowConfig("w1000", 1000, 500)
-RESAMPLED_HZ = {"w200": FS_HZ, "w1000": 1000.0}
+W200 = WindowConfig("w200", 200, 100, rate_hz=FS_HZ)
+W1000 = WindowConfig("w1000", 1000, 500, rate_hz=1000.0)
 # train / validation: the PreTrainingDataset participants (validation = held_out_subjects of
 # them); evaluation: every EvaluationDataset participant, every round (the transfer protocols
 # pick participants, rounds and cycles from it: evaluate/transfer.py).
@@ -68,7 +67,7 @@ def cut(protocol: CorpusProtocol, recording: Recording, config: WindowConfig, sp
     round_dir = recording.meta.extra.get("round_dir")
     scale = round_scale(round_dir, protocol.band, protocol.notch_hz) if round_dir else x.std(axis=0, ddof=1)
     emg = (x / scale).astype(np.float32)
-    fs = RESAMPLED_HZ[config.name]
+    fs = config.rate_hz if config.rate_hz is not None else recording.fs
     if fs != recording.fs:
         emg, _ = signal.resample(emg, recording.fs, fs)
     starts = signal.window_starts(emg.shape[0], config.window, config.stride)

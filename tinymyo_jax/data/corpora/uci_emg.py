@@ -20,10 +20,9 @@ SUBJECT_SPLITS: tuple[tuple[range, str], ...] = (
 # Window configs: "w1000" (default) 1000 rows of the file (~1 s at its 1-kHz time column);
 # "w200" the same second at 200 Hz, the Myo's own update rate (the file holds each device value
 # for ~5 rows), as `myo_armband/w200`: the windows an encoder pretrained on that corpus reads.
-W200 = WindowConfig("w200", 200, 100)
-# configs not named here (benchmarks/export_published.py cuts its own 1000-row strides) keep
-# the file's own rate, as w1000 does
-RATE_HZ: dict[str, float] = {"w200": 200.0}
+# Configs without a rate (w1000, and the 1000-row strides benchmarks/export_published.py cuts)
+# keep the file's own.
+W200 = WindowConfig("w200", 200, 100, rate_hz=200.0)
 
 
 def cut(protocol: CorpusProtocol, recording: Recording, config: WindowConfig, split: str | None) -> Windows:
@@ -33,7 +32,7 @@ def cut(protocol: CorpusProtocol, recording: Recording, config: WindowConfig, sp
     if recording.labels is None:
         raise ValueError(f"{recording.meta.file}: UCI recordings carry the class column")
     assert split is not None
-    emg, recording = protocol.preprocess(at_rate(recording, RATE_HZ.get(config.name)))
+    emg, recording = protocol.preprocess(at_rate(recording, config.rate_hz))
     classes = recording.labels
     edges = np.flatnonzero(np.diff(classes)) + 1
     run_starts = np.concatenate([[0], edges])
