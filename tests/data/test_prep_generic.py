@@ -299,6 +299,32 @@ def test_labels_from_a_file_name_regex(tmp_path):
     assert len(subjects["validation"]) == len(subjects["test"]) == 1 and len(subjects["train"]) == 2
 
 
+def test_another_rate_gives_the_windows_of_scipy_at_that_rate_and_records_it(tmp_path, capsys):
+    """--rate 200 --window 200 --stride 100: the Myo corpora's w200 windows from a 1-kHz file:
+    resample_poly by 1/5, band-pass 20-90 Hz at 200 Hz, 1-s windows every 0.5 s."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    x = _signal(11, 12, 1000, 8)
+    np.save(raw / "myo.npy", x.astype(np.float32))
+    options = ("--fs", "1000", "--rate", "200", "--window", "200", "--stride", "100")
+    assert _prep(raw, tmp_path / "tfds", "myo200", *options) == 0
+    z = ref.reference_preprocess(scipy.signal.resample_poly(x, 1, 5, axis=0), 200, (20.0, 90.0))
+    by_file = _windows_by_file(tmp_path / "tfds", "myo200")["myo.npy"]
+    cut = z.shape[0] - max(round(0.1 * z.shape[0]), 200)
+    expected = [s for s in ref.sliding_starts(z.shape[0], 200, 100) if s + 200 <= cut or s >= cut]
+    assert sorted(by_file) == expected and len(expected) == 21
+    for start, (_, record) in by_file.items():
+        assert record["emg"].shape == (16, 200)
+        ref.assert_emg_matches(record["emg"], ref.window(z, start, 200), 8)
+    folder = tmp_path / "tfds" / "generic" / "myo200" / "1.0.0"
+    assert json.loads((folder / "metadata.json").read_text())["fs"] == 200.0
+    assert _report(tmp_path / "tfds", "myo200")["config"]["rate_hz"] == 200.0
+    # the same name at another rate is not handed back as "already prepared"
+    capsys.readouterr()
+    assert _prep(raw, tmp_path / "tfds", "myo200", "--fs", "1000") == 2
+    assert "--rate (none) (prepared with 200.0)" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------------------------------------
 # User mistakes: one line, exit 2
 
@@ -312,6 +338,8 @@ def test_labels_from_a_file_name_regex(tmp_path):
         (["--name", "x", "--channels", "0,0"], "names a channel twice"),
         (["--name", "x", "--subject-regex", "S(\\d+"], "is not a regular expression"),
         (["--name", "x", "--fs", "-5"], "--fs must be > 0"),
+        (["--name", "x", "--rate", "50"], "--rate 50: windows of surface EMG at 100 Hz"),
+        (["--name", "x", "--rate", "200", "--window", "1"], "a window needs at least 2 samples"),
     ],
 )
 def test_user_mistakes_are_one_line_errors(tmp_path, capsys, options, message):

@@ -3,6 +3,7 @@ data/corpora/generic.py.
 
     tinymyo prep generic --manual_dir DIR --name NAME [--data_dir OUT] [--fs HZ] [--channels SPEC]
         [--subject-regex RE] [--label-column COL | --label-regex RE] [--variable VAR]
+        [--rate HZ [--window N] [--stride N]]
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ for export, `configs/probe/generic.py:NAME` for a labelled corpus. Held out for 
 test, when labelled): whole subjects, else whole recordings, else the end of each recording.
 Unusable files are skipped and listed with the reason in prep_report.json (docs/data.md): among
 them a sampling rate outside 100 Hz-100 kHz (a time column in ms needs --time-unit ms), labels
-outside int32, repeated or ambiguous CSV columns, and a channel count other than most files'."""
+outside int32, repeated or ambiguous CSV columns, and a channel count other than most files'.
+--rate cuts the windows at another rate: `--rate 200 --window 200 --stride 100` gives the 1-s
+200-Hz windows of the Myo corpora's w200 configs, the windows configs/pretrain/real_small.py's
+encoder learnt from (a probe or fine-tune warns when an encoder reads another rate)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--fs", type=float, default=None, metavar="HZ",
                        help="sampling rate (Hz) of files that carry none (.npy, CSV without a time column, .npz/.mat "
                             "without fs); files that carry one (EDF/BDF, WFDB, time column, stored fs) must agree within 1%%")  # fmt: skip
+    group.add_argument("--rate", type=float, default=None, metavar="HZ",
+                       help="rate (Hz) of the prepared windows: every file is resampled to it (default 2000, the "
+                            "pretraining protocol's); below 1 kHz the band-pass stops at 90%% of its Nyquist rate "
+                            "(20-90 Hz at 200 Hz)")  # fmt: skip
+    group.add_argument("--window", type=int, default=None, metavar="N",
+                       help="samples per window at --rate (default 0.5 s: 1000 at 2 kHz)")
+    group.add_argument("--stride", type=int, default=None, metavar="N", help="samples between window starts (default window/2)")
     group.add_argument("--channels", default=None, metavar="SPEC",
                        help="channels to keep, in order, 0-based: 0-15, 0,2,4, 0-3,8-11 (at most 16); "
                             "required when a file has more than 16")  # fmt: skip
@@ -69,6 +80,7 @@ def config_from(args: argparse.Namespace, progress: bool = True) -> Any:
         args.name, fs=args.fs, channels=args.channels, subject_regex=args.subject_regex,
         label_column=args.label_column, label_regex=args.label_regex, variable=args.variable,
         time_column=args.time_column, time_unit=args.time_unit, mixed_channels=args.allow_mixed_channels,
+        rate=args.rate, window=args.window, stride=args.stride,
     )  # fmt: skip
     if not args.manual_dir.is_dir():
         raise UserError(f"--manual_dir {args.manual_dir} is not a folder")
@@ -82,7 +94,8 @@ def config_from(args: argparse.Namespace, progress: bool = True) -> Any:
 def used_without_generic(args: argparse.Namespace) -> list[str]:
     """The generic-only options given to a `tinymyo prep` of named corpora."""
     given = {"--name": args.name, "--fs": args.fs, "--channels": args.channels, "--subject-regex": args.subject_regex,
-             "--label-column": args.label_column, "--label-regex": args.label_regex}  # fmt: skip
+             "--label-column": args.label_column, "--label-regex": args.label_regex, "--rate": args.rate,
+             "--window": args.window, "--stride": args.stride}  # fmt: skip
     flagged = ["--allow-mixed-channels"] if getattr(args, "allow_mixed_channels", False) else []
     return [option for option, value in given.items() if value is not None] + flagged
 
@@ -91,7 +104,8 @@ def used_without_generic(args: argparse.Namespace) -> list[str]:
 OPTION_OF_FIELD = {"fs": "--fs", "channels": "--channels", "subject_regex": "--subject-regex",
                    "label_column": "--label-column", "label_regex": "--label-regex", "variable": "--variable",
                    "time_column": "--time-column", "time_unit": "--time-unit",
-                   "mixed_channels": "--allow-mixed-channels"}  # fmt: skip
+                   "mixed_channels": "--allow-mixed-channels", "rate_hz": "--rate", "window": "--window",
+                   "stride": "--stride"}  # fmt: skip
 
 
 def differing_options(options: Any, prepared: dict[str, Any]) -> list[str]:

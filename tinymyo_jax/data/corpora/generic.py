@@ -64,6 +64,8 @@ DATASET = reader.DATASET  # "generic": the TFDS dataset of every users' corpus
 # failed deep inside the builder with a traceback
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 WINDOW, STRIDE = 1000, 500  # the pretraining protocol's, at 2 kHz
+# `--rate` below 1 kHz: the band-pass stops at 90 % of the new Nyquist rate (90 Hz at 200 Hz)
+BAND_TOP_OF_NYQUIST = 0.9
 HELD_OUT_FRACTION = protocols.HELD_OUT_FRACTION
 
 
@@ -121,9 +123,13 @@ def make_config(
     time_column: str = "time",
     time_unit: str = "s",
     mixed_channels: bool = False,
+    rate: float | None = None,
+    window: int | None = None,
+    stride: int | None = None,
 ) -> GenericConfig:
     """A checked GenericConfig (classes still empty: `with_classes` fills them); UserError for a
-    bad option."""
+    bad option. rate: the windows' rate (Hz; None: the protocol's 2 kHz); window / stride in
+    samples at that rate (None: the protocol's 0.5 s / 0.25 s at that rate)."""
     if not NAME_PATTERN.match(name or ""):
         raise UserError(f"--name {name[:80]!r}: use 1 to 64 letters, digits, '_' and '-' (it becomes the dataset generic/NAME)")
     if fs is not None and not 0 < fs < float("inf"):
@@ -142,10 +148,18 @@ def make_config(
     if time_unit not in ("s", "ms"):
         raise UserError(f"--time-unit must be s or ms, got {time_unit!r}")
     picked = parse_channels(channels) if isinstance(channels, str) else (tuple(channels) if channels is not None else None)
+    if rate is not None and not checks.MIN_EMG_FS <= rate <= checks.MAX_EMG_FS:
+        raise UserError(f"--rate {rate:g}: windows of surface EMG at {checks.MIN_EMG_FS:g} Hz to {checks.MAX_EMG_FS:g} Hz")
+    windows_hz = GENERIC.fs if rate is None else rate
+    window = round(WINDOW * windows_hz / GENERIC.fs) if window is None else window  # the protocol's 0.5 s
+    stride = max(1, window // 2) if stride is None else stride
+    if window < 2 or stride < 1:
+        raise UserError(f"--window {window} / --stride {stride}: a window needs at least 2 samples and a stride 1")
     return GenericConfig(
-        name=name, window=WINDOW, stride=STRIDE, fs=fs, channels=picked, subject_regex=subject_regex,
+        name=name, window=window, stride=stride, fs=fs, channels=picked, subject_regex=subject_regex,
         label_column=label_column, label_regex=label_regex, variable=variable, time_column=time_column,
         time_unit=time_unit, mixed_channels=mixed_channels,
+        rate_hz=None if rate is None or rate == GENERIC.fs else float(rate),
     )  # fmt: skip
 
 
@@ -433,8 +447,11 @@ def bind(base: CorpusProtocol, config: WindowConfig) -> CorpusProtocol:
     """The protocol of one corpus: the base with its reading, splitting, channels and label space."""
     assert isinstance(config, GenericConfig)
     extra: dict[str, Any] = {}
+    if config.rate_hz is not None:
+        # the band shrinks below the new Nyquist as the 200-Hz corpora's 20-90 Hz (DB5, EPN-612, UCI)
+        extra.update(fs=config.rate_hz, band=(base.band[0], min(base.band[1], BAND_TOP_OF_NYQUIST * config.rate_hz / 2)))
     if config.labelled:
-        extra = dict(task="classification", splits=protocols.SPLITS, class_names=class_names(config.classes))
+        extra.update(task="classification", splits=protocols.SPLITS, class_names=class_names(config.classes))
     return dataclasses.replace(
         base, read=functools.partial(read_file, config), assign=functools.partial(assign_files, config),
         channels=len(config.channels) if config.channels is not None else None, **extra,
@@ -455,6 +472,10 @@ DECISIONS = """\
   pretraining protocol of the corpora (resampled to 2 kHz by polyphase filtering, band-pass
   20-450 Hz, window 1000 / stride 500, windows that fit). Channels chosen with --channels; more
   than 16 without it is refused.
+- Another rate (`--rate HZ`, with `--window N --stride N` in samples at that rate; default 0.5 s
+  and half of it): every file resampled to it, the band-pass's top at min(450 Hz, 90 % of its
+  Nyquist rate): 20-90 Hz at 200 Hz, as the 200-Hz corpora (DB5, EPN-612, UCI). The windows'
+  rate is written to metadata.json, where pretraining and the probe's rate check read it.
 - Held out: whole subjects (10 %, at least one, per held-out split) when there are more subjects
   than held-out splits, else whole recordings, else the end of each recording in time
   (validation the last 10 % or one window, test as much before; straddling windows dropped). Unlabelled:
