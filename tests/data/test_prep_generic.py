@@ -408,7 +408,7 @@ def _gesture(seed: int, gesture: int, seconds: float, fs: int) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_a_labelled_generic_corpus_is_probed_from_its_config(tmp_path):
+def test_a_labelled_generic_corpus_is_probed_from_its_config(tmp_path, capsys):
     raw = tmp_path / "raw"
     for subject in range(1, 6):
         (raw / f"S{subject}").mkdir(parents=True)
@@ -426,3 +426,19 @@ def test_a_labelled_generic_corpus_is_probed_from_its_config(tmp_path):
     # the spectra differ by class, so both methods separate the held-out subject's windows (chance 1/3)
     assert results["baselines"]["classic_lda"]["metrics"]["accuracy"] >= 0.8
     assert results["metrics"]["accuracy"] >= 0.8 and results["metrics"]["num_windows"] == 21
+    assert results["warnings"] == [] and results["data"]["rate_hz"] == 2000.0
+    # an encoder that learnt from 200-Hz windows, read at 2 kHz: the run goes on and says so
+    from tinymyo_jax.models.checkpoint import save_model_checkpoint
+    from tinymyo_jax.models.config import preset
+    from tinymyo_jax.models.tinymyo import build_model
+
+    save_model_checkpoint(tmp_path / "ckpt200", build_model(preset("tinyissimo", head="none", input_rate_hz=200.0,
+                                                                   embed_dim=16, depth=1, num_heads=2)))  # fmt: skip
+    capsys.readouterr()
+    assert main(["probe", "--config", str(REPO / "configs/probe/generic.py") + ":gest:tiny", "--workdir",
+                 str(tmp_path / "probe200"), f"--config.init={tmp_path / 'ckpt200'}",
+                 f"--config.data.data_dir={tmp_path / 'tfds'}"]) == 0  # fmt: skip
+    warning = "the encoder learnt from windows at 200 Hz, generic/gest holds windows at 2000 Hz"
+    assert f"warning: {warning}" in capsys.readouterr().err
+    assert json.loads((tmp_path / "probe200" / "results.json").read_text())["warnings"][0].startswith(warning)
+    assert f"**warning**: {warning}" in (tmp_path / "probe200" / "report.md").read_text()

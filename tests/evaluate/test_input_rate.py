@@ -90,7 +90,7 @@ def test_the_warning_names_both_rates_and_the_duration_of_a_patch():
     encoder = preset("tinyissimo", head="none", input_rate_hz=200.0, **SMALL)
     note = rate_mismatch(encoder, 2000.0, "generic/lab")
     assert "200 Hz" in note and "generic/lab holds windows at 2000 Hz" in note
-    assert "span 10 ms here against 100 ms in training" in note and "--config w200" in note
+    assert "span 10 ms here against 100 ms in training" in note and "--config w200" in note and "--rate 200" in note
     assert rate_mismatch(encoder, 201.0, "x") is None  # within 1 %: the same rate
     assert rate_mismatch(encoder, None, "x") is None  # the data's rate unknown (each file's own)
     assert rate_mismatch(encoder.replace(input_rate_hz=None), 2000.0, "x") is None  # unknown encoder
@@ -111,7 +111,7 @@ def test_results_and_report_carry_the_warning(trained, warned):
     results = results_record("probe", config, encoder, _info(200.0), main="probe", methods={"probe": {"metrics": metrics}},
                              wall_time_s=1.0)  # fmt: skip
     assert results["data"]["rate_hz"] == 200.0
-    assert results["warnings"] == encoder_warnings(encoder, "uci_emg", 200.0)
+    assert results["warnings"] == encoder_warnings(encoder, config.benchmark, 200.0)
     assert bool(results["warnings"]) == warned
     assert ("**warning**: the encoder learnt from windows at 1000 Hz" in report_markdown(results)) == warned
 

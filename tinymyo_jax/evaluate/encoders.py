@@ -107,8 +107,9 @@ def rate_mismatch(model_config: ModelConfig, data_rate_hz: float | None, dataset
     patch = model_config.patch_size
     return (f"the encoder learnt from windows at {trained:g} Hz, {dataset} holds windows at {data_rate_hz:g} Hz: its "
             f"{patch}-sample patches span {1e3 * patch / data_rate_hz:g} ms here against {1e3 * patch / trained:g} ms in "
-            f"training. Prepare the data at {trained:g} Hz where its corpus offers that rate (e.g. `tinymyo prep NAME "
-            f"--config w200` for 200 Hz) to read it at the time scale the encoder knows.")  # fmt: skip
+            f"training. To read it at the time scale the encoder knows, prepare the data at {trained:g} Hz: "
+            f"`tinymyo prep NAME --config w200` where a corpus offers 200 Hz, `tinymyo prep generic ... --rate "
+            f"{trained:g}` for your own recordings.")  # fmt: skip
 
 
 def encoder_warnings(encoder: dict, dataset: str, data_rate_hz: float | None) -> list[str]:

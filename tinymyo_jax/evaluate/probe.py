@@ -226,7 +226,7 @@ def run_probe(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> d
     model, encoder = load_initial_model(config)
     print(f"probe {config.benchmark}: encoder {encoder['source']} (hash {encoder['checkpoint_hash']}), "
           f"splits {splits.info.split_sizes}, {splits.info.channels} channels x {splits.info.window} samples", flush=True)
-    for warning in encoder_warnings(encoder, splits.info.name, splits.info.fs):
+    for warning in encoder_warnings(encoder, config.benchmark, splits.info.fs):
         print(f"warning: {warning}", file=sys.stderr, flush=True)
     name = "random_encoder_probe" if encoder["init"] == "random" else "probe"
     methods = {name: encoder_probe(model, encoder, splits, config, workdir, "init" if name == "probe" else "random")}

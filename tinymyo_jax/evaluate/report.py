@@ -55,7 +55,7 @@ def results_record(kind: str, config: ml_collections.ConfigDict, encoder: dict, 
             "class_names": list(info.class_names), "target_names": list(info.target_names), "split_sizes": info.split_sizes,
             "rate_hz": info.fs,
         },  # fmt: skip
-        "warnings": encoder_warnings(encoder, info.name, info.fs),
+        "warnings": encoder_warnings(encoder, config.benchmark, info.fs),
         "wall_time_s": wall_time_s,
         "environment": {"backend": jax.default_backend(), "devices": jax.device_count(), "jax": jax.__version__},
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -463,7 +463,7 @@ def finetune(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> di
     model, initial, encoder = build_finetune_model(config, info)
     print(f"finetune {config.benchmark}: encoder {encoder['source']} (hash {encoder['checkpoint_hash']}), "
           f"splits {info.split_sizes}, {order.steps_per_epoch} steps/epoch, up to {total_steps} steps", flush=True)
-    for warning in encoder_warnings(encoder, info.name, info.fs):
+    for warning in encoder_warnings(encoder, config.benchmark, info.fs):
         print(f"warning: {warning}", file=sys.stderr, flush=True)
     graphdef, params = nnx.split(model)
     params = nnx.to_pure_dict(params)
