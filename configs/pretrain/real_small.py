@@ -9,9 +9,8 @@ What it trains on: the Côté-Allard Myo armband PreTrainingDataset participants
 its builder config `w200`, named in the mixture key: 1-s windows of 200 samples at the armband's own 200 Hz, 8 of
 the 16 rows live). The other real recordings we hold (the UCI training subjects of
 `tinymyo prep uci_emg`, the registry recordings of benchmarks/real_emg.py as `generic/NAME`)
-are prepared as 1000-sample windows (1-2 kHz) and the trainer stacks every batch's windows
-into one array, so they cannot share a batch with 200-sample windows: they are not in this
-mixture. UCI at 200 Hz (`tinymyo prep uci_emg --config w200`) can share it:
+are prepared by default as 1000-sample windows (1-2 kHz) and the trainer stacks every batch's
+windows into one array, so as such they cannot share a batch with 200-sample windows. UCI at 200 Hz (`tinymyo prep uci_emg --config w200`) can share it:
 `--config.data.mixture="{'myo_armband/w200': 0.95, 'uci_emg/w200': 0.05}"`; with seed 0 it
 changed no protocol beyond what seeds move (one cycle 96.1 vs 95.9 %, new user 83.6 vs 84.6 %),
 so the default stays the Myo corpus alone (docs/transfer.md, "UCI's training subjects in the
