@@ -460,7 +460,8 @@ def uci_probe(args: argparse.Namespace, checkpoint: Path) -> dict:
     from tinymyo_jax.evaluate.probe import run_probe
 
     rows = {}
-    for seed in args.seeds:
+    # the pretrained encoder's probe is a headline row: with no seeds (`--seeds ''`) it runs at seed 0
+    for seed in args.seeds or [0]:
         config = probe_config("uci_emg", "tiny" if args.quick else None)
         config.init = str(checkpoint)
         config.seed = seed
@@ -471,7 +472,7 @@ def uci_probe(args: argparse.Namespace, checkpoint: Path) -> dict:
         results = run_probe(config, folder / f"s{seed}")
         methods = {results["main"]: results["details"], **results["baselines"]}
         rows[f"s{seed}"] = {name: float(record["metrics"]["accuracy"]) for name, record in methods.items()}
-    summary = {"accuracy": rows, "seeds": list(args.seeds), "window_config": args.window_config}
+    summary = {"accuracy": rows, "seeds": list(args.seeds or [0]), "window_config": args.window_config}
     write_json(folder / "summary.json", summary)
     return summary
 
