@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from tinymyo_jax.cli import main
-from tinymyo_jax.models.checkpoint import load_model_checkpoint
+from tinymyo_jax.models.checkpoint import load_model_checkpoint, save_model_checkpoint
 from tinymyo_jax.models.torch_io import load_torch_checkpoint
 from tinymyo_jax.models.config import preset
 from tinymyo_jax.models.tinymyo import build_model, map_over_batch
@@ -35,6 +35,15 @@ def test_summary_prints_the_model_the_pretraining_config_builds(capsys):
     out = capsys.readouterr().out
     assert "rope=time_channel, channel embedding learned" in out
     assert "channel_embed        3,072" in out and "3,566,592" in out and "800 tokens" in out
+
+
+def test_summary_of_a_checkpoint_names_the_rate_of_its_windows(tmp_path, capsys):
+    model = build_model(preset("tinyissimo", head="none", input_rate_hz=200.0, embed_dim=16, depth=1, num_heads=2))
+    save_model_checkpoint(tmp_path / "ckpt", model)
+    assert main(["summary", "--checkpoint", str(tmp_path / "ckpt"), "--channels", "8", "--samples", "200"]) == 0
+    assert "windows at 200 Hz (1 s, patches of 100 ms)" in capsys.readouterr().out
+    assert main(["summary"]) == 0  # a config, not a checkpoint: no rate yet
+    assert "windows at an unrecorded rate" in capsys.readouterr().out
 
 
 def test_summary_reference_prints_published_parameter_counts(capsys):

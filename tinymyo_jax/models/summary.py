@@ -74,7 +74,10 @@ def format_summary(model: TinyMyo, num_channels: int, num_samples: int) -> str:
     lines = [
         f"TinyMyo  dim {config.embed_dim}, {config.depth} blocks, {config.num_heads} heads, patch {config.patch_size}, "
         f"rope={config.rope}, channel embedding {config.channel_embedding}, head={config.head}",
-        f"input    {num_channels} channels x {num_samples} samples -> {tokens} tokens",
+        f"input    {num_channels} channels x {num_samples} samples -> {tokens} tokens; normalisation "
+        f"{config.normalization}, windows at {f'{config.input_rate_hz:g} Hz' if config.input_rate_hz else 'an unrecorded rate'}"
+        + (f" ({num_samples / config.input_rate_hz:g} s, patches of {1e3 * config.patch_size / config.input_rate_hz:g} ms)"
+           if config.input_rate_hz else ""),
         "",
         "parameters",
     ]
