@@ -34,13 +34,25 @@ def test_windows_come_from_the_split_with_the_real_channels(prepared):
         load_windows("ninapro_db8", channels=16, samples=200, count=7, data_dir=prepared)
 
 
+def test_the_calibration_rate_is_the_prepared_windows_rate(prepared):
+    import argparse
+
+    from tinymyo_jax.commands.export import _calibration_rate
+
+    # DB8's w200 is 200 samples at the corpus's own 2 kHz
+    assert _calibration_rate(argparse.Namespace(calibration="ninapro_db8/w200/train", data_dir=prepared)) == 2000.0
+    assert _calibration_rate(argparse.Namespace(calibration="synthetic", data_dir=prepared)) is None
+
+
 @pytest.mark.slow
-def test_int8_regression_export_calibrates_on_train_and_scores_on_test(prepared, tmp_path):
+def test_int8_regression_export_calibrates_on_train_and_scores_on_test(prepared, tmp_path, capsys):
     from tinymyo_jax.models.checkpoint import save_model_checkpoint
     from tinymyo_jax.models.config import ModelConfig
     from tinymyo_jax.models.tinymyo import build_model
 
-    config = ModelConfig(embed_dim=32, depth=1, num_heads=2, head="regression", num_outputs=5, num_channels=16, reg_target_len=200)
+    # weights that learnt from 200-Hz windows, calibrated on 2-kHz ones: the export warns and goes on
+    config = ModelConfig(embed_dim=32, depth=1, num_heads=2, head="regression", num_outputs=5, num_channels=16,
+                         reg_target_len=200, input_rate_hz=200.0)  # fmt: skip
     checkpoint = save_model_checkpoint(tmp_path / "checkpoint", build_model(config)).parent
     code = main([
         "export", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "out"), "--int8",
@@ -48,8 +60,9 @@ def test_int8_regression_export_calibrates_on_train_and_scores_on_test(prepared,
         "--calibration-windows", "64", "--eval-windows", "16",
     ])  # fmt: skip
     assert code == 0
+    assert "warning: the encoder learnt from windows at 200 Hz, ninapro_db8/w200/train holds windows at 2000 Hz" in capsys.readouterr().err
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert report["model"]["input_shape"] == [1, 16, 200]
+    assert report["model"]["input_shape"] == [1, 16, 200] and report["export_form"]["input_rate_hz"] == 200.0
     assert "ninapro_db8/w200/test" in report["evaluation"]["source"]
     assert "ninapro_db8/w200/train" in report["int8"]["calibration"]["source"]
     assert report["float"]["vs_jax"]["max_abs_error"] <= 1e-4

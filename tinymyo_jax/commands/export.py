@@ -21,6 +21,7 @@ to the calibration windows' (real channels, samples). See export/README.md for t
 from __future__ import annotations
 
 import argparse
+import sys
 
 from tinymyo_jax import storage
 from tinymyo_jax.errors import UserError
@@ -86,7 +87,20 @@ def _default_shape(args: argparse.Namespace, config) -> tuple[int, int]:
     return channels, samples
 
 
+def _calibration_rate(args: argparse.Namespace) -> float | None:
+    """The rate (Hz) of the calibration dataset's windows as preparation recorded it; None for
+    synthetic windows or a dataset whose files keep their own rate."""
+    from tinymyo_jax.data.source import dataset_dir, prepared_metadata
+    from tinymyo_jax.export.windows import SYNTHETIC, parse_split
+
+    if not args.calibration or args.calibration == SYNTHETIC:
+        return None
+    name, dataset_config, _ = parse_split(args.calibration)
+    return prepared_metadata(dataset_dir(name, args.data_dir, dataset_config)).get("fs")
+
+
 def run(args: argparse.Namespace) -> int:
+    from tinymyo_jax.evaluate.encoders import rate_mismatch
     from tinymyo_jax.export.interpreters import InterpreterCrash
     from tinymyo_jax.export.out_folder import check_out, export_folder
     from tinymyo_jax.export.pipeline import export_model, format_report
@@ -114,6 +128,10 @@ def run(args: argparse.Namespace) -> int:
         calibration = load_windows(args.calibration, channels=channels, samples=samples, count=args.calibration_windows,
                                    data_dir=args.data_dir, seed=0, num_classes=num_classes)  # fmt: skip
         print(f"calibration: {len(calibration)} windows from {calibration.source}", flush=True)
+        # int8 scales fitted on windows at another rate than the weights learnt from: say so
+        mismatch = rate_mismatch(model.config, _calibration_rate(args), args.calibration)
+        if mismatch:
+            print(f"warning: {mismatch}", file=sys.stderr, flush=True)
     evaluation_source = args.evaluation or _held_out(args.calibration, args.data_dir)
     evaluation = load_windows(evaluation_source, channels=channels, samples=samples, count=args.eval_windows,
                               data_dir=args.data_dir, seed=1, num_classes=num_classes)  # fmt: skip
