@@ -430,7 +430,8 @@ def main() -> None:
     ft_people = participants[:args.finetune_participants] if args.finetune_participants else participants
     for name, protocol in ft_units:
         for participant in ft_people:
-            seed = int(name.rsplit("_s", 1)[1]) if name.startswith("random") else args.seeds[0]
+            # --seeds '': no random encoder; the pretrained encoder's fine-tunes then use seed 0
+            seed = int(name.rsplit("_s", 1)[1]) if name.startswith("random") else (args.seeds[0] if args.seeds else 0)
             path = args.workdir / "units" / f"finetune_{name}" / protocol / f"{participant}.json"
             if not path.is_file():
                 write_json(path, finetune_unit(args, shards, table, encoders[name][1], f"finetune_{name}", protocol,
@@ -674,7 +675,8 @@ def parse_args() -> argparse.Namespace:
                         help="the pretraining recipe when no --checkpoint is given")  # fmt: skip
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: tiny pretraining, 2 participants, 1-epoch fine-tunes of the first one")  # fmt: skip
-    parser.add_argument("--seeds", default="0", help="random-encoder and fine-tune seeds, e.g. 0,1")
+    parser.add_argument("--seeds", default="0",
+                        help="random-encoder and fine-tune seeds, e.g. 0,1 ('': no random encoder; fine-tunes use seed 0)")
     parser.add_argument("--participants", default="", help="subject ids to evaluate (default the 17 published)")
     parser.add_argument("--window-config", default="w200", choices=["w200", "w1000"],
                         help="myo_armband builder config: 1-s windows at the Myo's 200 Hz (the recipe's), or resampled to 1 kHz")  # fmt: skip
