@@ -69,23 +69,26 @@ def model_config_from(config: ml_collections.ConfigDict) -> ModelConfig:
         raise UserError(f"config: {err}") from err
 
 
+def mixture_directories(config: ml_collections.ConfigDict) -> dict:
+    """{mixture key: its prepared dataset's directory}, in key order."""
+    directories = {}
+    for name in sorted(config.data.mixture):
+        dataset, builder_config = dataset_key(name)
+        directories[name] = dataset_dir(dataset, config.data.data_dir or None, builder_config)
+    return directories
+
+
 def mixture_rate(config: ml_collections.ConfigDict) -> float | None:
     """The sampling rate (Hz) of the windows of every dataset in the mixture, as their
     preparation recorded it; None when one is unknown (each file's own rate) or they differ."""
-    rates = set()
-    for name in config.data.mixture:
-        dataset, builder_config = dataset_key(name)
-        rates.add(prepared_metadata(dataset_dir(dataset, config.data.data_dir or None, builder_config)).get("fs"))
+    rates = {prepared_metadata(directory).get("fs") for directory in mixture_directories(config).values()}
     return rates.pop() if len(rates) == 1 else None
 
 
 def run_record(config: ml_collections.ConfigDict, model_config: ModelConfig) -> dict:
     """What a pretraining workdir is started with (train/workdir.py): a rerun must match."""
-    data = {}
-    for name, weight in sorted(config.data.mixture.items()):
-        dataset, builder_config = dataset_key(name)
-        directory = dataset_dir(dataset, config.data.data_dir or None, builder_config)
-        data[name] = {"weight": float(weight), "fingerprint": dataset_fingerprint(directory)}
+    data = {name: {"weight": float(config.data.mixture[name]), "fingerprint": dataset_fingerprint(directory)}
+            for name, directory in mixture_directories(config).items()}  # fmt: skip
     model = json.loads(model_config.to_json())
     # the windows' rate follows from the data, which the fingerprints pin already; left out, a
     # workdir recorded before the field existed still resumes
