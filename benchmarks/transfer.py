@@ -278,6 +278,14 @@ def runs_on(method: str, protocol: str) -> bool:
 # ----------------------------------------------------------------------------- fine-tuning
 
 
+def finetune_seed(encoder: str, seeds: list[int]) -> int:
+    """The seed of a fine-tune from `encoder`: a random encoder's own seed ("random_s<seed>");
+    the pretrained encoder's, the first of --seeds, or 0 when --seeds '' asks for none."""
+    if encoder.startswith("random_s"):
+        return int(encoder.rsplit("_s", 1)[1])
+    return seeds[0] if seeds else 0
+
+
 def finetune_unit(args, shards, table, encoder_dir: Path, method: str, protocol: str, participant: int,
                   participants: list[int], seed: int) -> dict:  # fmt: skip
     """One fine-tune through the project's `finetune`, on a dataset holding just this unit's
@@ -430,8 +438,7 @@ def main() -> None:
     ft_people = participants[:args.finetune_participants] if args.finetune_participants else participants
     for name, protocol in ft_units:
         for participant in ft_people:
-            # --seeds '': no random encoder; the pretrained encoder's fine-tunes then use seed 0
-            seed = int(name.rsplit("_s", 1)[1]) if name.startswith("random") else (args.seeds[0] if args.seeds else 0)
+            seed = finetune_seed(name, args.seeds)
             path = args.workdir / "units" / f"finetune_{name}" / protocol / f"{participant}.json"
             if not path.is_file():
                 write_json(path, finetune_unit(args, shards, table, encoders[name][1], f"finetune_{name}", protocol,

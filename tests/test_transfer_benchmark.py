@@ -86,3 +86,12 @@ def test_a_quick_transfer_run_reports_every_method_and_resumes_only_what_is_miss
     run_benchmark(raw, workdir)
     assert json.loads(removed.read_text())["accuracy"] == before["accuracy"]
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+
+def test_a_fine_tune_takes_its_random_encoders_seed_or_the_first_seed_or_zero_without_seeds(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))  # transfer.py imports its neighbours by name
+    from transfer import finetune_seed
+
+    assert finetune_seed("random_s3", [0, 3]) == 3
+    assert finetune_seed("pretrained", [2, 5]) == 2
+    assert finetune_seed("pretrained", []) == 0  # --seeds '': no random encoder, and no crash
