@@ -2,7 +2,8 @@
 reference PyTorch TinyMyo and this machine's matmul rate, measured in the same run.
 
 Prints one JSON object. Per batch size: windows/s of `model(x)` on the whole batch (the median
-of every timed call after a compile and a warm-up call), the model GFLOP/s that is, its fraction
+of every timed call after a compile; each round an untimed call, then calls for at least
+`--min-seconds`), the model GFLOP/s that is, its fraction
 of the dense matmul rate measured in the same run (the highest of the medians at 1024² and
 2048², before and after), XLA's temporary buffer size and the process's peak memory; with
 `--torch-python`, the reference PyTorch forward at the same batch (benchmarks/reference_torch.py
@@ -56,9 +57,15 @@ def compile_forward(batch: int, channels: int, samples: int, rope: str, dtype: s
     return compiled, (state, x), compile_s, temp_mib
 
 
-def time_calls(compiled, arguments, repeats: int) -> list[float]:
+def time_calls(compiled, arguments, repeats: int, min_seconds: float) -> list[float]:
+    """Durations of at least `repeats` calls that together last at least `min_seconds`, after an
+    untimed call. Why both: on the 2-core VMs the first calls after the reference's subprocess or
+    the matmul probe run up to 2x slower (the batch-1 forward measured 139 ms a call over 3
+    calls a round, 71 ms over 30; docs/model.md, session 13), so a round of 3 calls at batch 1
+    (0.2 s) measured the machine waking up, not the model."""
+    compiled(*arguments).block_until_ready()
     times = []
-    for _ in range(repeats):
+    while len(times) < repeats or sum(times) < min_seconds:
         start = time.perf_counter()
         compiled(*arguments).block_until_ready()
         times.append(time.perf_counter() - start)
@@ -72,7 +79,10 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--rope", default="time", choices=["time", "reference", "none"])
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
-    parser.add_argument("--repeats", type=int, default=3, help="timed calls of ours per round")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed calls of ours per round, at least; the reference makes as many calls as ours did")
+    parser.add_argument("--min-seconds", type=float, default=2.0,
+                        help="timed calls of ours per round last at least this long (more calls at small batches)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of ours and the reference")
     parser.add_argument("--torch-python", default=None,
                         help="a Python with CPU torch: time the reference PyTorch TinyMyo in the same run")
@@ -100,9 +110,12 @@ def main() -> None:
         times = {v: [] for v in variants}
         reference = []
         for _ in range(args.rounds):
+            calls = args.repeats
             for v, (compiled, arguments, _, _) in runs.items():
-                times[v] += time_calls(compiled, arguments, args.repeats)
-            measured = reference_pytorch(args.torch_python, "forward", batch=batch, repeats=args.repeats,
+                round_times = time_calls(compiled, arguments, args.repeats, args.min_seconds)
+                times[v] += round_times
+                calls = max(calls, len(round_times))
+            measured = reference_pytorch(args.torch_python, "forward", batch=batch, repeats=calls,
                                          channels=args.channels, samples=args.samples, threads=args.torch_threads)
             if measured:
                 reference.append(measured)
