@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -126,6 +128,42 @@ def test_log_targets_are_the_log_of_the_rectified_samples_and_of_each_patchs_rms
     # a gain change is an offset of the log-RMS target, up to the floor (which shrinks with the gain)
     louder = np.asarray(reconstruction_target(100 * y, "log_rms", patch_size=4)) - np.log(100)
     np.testing.assert_allclose(louder[0, 0, 4:], np.log(0.5 + LOG_EPS / 100), rtol=1e-6)
+
+
+def _explicit_dct_ii(n: int) -> np.ndarray:
+    """The orthonormal DCT-II written out from its definition, entry by entry."""
+    matrix = np.empty((n, n))
+    for k in range(n):
+        scale = math.sqrt((1.0 if k == 0 else 2.0) / n)
+        for m in range(n):
+            matrix[k, m] = scale * math.cos(math.pi * (2 * m + 1) * k / (2 * n))
+    return matrix
+
+
+def test_the_dct_target_is_each_patchs_orthonormal_dct_magnitudes_in_its_own_slots():
+    patch = 8
+    explicit = _explicit_dct_ii(patch)
+    np.testing.assert_allclose(explicit @ explicit.T, np.eye(patch), atol=1e-12)  # the reference itself
+    x = np.random.default_rng(3).normal(size=(2, 3, 4 * patch)).astype(np.float32)
+    target = np.asarray(reconstruction_target(jnp.asarray(x), "dct_abs", patch_size=patch))
+    assert target.shape == x.shape and target.dtype == x.dtype
+    # patch by patch: coefficient k of patch p sits in sample p·patch + k of the same channel
+    for b, c, p in np.ndindex(2, 3, 4):
+        segment = x[b, c, p * patch : (p + 1) * patch].astype(np.float64)
+        np.testing.assert_allclose(target[b, c, p * patch : (p + 1) * patch], np.abs(explicit @ segment), rtol=1e-5, atol=1e-6)
+    # energy-preserving: each patch's sum of squares is its samples' (the level is kept)
+    energy = np.square(x.reshape(2, 3, 4, patch)).sum(-1)
+    np.testing.assert_allclose(np.square(target.reshape(2, 3, 4, patch)).sum(-1), energy, rtol=1e-5)
+    # one basis cosine in the second patch, silence around it: its whole energy lands in its slot only
+    y = np.zeros((1, 1, 3 * patch), np.float32)
+    y[0, 0, patch : 2 * patch] = 0.5 * explicit[3]
+    spectral = np.asarray(reconstruction_target(jnp.asarray(y), "dct_abs", patch_size=patch))[0, 0]
+    expected = np.zeros(3 * patch)
+    expected[patch + 3] = 0.5
+    np.testing.assert_allclose(spectral, expected, atol=1e-6)
+    # the log form is the log of the same magnitudes over the floor: silent bands sit on log(LOG_EPS)
+    logged = np.asarray(reconstruction_target(jnp.asarray(y), "dct_log", patch_size=patch))[0, 0]
+    np.testing.assert_allclose(logged, np.log(expected + LOG_EPS), rtol=1e-5, atol=1e-5)
 
 
 def test_an_unknown_reconstruction_target_names_the_choices():

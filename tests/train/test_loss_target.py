@@ -12,7 +12,7 @@ from flax import nnx
 
 from tinymyo_jax.config_files import load_config
 from tinymyo_jax.errors import UserError
-from tinymyo_jax.models.objective import combine_loss_terms, patches_to_signal, reconstruction_loss_terms
+from tinymyo_jax.models.objective import TARGETS, combine_loss_terms, patches_to_signal, reconstruction_loss_terms
 from tinymyo_jax.models.tinymyo import build_model
 from tinymyo_jax.train.config import check_config
 from tinymyo_jax.train.pretrain import model_config_from
@@ -34,7 +34,18 @@ def _log_rms(x):  # per 20-sample patch (the tiny config's patch size), spelled 
     return jnp.asarray(np.broadcast_to(np.log(rms + 0.02), patches.shape).reshape(x.shape))
 
 
-@pytest.mark.parametrize("target,transform", [("signal", lambda x: x), ("rectified", jnp.abs), ("log_rms", _log_rms)])
+def _dct_abs(x):  # |orthonormal DCT-II| of each 20-sample patch, coefficient k in the patch's sample k
+    k, m = np.arange(20)[:, None], np.arange(20)[None, :]
+    dct = np.where(k == 0, np.sqrt(1 / 20), np.sqrt(2 / 20)) * np.cos(np.pi * (2 * m + 1) * k / 40)
+    patches = np.asarray(x, np.float64).reshape(*x.shape[:2], -1, 20)
+    return jnp.asarray(np.abs(patches @ dct.T).reshape(x.shape).astype(np.float32))
+
+
+@pytest.mark.parametrize(
+    "target,transform",
+    [("signal", lambda x: x), ("rectified", jnp.abs), ("log_rms", _log_rms), ("dct_abs", _dct_abs),
+     ("dct_log", lambda x: jnp.log(_dct_abs(x) + 0.02))],
+)  # fmt: skip
 def test_training_loss_is_scored_against_the_target(target, transform):
     config, model_config, graphdef, params, batch = _setup(target)
     _, metrics = reconstruction_gradients(graphdef, model_config, config)(params, batch, jnp.asarray(0))
@@ -55,6 +66,11 @@ def test_validation_returns_the_rectified_target_for_its_baselines():
     np.testing.assert_allclose(np.asarray(terms["masked_sum"]),
                                np.asarray(reconstruction_loss_terms(reconstruction, target, sample_mask, batch["channel_mask"])["masked_sum"]),
                                rtol=1e-5)  # fmt: skip
+
+
+def test_every_target_passes_the_config_check():
+    for target in TARGETS:
+        check_config(load_config("configs/pretrain/real_small.py:tiny", [f"loss.target={target}"]))
 
 
 def test_an_unknown_target_is_a_config_error():

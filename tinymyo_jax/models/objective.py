@@ -19,8 +19,16 @@ VISIBLE_WEIGHT = 0.1
 # log(|x| + LOG_EPS) and "log_rms" log(patch RMS + LOG_EPS) (every sample of a patch carries its
 # patch's value) put the envelope in log space, where a gain change is an offset: the log of the
 # amplitude is what makes the classic features strong (docs/transfer.md, "Beating the log
-# features").
-TARGETS: tuple[str, ...] = ("signal", "rectified", "log_rectified", "log_rms")
+# features"). "dct_abs" |orthonormal DCT-II| of each patch, coefficient k in the patch's slot k: the
+# rectified and log targets carry a patch's level only, while the classic features that win with
+# four labelled cycles also carry its spectral shape (zero crossings, slope-sign changes, waveform
+# length); the conditional mean of |DCT_k| is the patch's expected magnitude in band k, predictable
+# where its phase (the samples) is not, and the transform being orthonormal, its energy is the
+# patch's (the level is still there). The decoder's output size (patch_size) is unchanged.
+# "dct_log" log(|DCT_k| + LOG_EPS): the same in log space, where a gain change is an offset and
+# the weak high bands weigh as much as the strong low ones (log_rectified raised the four-cycle
+# session-standardised read-out on all three seeds, docs/transfer.md "Beating the log features").
+TARGETS: tuple[str, ...] = ("signal", "rectified", "log_rectified", "log_rms", "dct_abs", "dct_log")
 # The floor under the logs, in the units of the normalised input (window_scale: the window's
 # max |x| is 1): a silent stretch reconstructs log(0.02) = -3.9 instead of -inf.
 LOG_EPS = 0.02
@@ -70,10 +78,21 @@ def sample_patch_mask(
     raise ValueError(f"mask pattern must be one of {MASK_PATTERNS}, got {pattern!r}")
 
 
+def dct_matrix(n: int) -> jax.Array:
+    """(n, n) orthonormal DCT-II: row k is s_k cos(pi (2m + 1) k / 2n) over samples m, s_0 =
+    sqrt(1/n), s_k = sqrt(2/n); D @ D.T = I, so a patch and its coefficients have the same energy."""
+    k = jnp.arange(n, dtype=jnp.float32)[:, None]
+    m = jnp.arange(n, dtype=jnp.float32)[None, :]
+    scale = jnp.where(k == 0, jnp.sqrt(1.0 / n), jnp.sqrt(2.0 / n))
+    return scale * jnp.cos(jnp.pi * (2.0 * m + 1.0) * k / (2.0 * n))
+
+
 def reconstruction_target(x: jax.Array, target: str, patch_size: int) -> jax.Array:
     """What the model reconstructs from the normalised input x (B, C, T), T a multiple of
-    patch_size: x ("signal"), |x| ("rectified"), log(|x| + LOG_EPS) ("log_rectified"), or
-    log(RMS + LOG_EPS) of each patch of patch_size samples, repeated over its samples ("log_rms")."""
+    patch_size: x ("signal"), |x| ("rectified"), log(|x| + LOG_EPS) ("log_rectified"),
+    log(RMS + LOG_EPS) of each patch of patch_size samples, repeated over its samples ("log_rms"),
+    the magnitudes of each patch's orthonormal DCT-II, coefficient k in its sample k ("dct_abs"),
+    or their log(| | + LOG_EPS) ("dct_log")."""
     if target == "signal":
         return x
     if target == "rectified":
@@ -85,6 +104,15 @@ def reconstruction_target(x: jax.Array, target: str, patch_size: int) -> jax.Arr
         patches = x.reshape(b, c, t // patch_size, patch_size)
         rms = jnp.sqrt(jnp.mean(jnp.square(patches), axis=-1, keepdims=True))
         return jnp.broadcast_to(jnp.log(rms + LOG_EPS), patches.shape).reshape(b, c, t)
+    if target in ("dct_abs", "dct_log"):
+        b, c, t = x.shape
+        patches = x.reshape(b, c, t // patch_size, patch_size)
+        # HIGHEST: the default TPU/GPU matmul precision (bf16 passes) would round the coefficients
+        coefficients = jnp.einsum("km,bcpm->bcpk", dct_matrix(patch_size), patches, precision=jax.lax.Precision.HIGHEST)
+        magnitudes = jnp.abs(coefficients)
+        if target == "dct_log":
+            magnitudes = jnp.log(magnitudes + LOG_EPS)
+        return magnitudes.astype(x.dtype).reshape(b, c, t)
     raise ValueError(f"loss target must be one of {TARGETS}, got {target!r}")
 
 
