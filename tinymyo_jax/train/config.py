@@ -70,9 +70,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.loss.visible_weight = 0.1
     # signal (the reference: the normalised samples) | rectified (|samples|: the local amplitude
     # envelope, models/objective.py; the real_small recipe's choice, docs/transfer.md "Recipe") |
-    # log_rectified (log(|samples| + 0.02)) | log_rms (log(patch RMS + 0.02) on each patch's samples) |
-    # dct_abs (|orthonormal DCT-II| of each patch in its samples: level and spectral shape) |
-    # dct_log (log(|DCT-II| + 0.02))
+    # log_rectified | log_rms | dct_abs (each patch's |orthonormal DCT-II|) | dct_log: models/objective.py
     config.loss.target = "signal"
 
     config.optimizer = ml_collections.ConfigDict()
