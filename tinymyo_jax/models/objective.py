@@ -93,27 +93,26 @@ def reconstruction_target(x: jax.Array, target: str, patch_size: int) -> jax.Arr
     log(RMS + LOG_EPS) of each patch of patch_size samples, repeated over its samples ("log_rms"),
     the magnitudes of each patch's orthonormal DCT-II, coefficient k in its sample k ("dct_abs"),
     or their log(| | + LOG_EPS) ("dct_log")."""
+    if target not in TARGETS:
+        raise ValueError(f"loss target must be one of {TARGETS}, got {target!r}")
     if target == "signal":
         return x
     if target == "rectified":
         return jnp.abs(x)
     if target == "log_rectified":
         return jnp.log(jnp.abs(x) + LOG_EPS)
+    # the patch-wise targets: computed on (B, C, P, patch_size), returned as (B, C, T)
+    patches = x.reshape(*x.shape[:2], x.shape[2] // patch_size, patch_size)
     if target == "log_rms":
-        b, c, t = x.shape
-        patches = x.reshape(b, c, t // patch_size, patch_size)
         rms = jnp.sqrt(jnp.mean(jnp.square(patches), axis=-1, keepdims=True))
-        return jnp.broadcast_to(jnp.log(rms + LOG_EPS), patches.shape).reshape(b, c, t)
-    if target in ("dct_abs", "dct_log"):
-        b, c, t = x.shape
-        patches = x.reshape(b, c, t // patch_size, patch_size)
-        # HIGHEST: the default TPU/GPU matmul precision (bf16 passes) would round the coefficients
-        coefficients = jnp.einsum("km,bcpm->bcpk", dct_matrix(patch_size), patches, precision=jax.lax.Precision.HIGHEST)
-        magnitudes = jnp.abs(coefficients)
-        if target == "dct_log":
-            magnitudes = jnp.log(magnitudes + LOG_EPS)
-        return magnitudes.astype(x.dtype).reshape(b, c, t)
-    raise ValueError(f"loss target must be one of {TARGETS}, got {target!r}")
+        return jnp.broadcast_to(jnp.log(rms + LOG_EPS), patches.shape).reshape(x.shape)
+    # dct_abs, dct_log. HIGHEST: the default TPU/GPU matmul precision (bf16 passes) would round
+    # the coefficients
+    coefficients = jnp.einsum("km,bcpm->bcpk", dct_matrix(patch_size), patches, precision=jax.lax.Precision.HIGHEST)
+    magnitudes = jnp.abs(coefficients)
+    if target == "dct_log":
+        magnitudes = jnp.log(magnitudes + LOG_EPS)
+    return magnitudes.astype(x.dtype).reshape(x.shape)
 
 
 def smooth_l1(prediction: jax.Array, target: jax.Array, beta: float = 1.0) -> jax.Array:
